@@ -1,0 +1,14 @@
+/** @type {import('jest').Config} */
+const esmOnly = ['@octokit', 'universal-user-agent', 'before-after-hook', '@noble', 'bottleneck', 'toad-cache', 'fast-content-type-parse', 'json-with-bigint'];
+
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  testTimeout: 120000,
+};

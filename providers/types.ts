@@ -1,0 +1,131 @@
+import type { Readable } from 'node:stream';
+import type { z } from 'zod';
+
+/**
+ * What the runbook validator and the approval message need to know about an action, independent of
+ * whether it is carried out by the real system or by the simulated provider.
+ */
+export interface ActionSpec<P extends z.ZodType = z.ZodType> {
+  /** One line shown to the approver: what will be done. */
+  description: string;
+  params: P;
+  /** Safe to run again with the same parameters: it reads the current state first. */
+  idempotent: boolean;
+  /** Can be undone; `undo` names the action (same provider) that does it. */
+  reversible: boolean;
+  undo?: string;
+  /** Destroys data that evidence may still need. A runbook must order such a step after evidence capture. */
+  destructive?: 'log-purge';
+  /** Writes artifacts into the evidence vault. */
+  preservesEvidence?: boolean;
+}
+
+export type ProviderCatalog = Record<string, ActionSpec>;
+
+/** A preserved artifact as the vault reports it back; never the artifact's content. */
+export interface PreservedArtifact {
+  artifactId: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** Where providers hand artifacts (run logs, audit entries) before anything destructive happens. */
+export interface EvidenceSink {
+  preserve(input: {
+    incidentId: string;
+    stepId: string;
+    source: string;
+    name: string;
+    contentType: string;
+    content: Readable;
+  }): Promise<PreservedArtifact>;
+}
+
+export interface ActionLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface ActionContext {
+  incidentId: string;
+  stepId: string;
+  /** Stable across retries of one step execution; real APIs that take idempotency keys get this. */
+  idempotencyKey: string;
+  attempt: number;
+  /** Tabletop exercise: only the simulated provider may act. */
+  exercise: boolean;
+  signal: AbortSignal;
+  log: ActionLogger;
+  heartbeat(details?: unknown): void;
+  evidence: EvidenceSink;
+  /** Fault injection for the simulated provider (tests, exercises); real providers ignore it. */
+  simulation?: SimulationOptions;
+  /** When this call undoes an earlier step (compensation, recovery): that step's summary, e.g. previous settings. */
+  undoOf?: Record<string, SummaryValue>;
+  /**
+   * Hands a freshly minted credential to the provider that stores it for its consumers (e.g. a GitHub Actions
+   * secret). The value goes from the issuing activity straight to the destination and is never returned.
+   */
+  deliverSecret(destination: { provider: string; target: string }, value: string): Promise<void>;
+}
+
+/** A provider that can hold a credential for its consumers. `target` is provider-specific, e.g. `owner/repo:NAME`. */
+export interface SecretDestination {
+  storeSecret(target: string, value: string, ctx: ActionContext): Promise<void>;
+}
+
+export type SummaryValue = string | number | boolean | null | string[];
+
+export interface ActionResult {
+  /** Non-secret facts for the timeline: ids, counts, state before and after. Never a secret value. */
+  summary: Record<string, SummaryValue>;
+}
+
+export interface SimulatedFault {
+  latencyMs?: number;
+  /** Fail this many attempts before succeeding (retryable), or fail always when `nonRetryable`. */
+  failAttempts?: number;
+  nonRetryable?: boolean;
+  message?: string;
+}
+
+export interface SimulationOptions {
+  /** Keyed by `provider.action` or by step id. */
+  faults?: Record<string, SimulatedFault>;
+}
+
+export type ActionImplementations<C extends ProviderCatalog> = {
+  [K in keyof C]: (params: z.infer<C[K]['params']>, ctx: ActionContext) => Promise<ActionResult>;
+};
+
+export interface Provider<C extends ProviderCatalog = ProviderCatalog> {
+  /** The name runbooks use before the dot in `provider.action`. */
+  name: string;
+  catalog: C;
+  actions: ActionImplementations<C>;
+  destination?: SecretDestination;
+}
+
+/**
+ * A failure a provider understands. `retryable: false` stops Temporal retries at once (a missing permission,
+ * a 404 that will not heal); the message must name what is wrong and must never contain a secret value.
+ */
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly code = 'ProviderError',
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+export function defineProvider<C extends ProviderCatalog>(
+  name: string,
+  catalog: C,
+  actions: ActionImplementations<C>,
+  destination?: SecretDestination,
+): Provider<C> {
+  return { name, catalog, actions, destination };
+}
