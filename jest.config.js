@@ -11,4 +11,6 @@ module.exports = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testTimeout: 120000,
+  // The Temporal native runtime keeps handles open after the last test; the suites stop their own servers.
+  forceExit: true,
 };

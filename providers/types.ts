@@ -104,6 +104,8 @@ export interface Provider<C extends ProviderCatalog = ProviderCatalog> {
   catalog: C;
   actions: ActionImplementations<C>;
   destination?: SecretDestination;
+  /** The deterministic stand-in rather than the real system. */
+  simulated?: boolean;
 }
 
 /**

@@ -1,0 +1,95 @@
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { Logger } from 'pino';
+import { formatPath } from '../lib/runbook/validate';
+import type { ProviderRegistry } from '../providers/registry';
+import { ProviderError, type ActionContext, type EvidenceSink, type Provider, type SimulatedFault } from '../providers/types';
+import type { IncidentActivities, StepExecutionInput, StepExecutionResult } from './types';
+
+export interface ActivityDependencies {
+  registry: ProviderRegistry;
+  evidence: EvidenceSink;
+  logger: Logger;
+  workerIdentity: string;
+}
+
+const HEARTBEAT_EVERY_MS = 1_000;
+
+export function createIncidentActivities(deps: ActivityDependencies): IncidentActivities {
+  return {
+    async executeStep(input: StepExecutionInput): Promise<StepExecutionResult> {
+      const activity = Context.current();
+      const startedAt = new Date().toISOString();
+      const log = deps.logger.child({ incidentId: input.incidentId, stepId: input.stepId, action: `${input.provider}.${input.action}` });
+
+      let provider: Provider;
+      try {
+        provider = deps.registry.resolve(input.provider, { exercise: input.exercise });
+      } catch (error) {
+        throw toFailure(error);
+      }
+      const spec = provider.catalog[input.action];
+      const implementation = provider.actions[input.action];
+      if (!spec || !implementation) {
+        throw ApplicationFailure.nonRetryable(`provider "${input.provider}" has no action "${input.action}"`, 'UnknownAction');
+      }
+      const parsed = spec.params.safeParse(input.params);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw ApplicationFailure.nonRetryable(`params.${formatPath(issue.path)}: ${issue.message}`, 'InvalidParams');
+      }
+
+      const ctx: ActionContext = {
+        incidentId: input.incidentId,
+        stepId: input.stepId,
+        idempotencyKey: input.idempotencyKey,
+        attempt: activity.info.attempt,
+        exercise: input.exercise,
+        signal: activity.cancellationSignal,
+        log: { info: (fields, message) => log.info(fields, message), warn: (fields, message) => log.warn(fields, message) },
+        heartbeat: (details) => activity.heartbeat(details),
+        evidence: deps.evidence,
+        simulation: input.faults
+          ? { faults: Object.fromEntries(input.faults.map((fault, index): [string, SimulatedFault] => [String(index), fault])) }
+          : undefined,
+        undoOf: input.undoOf,
+        deliverSecret: (destination, value) => deps.registry.deliverSecret(destination, value, ctx),
+      };
+
+      // Heartbeats let Temporal notice a dead worker within seconds and deliver cancellation to the step.
+      const heartbeat = setInterval(() => activity.heartbeat(), HEARTBEAT_EVERY_MS);
+      try {
+        log.info({ attempt: ctx.attempt, implementation: implementationName(provider) }, 'step started');
+        const result = await implementation(parsed.data, ctx);
+        log.info({ attempt: ctx.attempt }, 'step succeeded');
+        return {
+          implementation: implementationName(provider),
+          summary: result.summary,
+          startedAt,
+          finishedAt: new Date().toISOString(),
+          attempt: ctx.attempt,
+          worker: deps.workerIdentity,
+        };
+      } catch (error) {
+        log.warn({ attempt: ctx.attempt, error: error instanceof Error ? error.message : String(error) }, 'step failed');
+        throw toFailure(error);
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+  };
+}
+
+function implementationName(provider: Provider): string {
+  return provider.simulated ? `simulated:${provider.name}` : provider.name;
+}
+
+function toFailure(error: unknown): Error {
+  if (error instanceof CancelledFailure || error instanceof ApplicationFailure) return error;
+  if (error instanceof ProviderError) {
+    return error.retryable
+      ? ApplicationFailure.retryable(error.message, error.code)
+      : ApplicationFailure.nonRetryable(error.message, error.code);
+  }
+  if (error instanceof Error) return ApplicationFailure.retryable(error.message, error.name);
+  return ApplicationFailure.retryable(String(error));
+}

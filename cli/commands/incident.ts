@@ -1,0 +1,122 @@
+import type { Command } from 'commander';
+import { loadOrCreateKey } from '../../lib/keys';
+import { findRunbook, formatIssues } from '../../lib/runbook-files';
+import { SEVERITIES, type IncidentStatus } from '../../lib/runbook/types';
+import { formatPath } from '../../lib/runbook/validate';
+import {
+  buildIncidentInput,
+  cancelIncident,
+  incidentRequestSchema,
+  incidentStatus,
+  listIncidents,
+  startIncident,
+  waitForIncident,
+} from '../../lib/incidents';
+import { CliError } from '../errors';
+import { withClient } from '../temporal';
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function printStatus(status: IncidentStatus): void {
+  const lines = [
+    `${status.incidentId}  ${status.state}  severity ${status.severity}  phase ${status.phase}  runbook ${status.runbookId}`,
+    ...status.steps.map(
+      (step) =>
+        `  ${step.state.padEnd(17)} ${step.id.padEnd(28)} ${step.phase.padEnd(19)} ${step.error ?? step.reason ?? ''}`.trimEnd(),
+    ),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export function registerIncidentCommands(program: Command): void {
+  const incident = program.command('incident').description('start, inspect and cancel incidents');
+
+  incident
+    .command('start')
+    .description('start containment for a leaked secret')
+    .requiredOption('--runbook <id>', 'runbook id or YAML file', 'leaked-workflow-secret')
+    .requiredOption('--secret-kind <kind>', 'what leaked, e.g. github-token, aws-access-key, database-password')
+    .requiredOption('--connector <provider:ref>', 'the connector holding the secret, e.g. github:acme/app/deploy.yml')
+    .requiredOption('--severity <level>', SEVERITIES.join(' | '))
+    .option('--credential <issuer:ref>', 'the credential at its issuer, e.g. postgres:app_user')
+    .option('--destination <provider:target...>', 'where the replacement credential goes, e.g. github:acme/app:DB_PASSWORD')
+    .option('--secret-fingerprint <hex>', 'the keyed fingerprint of the leaked value, when a detector gave one')
+    .option('--requester <who>', 'who raised the incident')
+    .option('--exercise', 'tabletop exercise: route every action to the simulated provider')
+    .option('--wait', 'wait until the incident closes')
+    .option('--json', 'print JSON')
+    .action(async (options: Record<string, unknown>) => {
+      const request = incidentRequestSchema.safeParse({
+        secretKind: options.secretKind,
+        connector: options.connector,
+        credential: options.credential,
+        destinations: options.destination,
+        severity: options.severity,
+        requester: options.requester,
+        secretFingerprint: options.secretFingerprint,
+        exercise: options.exercise === true,
+      });
+      if (!request.success) {
+        const issue = request.error.issues[0];
+        const flag = `--${formatPath(issue.path).replace(/([A-Z])/g, '-$1').toLowerCase().replace(/\[\d+\]$/, '')}`;
+        throw new CliError(`${flag}: ${issue.message}`, 2);
+      }
+      const found = findRunbook(String(options.runbook), process.env.TOURNIQUET_RUNBOOKS_DIR);
+      if (!found.ok) throw new CliError(formatIssues(found).join('\n'), 2);
+
+      await withClient(async (client, config) => {
+        const key = loadOrCreateKey(config.dataDir, 'fingerprint.key', config.TOURNIQUET_FINGERPRINT_KEY, 'TOURNIQUET_FINGERPRINT_KEY');
+        const input = buildIncidentInput(found.runbook, request.data, key);
+        const started = await startIncident(client, config.TEMPORAL_TASK_QUEUE, input);
+        const status = options.wait ? await waitForIncident(client, started.incidentId) : undefined;
+        if (options.json) {
+          printJson({ incidentId: started.incidentId, created: started.created, runbook: found.runbook.id, ...(status ? { state: status.state } : {}) });
+        } else {
+          process.stdout.write(`${started.created ? 'Started' : 'Joined existing'} incident ${started.incidentId} (runbook ${found.runbook.id})\n`);
+          if (status) printStatus(status);
+        }
+      });
+    });
+
+  incident
+    .command('status <incidentId>')
+    .description('show an incident and its steps')
+    .option('--json', 'print JSON')
+    .action(async (incidentId: string, options: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const status = await incidentStatus(client, incidentId).catch((error: Error) => {
+          throw new CliError(`incident ${incidentId}: ${error.message}`);
+        });
+        if (options.json) printJson(status);
+        else printStatus(status);
+      });
+    });
+
+  incident
+    .command('list')
+    .description('list incidents, newest first')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const incidents = await listIncidents(client);
+        if (options.json) return printJson(incidents);
+        for (const item of incidents) {
+          process.stdout.write(`${item.incidentId}  ${item.state.padEnd(17)} ${item.severity.padEnd(8)} ${item.phase.padEnd(19)} ${item.runbook}  ${item.startedAt}\n`);
+        }
+      });
+    });
+
+  incident
+    .command('cancel <incidentId>')
+    .description('stop an incident; steps already done stay done')
+    .action(async (incidentId: string) => {
+      await withClient(async (client) => {
+        await cancelIncident(client, incidentId).catch((error: Error) => {
+          throw new CliError(`incident ${incidentId}: ${error.message}`);
+        });
+        process.stdout.write(`Cancellation requested for ${incidentId}\n`);
+      });
+    });
+}

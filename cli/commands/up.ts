@@ -1,0 +1,70 @@
+import { mkdirSync } from 'node:fs';
+import { Connection } from '@temporalio/client';
+import type { Command } from 'commander';
+import { loadConfig, temporalAddress } from '../../lib/config';
+import { createLogger } from '../../lib/logger';
+import { findTemporalCli, startDevServer, type DevServer } from '../../lib/temporal/dev-server';
+import { startGateway } from '../../gateway/server';
+import { startConfiguredWorker } from '../../worker/runtime';
+import { runWorkerProcess } from '../../worker/main';
+
+async function up(): Promise<void> {
+  const config = loadConfig();
+  mkdirSync(config.dataDir, { recursive: true });
+  const logger = createLogger(config.TOURNIQUET_LOG_LEVEL);
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+  let server: DevServer | undefined;
+  if (!config.TEMPORAL_ADDRESS) {
+    const cli = findTemporalCli({ progress: say });
+    server = await startDevServer({ cli, dataDir: config.dataDir, port: config.TEMPORAL_PORT, uiPort: config.TEMPORAL_UI_PORT });
+  }
+  const address = temporalAddress(config);
+  const connection = await Connection.connect({ address });
+  const { worker, running } = await startConfiguredWorker(config, logger);
+  const gateway = await startGateway({
+    host: config.TOURNIQUET_HOST,
+    port: config.TOURNIQUET_PORT,
+    logger,
+    temporalHealthy: async () => {
+      await connection.healthService.check({});
+      return true;
+    },
+  });
+
+  say(`Tourniquet is up (data in ${config.dataDir})`);
+  say(`  Temporal     ${address}${server ? ' (local dev server)' : ''}`);
+  if (server?.uiUrl) say(`  Temporal UI  ${server.uiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
+  say(`  Gateway      ${gateway.url}  (GET /healthz)`);
+  say('  Try: npx tourniquet incident start --secret-kind github-token --connector github:acme/app/deploy.yml --severity high');
+  say('Press Ctrl-C to stop.');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      say('Stopping…');
+      await gateway.close().catch(() => undefined);
+      await worker.shutdown();
+      await running.catch(() => undefined);
+      await worker.connection.close().catch(() => undefined);
+      await connection.close().catch(() => undefined);
+      await server?.stop();
+      say('Stopped.');
+    })());
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  await running.catch(async (error: unknown) => {
+    logger.error({ error: error instanceof Error ? error.message : String(error) }, 'worker stopped unexpectedly');
+    await stop();
+    process.exitCode = 1;
+  });
+  await stop();
+}
+
+export function registerUpCommands(program: Command): void {
+  program
+    .command('up')
+    .description('run the Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker and the gateway')
+    .action(up);
+  program.command('worker').description('run one worker process against TEMPORAL_ADDRESS').action(runWorkerProcess);
+}

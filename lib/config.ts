@@ -1,0 +1,39 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+/** Every environment variable Tourniquet reads, with its default. The README lists the same table. */
+export const configSchema = z.object({
+  TOURNIQUET_DATA_DIR: z.string().min(1).default('.data'),
+  TOURNIQUET_PORT: port.default(3000),
+  TOURNIQUET_HOST: z.string().min(1).default('127.0.0.1'),
+  TOURNIQUET_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  TOURNIQUET_RUNBOOKS_DIR: z.string().min(1).optional(),
+  TOURNIQUET_FINGERPRINT_KEY: z.string().min(1).optional(),
+  TOURNIQUET_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('tourniquet'),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_CLI: z.string().min(1).optional(),
+});
+
+export type Config = z.infer<typeof configSchema> & { dataDir: string };
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`environment variable ${issue.path.join('.')}: ${issue.message}`);
+  }
+  return { ...parsed.data, dataDir: resolve(parsed.data.TOURNIQUET_DATA_DIR) };
+}
+
+/** Where clients connect: an existing cluster when TEMPORAL_ADDRESS is set, else the local dev server. */
+export function temporalAddress(config: Config): string {
+  return config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
+}

@@ -1,0 +1,160 @@
+import { userInfo } from 'node:os';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import { ROLE_MEMBERS } from '../providers/catalog';
+import { correlationFingerprint } from './fingerprint';
+import { SEVERITIES, type IncidentContext, type IncidentInput, type IncidentStatus, type Runbook } from './runbook/types';
+import { decideStepUpdate, statusQuery } from '../workflows/incident';
+import { EXERCISE, INCIDENT_KEY, PHASE, RUNBOOK, SEVERITY, STATE } from '../workflows/search-attributes';
+
+const providerRef = (role: 'connector' | 'issuer') =>
+  z
+    .string()
+    .regex(/^[a-z][\w-]*:.+$/, `expected <provider>:<reference>, e.g. ${role === 'connector' ? 'github:acme/app/deploy.yml' : 'postgres:app_user'}`)
+    .refine((value) => ROLE_MEMBERS[role].includes(value.slice(0, value.indexOf(':'))), {
+      message: `provider must be one of ${ROLE_MEMBERS[role].join(', ')}`,
+    });
+
+/** What starts an incident, from any entry point (CLI, Slack modal, SIEM alert, exercise). */
+export const incidentRequestSchema = z
+  .object({
+    secretKind: z.string().min(1).max(64),
+    connector: providerRef('connector'),
+    credential: providerRef('issuer').optional(),
+    destinations: z
+      .array(z.string().regex(/^[a-z][\w-]*:.+$/, 'expected <provider>:<target>, e.g. github:acme/app:DEPLOY_TOKEN'))
+      .default([]),
+    severity: z.enum(SEVERITIES),
+    requester: z.string().min(1).default(`cli:${userInfo().username}`),
+    source: z.string().min(1).default('cli'),
+    /** Without a fingerprint the incident key comes from the connector and secret kind. */
+    secretFingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex characters').optional(),
+    hint: z.string().max(200).default(''),
+    exposureStart: z.string().datetime({ offset: true }).optional(),
+    exercise: z.boolean().default(false),
+  })
+  .strict();
+export type IncidentRequest = z.input<typeof incidentRequestSchema>;
+
+export function incidentIdFor(fingerprint: string): string {
+  return `incident-${fingerprint.slice(0, 24)}`;
+}
+
+function splitRef(value: string): { provider: string; ref: string } {
+  const colon = value.indexOf(':');
+  return { provider: value.slice(0, colon), ref: value.slice(colon + 1) };
+}
+
+export function buildIncidentInput(
+  runbook: Runbook,
+  request: z.output<typeof incidentRequestSchema>,
+  fingerprintKey: Buffer,
+  now = new Date(),
+): IncidentInput {
+  const fingerprint =
+    request.secretFingerprint ?? correlationFingerprint(fingerprintKey, ['manual', request.connector, request.secretKind]);
+  const connector = splitRef(request.connector);
+  const credential = request.credential ? splitRef(request.credential) : { provider: 'simulated', ref: connector.ref };
+  const repository = connector.provider === 'github' ? connector.ref.split('/').slice(0, 2).join('/') : '';
+  const openedAt = now.toISOString();
+  const context: IncidentContext = {
+    incident: {
+      id: incidentIdFor(fingerprint),
+      fingerprint,
+      severity: request.severity,
+      secretKind: request.secretKind,
+      requester: request.requester,
+      source: request.source,
+      openedAt,
+      // Without a detector's timestamp, assume the last 24 hours of runs may carry the secret.
+      exposureStart: request.exposureStart ?? new Date(now.getTime() - 86_400_000).toISOString(),
+      hint: request.hint,
+    },
+    connector: { ...connector, repository },
+    credential: {
+      issuer: credential.provider,
+      ref: credential.ref,
+      destinations: request.destinations.map((destination) => {
+        const { provider, ref } = splitRef(destination);
+        return { provider, target: ref };
+      }),
+    },
+  };
+  return { runbook, context, exercise: request.exercise };
+}
+
+export interface StartedIncident {
+  incidentId: string;
+  created: boolean;
+}
+
+export async function startIncident(client: Client, taskQueue: string, input: IncidentInput): Promise<StartedIncident> {
+  const incidentId = input.context.incident.id;
+  try {
+    await client.workflow.start('incidentWorkflow', {
+      workflowId: incidentId,
+      taskQueue,
+      args: [input],
+      // A closed incident is not reopened by late alerts; a failed or cancelled one may be run again.
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      typedSearchAttributes: [
+        { key: INCIDENT_KEY, value: input.context.incident.fingerprint },
+        { key: SEVERITY, value: input.context.incident.severity },
+        { key: STATE, value: 'running' },
+        { key: PHASE, value: input.runbook.steps[0].phase },
+        { key: RUNBOOK, value: input.runbook.id },
+        { key: EXERCISE, value: input.exercise },
+      ],
+    });
+    return { incidentId, created: true };
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return { incidentId, created: false };
+    throw error;
+  }
+}
+
+export async function incidentStatus(client: Client, incidentId: string): Promise<IncidentStatus> {
+  return client.workflow.getHandle(incidentId).query(statusQuery);
+}
+
+export async function waitForIncident(client: Client, incidentId: string): Promise<IncidentStatus> {
+  try {
+    return (await client.workflow.getHandle(incidentId).result()) as IncidentStatus;
+  } catch {
+    return incidentStatus(client, incidentId);
+  }
+}
+
+export interface IncidentListing {
+  incidentId: string;
+  temporalStatus: string;
+  state: string;
+  severity: string;
+  phase: string;
+  runbook: string;
+  startedAt: string;
+}
+
+export async function listIncidents(client: Client, limit = 100): Promise<IncidentListing[]> {
+  const incidents: IncidentListing[] = [];
+  for await (const execution of client.workflow.list({ query: `WorkflowType = 'incidentWorkflow'` })) {
+    const attributes = execution.typedSearchAttributes;
+    incidents.push({
+      incidentId: execution.workflowId,
+      temporalStatus: execution.status.name,
+      state: attributes.get(STATE) ?? 'unknown',
+      severity: attributes.get(SEVERITY) ?? 'unknown',
+      phase: attributes.get(PHASE) ?? 'unknown',
+      runbook: attributes.get(RUNBOOK) ?? 'unknown',
+      startedAt: execution.startTime.toISOString(),
+    });
+    if (incidents.length >= limit) break;
+  }
+  return incidents;
+}
+
+export async function cancelIncident(client: Client, incidentId: string): Promise<void> {
+  await client.workflow.getHandle(incidentId).cancel();
+}
+
+export { decideStepUpdate };

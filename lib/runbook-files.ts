@@ -1,0 +1,45 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { DEFAULT_OWNER_ROLES, validateRunbook, type RunbookIssue } from './runbook/validate';
+import type { Runbook } from './runbook/types';
+
+export const BUILTIN_RUNBOOKS_DIR = resolve(__dirname, '..', 'runbooks');
+
+export type RunbookFileResult = { ok: true; runbook: Runbook; file: string } | { ok: false; file: string; issues: RunbookIssue[] };
+
+export function loadRunbookFile(file: string, ownerRoles: string[] = DEFAULT_OWNER_ROLES): RunbookFileResult {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    const message = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `not valid YAML: ${(error as Error).message.split('\n')[0]}`;
+    return { ok: false, file, issues: [{ path: '(file)', message }] };
+  }
+  const result = validateRunbook(raw, ownerRoles);
+  return result.ok ? { ok: true, runbook: result.runbook, file } : { ok: false, file, issues: result.issues };
+}
+
+export function runbookDirs(extraDir?: string): string[] {
+  return [...(extraDir ? [resolve(extraDir)] : []), BUILTIN_RUNBOOKS_DIR];
+}
+
+/** Find a runbook by id (`leaked-workflow-secret`) or by path; the first directory that has it wins. */
+export function findRunbook(idOrPath: string, extraDir?: string): RunbookFileResult {
+  if (idOrPath.endsWith('.yaml') || idOrPath.endsWith('.yml')) return loadRunbookFile(resolve(idOrPath));
+  for (const dir of runbookDirs(extraDir)) {
+    for (const extension of ['.yaml', '.yml']) {
+      const file = join(dir, `${idOrPath}${extension}`);
+      if (existsSync(file)) return loadRunbookFile(file);
+    }
+  }
+  const known = runbookDirs(extraDir)
+    .flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : []))
+    .filter((name) => /\.ya?ml$/.test(name) && name !== 'owners.yaml')
+    .map((name) => name.replace(/\.ya?ml$/, ''));
+  return { ok: false, file: idOrPath, issues: [{ path: '(runbook)', message: `no runbook "${idOrPath}" (known: ${known.join(', ') || 'none'})` }] };
+}
+
+export function formatIssues(result: Extract<RunbookFileResult, { ok: false }>): string[] {
+  return result.issues.map((issue) => `${result.file}: ${issue.path}: ${issue.message}`);
+}

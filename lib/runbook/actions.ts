@@ -1,0 +1,28 @@
+import type { IncidentContext } from './types';
+
+/**
+ * Role names a runbook may use instead of a system: the incident decides which provider plays the role,
+ * so one runbook serves a GitHub workflow, an n8n workflow or a database alike.
+ */
+export const ROLE_PROVIDERS = {
+  connector: (context: IncidentContext) => context.connector.provider,
+  issuer: (context: IncidentContext) => context.credential.issuer,
+} as const;
+
+export type Role = keyof typeof ROLE_PROVIDERS;
+
+export function isRole(name: string): name is Role {
+  return Object.prototype.hasOwnProperty.call(ROLE_PROVIDERS, name);
+}
+
+export function splitAction(action: string): { provider: string; action: string } {
+  const dot = action.indexOf('.');
+  return { provider: action.slice(0, dot), action: action.slice(dot + 1) };
+}
+
+/** `connector.disableConnector` with a GitHub connector becomes `github.disableConnector`. */
+export function resolveAction(action: string, context: IncidentContext): { provider: string; action: string } {
+  const parts = splitAction(action);
+  const provider = isRole(parts.provider) ? ROLE_PROVIDERS[parts.provider](context) : parts.provider;
+  return { provider, action: parts.action };
+}

@@ -1,0 +1,164 @@
+/**
+ * Runbook and incident types shared by the validator (Node) and the workflow (Temporal sandbox).
+ * This folder must stay free of Node built-ins and I/O: the workflow bundle imports it.
+ */
+
+export const PHASES = [
+  'disable-connector',
+  'rotate-credentials',
+  'segment-downstream',
+  'preserve-evidence',
+  'recover',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const ON_FAILURE = ['halt', 'continue', 'compensate'] as const;
+export type OnFailure = (typeof ON_FAILURE)[number];
+
+export type ParamValue = string | number | boolean | null | ParamValue[] | { [key: string]: ParamValue };
+export type Params = Record<string, ParamValue>;
+
+export interface RetryPolicySpec {
+  maximumAttempts: number;
+  initialInterval: string;
+  backoffCoefficient: number;
+  maximumInterval: string;
+}
+
+export interface ApprovalSpec {
+  policy: 'none' | 'owner' | 'two-person';
+}
+
+export interface CompensationSpec {
+  action: string;
+  params?: Params;
+}
+
+export interface RunbookStep {
+  id: string;
+  title: string;
+  phase: Phase;
+  action: string;
+  params: Params;
+  after: string[];
+  owner: string;
+  approval: ApprovalSpec;
+  reversible: boolean;
+  timeout: string;
+  retry: RetryPolicySpec;
+  onFailure: OnFailure;
+  compensate?: CompensationSpec;
+  /** Runs only when every listed context path equals its value (e.g. `connector.provider: github`). */
+  when?: Record<string, string>;
+}
+
+export interface Runbook {
+  id: string;
+  title: string;
+  description?: string;
+  steps: RunbookStep[];
+}
+
+/** Everything a runbook template may reference. Never holds a secret value: only its fingerprint and hint. */
+export interface IncidentContext {
+  incident: {
+    id: string;
+    fingerprint: string;
+    severity: Severity;
+    secretKind: string;
+    requester: string;
+    source: string;
+    openedAt: string;
+    exposureStart: string;
+    hint: string;
+  };
+  connector: { provider: string; ref: string; repository: string };
+  credential: { issuer: string; ref: string; destinations: { provider: string; target: string }[] };
+}
+
+export interface SimulatedFaultSpec {
+  latencyMs?: number;
+  failAttempts?: number;
+  nonRetryable?: boolean;
+  message?: string;
+}
+
+export interface IncidentInput {
+  runbook: Runbook;
+  context: IncidentContext;
+  /** A tabletop exercise: every action is routed to the simulated provider. */
+  exercise: boolean;
+  /** Fault injection for the simulated provider, keyed by step id or `provider.action`. */
+  simulation?: { faults?: Record<string, SimulatedFaultSpec> };
+}
+
+export const INCIDENT_STATES = ['running', 'awaiting-approval', 'completed', 'failed', 'cancelled'] as const;
+export type IncidentState = (typeof INCIDENT_STATES)[number];
+
+export type StepState =
+  | 'pending'
+  | 'awaiting-approval'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'compensated'
+  | 'cancelled';
+
+export type SummaryValue = string | number | boolean | null | string[];
+
+export interface StepStatus {
+  id: string;
+  title: string;
+  phase: Phase;
+  action: string;
+  state: StepState;
+  provider?: string;
+  attempts?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  error?: string;
+  reason?: string;
+  summary?: Record<string, SummaryValue>;
+}
+
+export type TimelineEventType =
+  | 'incident-opened'
+  | 'requested'
+  | 'started'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'compensation-requested'
+  | 'compensated'
+  | 'compensation-failed'
+  | 'incident-halted'
+  | 'incident-cancelled'
+  | 'incident-closed';
+
+export interface TimelineEvent {
+  at: string;
+  type: TimelineEventType;
+  stepId?: string;
+  /** Who or what did it: `workflow`, `provider:github`, `worker:<identity>`, `user:<id>`. */
+  actor: string;
+  detail?: string;
+}
+
+export interface IncidentStatus {
+  incidentId: string;
+  runbookId: string;
+  state: IncidentState;
+  severity: Severity;
+  phase: Phase | 'closed';
+  exercise: boolean;
+  fingerprint: string;
+  connector: string;
+  openedAt: string;
+  closedAt?: string;
+  steps: StepStatus[];
+  timeline: TimelineEvent[];
+}

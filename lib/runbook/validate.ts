@@ -1,0 +1,194 @@
+import { z } from 'zod';
+import { catalogFor, PROVIDER_CATALOGS, ROLE_CATALOGS } from '../../providers/catalog';
+import type { ActionSpec } from '../../providers/types';
+import { isRole, splitAction } from './actions';
+import { ancestors, topologicalOrder } from './dag';
+import { runbookSchema } from './schema';
+import { lookupPath, renderParams, templateReferences, TemplateError, type TemplateScope } from './template';
+import type { IncidentContext, Params, Runbook, RunbookStep } from './types';
+
+export const DEFAULT_OWNER_ROLES = ['platform', 'iam', 'secops', 'app-owner', 'incident-commander'];
+
+export interface RunbookIssue {
+  path: string;
+  message: string;
+}
+
+export type RunbookValidation = { ok: true; runbook: Runbook } | { ok: false; issues: RunbookIssue[] };
+
+/** Typed stand-ins for every context field, so templated params can be type-checked before any incident. */
+export const SAMPLE_CONTEXT: IncidentContext = {
+  incident: {
+    id: 'incident-0000000000000000',
+    fingerprint: '0'.repeat(64),
+    severity: 'high',
+    secretKind: 'github-token',
+    requester: 'U000SAMPLE',
+    source: 'cli',
+    openedAt: '2026-01-01T00:00:00.000Z',
+    exposureStart: '2026-01-01T00:00:00.000Z',
+    hint: 'github-token, 40 chars, ends 0000',
+  },
+  connector: { provider: 'github', ref: 'owner/repo/ci.yml', repository: 'owner/repo' },
+  credential: {
+    issuer: 'simulated',
+    ref: 'service-account',
+    destinations: [{ provider: 'github', target: 'owner/repo:DEPLOY_TOKEN' }],
+  },
+};
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, part) => {
+    if (typeof part === 'number') return `${text}[${part}]`;
+    return text ? `${text}.${String(part)}` : String(part);
+  }, '');
+}
+
+function zodIssues(error: z.ZodError, prefix: string): RunbookIssue[] {
+  return error.issues.map((issue) => ({
+    path: formatPath([...(prefix ? [prefix] : []), ...issue.path]),
+    message: issue.message,
+  }));
+}
+
+function actionSpec(action: string): { spec?: ActionSpec; problem?: string } {
+  const { provider, action: name } = splitAction(action);
+  const catalog = catalogFor(provider);
+  if (!catalog) {
+    const known = [...Object.keys(ROLE_CATALOGS), ...Object.keys(PROVIDER_CATALOGS)].join(', ');
+    return { problem: `unknown provider "${provider}" (known: ${known})` };
+  }
+  const spec = catalog[name];
+  if (!spec) return { problem: `unknown action "${name}" for ${isRole(provider) ? 'role' : 'provider'} "${provider}"` };
+  return { spec };
+}
+
+/** Steps that sit on a cycle: what remains after peeling off every step with no dependant left. */
+function cycleMembers(steps: RunbookStep[], unordered: string[]): string[] {
+  const remaining = new Set(unordered);
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const id of remaining) {
+      const hasDependant = steps.some((step) => remaining.has(step.id) && step.after.includes(id));
+      if (!hasDependant) {
+        remaining.delete(id);
+        changed = true;
+      }
+    }
+  }
+  return [...remaining];
+}
+
+function checkParams(
+  step: RunbookStep,
+  where: string,
+  spec: ActionSpec,
+  params: Params,
+  stepAncestors: Set<string>,
+): RunbookIssue[] {
+  const issues: RunbookIssue[] = [];
+  let dynamic = false;
+  for (const reference of templateReferences(params)) {
+    if (reference.startsWith('steps.')) {
+      const from = reference.split('.')[1];
+      if (!stepAncestors.has(from)) {
+        issues.push({ path: where, message: `{{${reference}}} reads step "${from}", which "${step.id}" does not depend on` });
+      }
+      dynamic = true;
+    } else if (lookupPath({ context: SAMPLE_CONTEXT, steps: {} }, reference) === undefined) {
+      issues.push({ path: where, message: `unknown template reference {{${reference}}}` });
+    }
+  }
+  if (issues.length > 0 || dynamic) return issues;
+  const scope: TemplateScope = { context: SAMPLE_CONTEXT, steps: {} };
+  let rendered: Params;
+  try {
+    rendered = renderParams(params, scope);
+  } catch (error) {
+    if (error instanceof TemplateError) return [{ path: where, message: error.message }];
+    throw error;
+  }
+  const parsed = spec.params.safeParse(rendered);
+  return parsed.success ? [] : zodIssues(parsed.error, where);
+}
+
+export function validateRunbook(raw: unknown, ownerRoles: string[] = DEFAULT_OWNER_ROLES): RunbookValidation {
+  const parsed = runbookSchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error, '') };
+  const runbook = parsed.data as Runbook;
+  const issues: RunbookIssue[] = [];
+  const ids = new Set<string>();
+
+  runbook.steps.forEach((step, index) => {
+    if (ids.has(step.id)) issues.push({ path: `steps[${index}].id`, message: `duplicate step id "${step.id}"` });
+    ids.add(step.id);
+  });
+  runbook.steps.forEach((step, index) => {
+    step.after.forEach((dep, depIndex) => {
+      if (!ids.has(dep)) issues.push({ path: `steps[${index}].after[${depIndex}]`, message: `unknown step "${dep}"` });
+      if (dep === step.id) issues.push({ path: `steps[${index}].after[${depIndex}]`, message: 'a step cannot depend on itself' });
+    });
+  });
+  const order = topologicalOrder(runbook.steps);
+  if (!order.ok) {
+    const members = cycleMembers(runbook.steps, order.cycle);
+    issues.push({ path: 'steps', message: `dependency cycle between steps ${members.join(' -> ')}` });
+  }
+
+  runbook.steps.forEach((step, index) => {
+    const at = `steps[${index}]`;
+    const stepAncestors = order.ok ? ancestors(runbook.steps, step.id) : new Set<string>();
+    if (!ownerRoles.includes(step.owner)) {
+      issues.push({ path: `${at}.owner`, message: `unknown owner role "${step.owner}" (known: ${ownerRoles.join(', ')})` });
+    }
+    for (const key of Object.keys(step.when ?? {})) {
+      if (lookupPath({ context: SAMPLE_CONTEXT, steps: {} }, key) === undefined) {
+        issues.push({ path: `${at}.when.${key}`, message: `unknown context field "${key}"` });
+      }
+    }
+    const { spec, problem } = actionSpec(step.action);
+    if (!spec) {
+      issues.push({ path: `${at}.action`, message: problem! });
+      return;
+    }
+    issues.push(...checkParams(step, `${at}.params`, spec, step.params, stepAncestors));
+
+    if (step.compensate) {
+      const undo = actionSpec(step.compensate.action);
+      if (!undo.spec) issues.push({ path: `${at}.compensate.action`, message: undo.problem! });
+      else issues.push(...checkParams(step, `${at}.compensate.params`, undo.spec, step.compensate.params ?? step.params, stepAncestors));
+    }
+    if (step.reversible && !spec.reversible && !step.compensate) {
+      issues.push({ path: `${at}.reversible`, message: `"${step.action}" cannot be undone: mark the step reversible: false or give a compensate action` });
+    }
+    if (spec.destructive === 'log-purge') {
+      const preserved = [...stepAncestors].some((id) => {
+        const ancestor = runbook.steps.find((candidate) => candidate.id === id);
+        return ancestor ? actionSpec(ancestor.action).spec?.preservesEvidence === true : false;
+      });
+      if (!preserved) {
+        issues.push({
+          path: at,
+          message: `destructive log purge "${step.id}" must depend on an evidence-preservation step (list it in "after")`,
+        });
+      }
+    }
+  });
+
+  if (issues.length > 0) return { ok: false, issues };
+  // The workflow cannot read catalogs, so each reversible step carries its undo explicitly.
+  const steps = runbook.steps.map((step) =>
+    step.reversible && !step.compensate ? { ...step, compensate: compensationFor(step) } : step,
+  );
+  return { ok: true, runbook: { ...runbook, steps } };
+}
+
+/** The undo a step would get: its explicit `compensate`, else the catalog's undo action with the same params. */
+export function compensationFor(step: RunbookStep): { action: string; params: Params } | undefined {
+  if (step.compensate) return { action: step.compensate.action, params: step.compensate.params ?? step.params };
+  const { provider } = splitAction(step.action);
+  const spec = actionSpec(step.action).spec;
+  if (!spec?.undo) return undefined;
+  return { action: `${provider}.${spec.undo}`, params: step.params };
+}

@@ -1,0 +1,209 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+// Later tags carry replace directives in go.mod and cannot be `go install`ed.
+const TEMPORAL_CLI_MODULE = `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`;
+
+export class TemporalCliError extends Error {}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir && isExecutable(join(dir, command))) return join(dir, command);
+  }
+  return undefined;
+}
+
+export function temporalCliCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const cacheRoot = env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(cacheRoot, 'tourniquet', `temporal-${TEMPORAL_CLI_VERSION.slice(1)}`);
+}
+
+/**
+ * The Temporal CLI binary: TEMPORAL_CLI, else `temporal` on PATH, else a build cached outside the repo,
+ * made once from the Go module proxy (no binary download is possible here).
+ */
+export function findTemporalCli(
+  options: { env?: NodeJS.ProcessEnv; build?: boolean; progress?: (line: string) => void } = {},
+): string {
+  const env = options.env ?? process.env;
+  if (env.TEMPORAL_CLI) {
+    if (!isExecutable(env.TEMPORAL_CLI)) throw new TemporalCliError(`TEMPORAL_CLI: ${env.TEMPORAL_CLI} is not an executable file`);
+    return env.TEMPORAL_CLI;
+  }
+  const fromPath = onPath('temporal', env);
+  if (fromPath) return fromPath;
+  const cacheDir = temporalCliCacheDir(env);
+  const cached = join(cacheDir, 'temporal');
+  if (isExecutable(cached)) return cached;
+  if (options.build === false) throw new TemporalCliError(`Temporal CLI not found (looked at TEMPORAL_CLI, PATH and ${cached})`);
+
+  const go = onPath('go', env) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  if (!go) {
+    throw new TemporalCliError(
+      'The Temporal CLI is missing and Go is needed to build it once: install Go 1.22 or newer ' +
+        '(Debian: apt-get install golang-go; or https://go.dev/dl/), or set TEMPORAL_CLI to an existing temporal binary.',
+    );
+  }
+  mkdirSync(cacheDir, { recursive: true });
+  options.progress?.(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} once into ${cacheDir} (a few minutes)…`);
+  const build = spawnSync(go, ['install', TEMPORAL_CLI_MODULE], {
+    env: { ...env, GOBIN: cacheDir, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (build.status !== 0 || !isExecutable(cached)) {
+    throw new TemporalCliError(`go install ${TEMPORAL_CLI_MODULE} failed (exit ${build.status ?? build.signal})`);
+  }
+  return cached;
+}
+
+export interface DevServerOptions {
+  cli: string;
+  dataDir: string;
+  ip?: string;
+  port: number;
+  uiPort?: number;
+  headless?: boolean;
+  namespace?: string;
+  /** Passed through to the server's stderr; by default its logs go to `<dataDir>/temporal/server.log`. */
+  inheritOutput?: boolean;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl?: string;
+  dbFile: string;
+  pid: number;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return true;
+  return Promise.race([
+    new Promise<boolean>((resolve) => child.once('exit', () => resolve(true))),
+    sleep(ms).then(() => false),
+  ]);
+}
+
+/** A server left behind by a killed `tourniquet up` holds the SQLite file and the port: stop it first. */
+async function stopStaleServer(pidFile: string): Promise<void> {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  rmSync(pidFile, { force: true });
+  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return;
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return;
+  }
+  if (!cmdline.includes('start-dev')) return;
+  process.kill(pid, 'SIGTERM');
+  for (let waited = 0; waited < 10_000 && processAlive(pid); waited += 100) await sleep(100);
+  if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+export async function waitForHealth(cli: string, address: string, child?: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new TemporalCliError(`Temporal dev server exited early (${child.exitCode ?? child.signalCode})`);
+    }
+    const health = spawnSync(cli, ['operator', 'cluster', 'health', '--address', address], { encoding: 'utf8' });
+    if (health.status === 0 && health.stdout.includes('SERVING')) return;
+    await sleep(200);
+  }
+  throw new TemporalCliError(`Temporal dev server at ${address} not healthy after ${timeoutMs} ms`);
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const ip = options.ip ?? '127.0.0.1';
+  const serverDir = join(options.dataDir, 'temporal');
+  mkdirSync(serverDir, { recursive: true });
+  const pidFile = join(serverDir, 'server.pid');
+  await stopStaleServer(pidFile);
+
+  const dbFile = join(serverDir, 'temporal.sqlite');
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(options.port),
+    '--db-filename',
+    dbFile,
+    '--log-format',
+    'json',
+    '--log-level',
+    'warn',
+    // Update-with-start, so concurrent alerts about one secret can never open two incidents.
+    '--dynamic-config-value',
+    'frontend.enableExecuteMultiOperation=true',
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+  ];
+  for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${key.type}`);
+  if (options.namespace && options.namespace !== 'default') args.push('--namespace', options.namespace);
+  if (options.headless || options.uiPort === undefined) args.push('--headless');
+  else args.push('--ui-port', String(options.uiPort));
+
+  const logFile = join(serverDir, 'server.log');
+  const logFd = options.inheritOutput ? undefined : openSync(logFile, 'a');
+  const child = spawn(options.cli, args, {
+    stdio: ['ignore', logFd ?? 'inherit', logFd ?? 'inherit'],
+  });
+  if (logFd !== undefined) closeSync(logFd);
+  if (child.pid === undefined) throw new TemporalCliError(`could not start ${options.cli}`);
+  writeFileSync(pidFile, String(child.pid));
+  const address = `${ip}:${options.port}`;
+  let stopped = false;
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    child.kill(signal);
+    if (!(await waitForExit(child, 15_000))) {
+      child.kill('SIGKILL');
+      await waitForExit(child, 5_000);
+    }
+    rmSync(pidFile, { force: true });
+  };
+  try {
+    await waitForHealth(options.cli, address, child);
+  } catch (error) {
+    await stop('SIGKILL');
+    const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-5).join('\n') : '';
+    throw new TemporalCliError(`${(error as Error).message}${tail ? `\n${tail}` : ''}`);
+  }
+  return {
+    address,
+    uiUrl: options.headless || options.uiPort === undefined ? undefined : `http://${ip}:${options.uiPort}`,
+    dbFile,
+    pid: child.pid,
+    stop,
+  };
+}

@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { buildIncidentInput, incidentRequestSchema, startIncident, type IncidentRequest } from '../../lib/incidents';
+import { findRunbook, loadRunbookFile, formatIssues } from '../../lib/runbook-files';
+import type { IncidentInput, IncidentStatus, Runbook } from '../../lib/runbook/types';
+import { statusQuery } from '../../workflows/incident';
+
+export const TEST_FINGERPRINT_KEY = Buffer.alloc(32, 7);
+export const TASK_QUEUE = 'tourniquet-test';
+
+export function runbookById(id: string): Runbook {
+  const found = findRunbook(id);
+  if (!found.ok) throw new Error(formatIssues(found).join('\n'));
+  return found.runbook;
+}
+
+export function fixtureRunbook(name: string): Runbook {
+  const found = loadRunbookFile(join(__dirname, '..', 'fixtures', 'runbooks', `${name}.yaml`));
+  if (!found.ok) throw new Error(formatIssues(found).join('\n'));
+  return found.runbook;
+}
+
+let counter = 0;
+/** A fresh connector per call, so every test incident has its own id. */
+export function uniqueConnector(prefix = 'github:acme/app'): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${Date.now()}-${counter}/deploy.yml`;
+}
+
+export function incidentInput(runbook: Runbook, request: Partial<IncidentRequest> = {}, simulation?: IncidentInput['simulation']): IncidentInput {
+  const parsed = incidentRequestSchema.parse({
+    secretKind: 'github-token',
+    connector: uniqueConnector(),
+    severity: 'high',
+    requester: 'U0REQUESTER',
+    ...request,
+  });
+  return { ...buildIncidentInput(runbook, parsed, TEST_FINGERPRINT_KEY), simulation };
+}
+
+export async function start(client: Client, input: IncidentInput, taskQueue = TASK_QUEUE): Promise<string> {
+  const started = await startIncident(client, taskQueue, input);
+  return started.incidentId;
+}
+
+export async function result(client: Client, incidentId: string): Promise<IncidentStatus> {
+  return (await client.workflow.getHandle(incidentId).result()) as IncidentStatus;
+}
+
+export async function query(client: Client, incidentId: string): Promise<IncidentStatus> {
+  return client.workflow.getHandle(incidentId).query(statusQuery);
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+}

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import pino from 'pino';
+import { createTourniquetWorker, type TourniquetWorker } from '../../worker/create-worker';
+import { createProviderRegistry } from '../../providers/registry';
+import { SimulationJournal } from '../../providers/simulated';
+import type { EvidenceSink, Provider } from '../../providers/types';
+import { TASK_QUEUE } from './incidents';
+import { workflowBundlePath } from './temporal';
+
+export const silentLogger = pino({ level: 'silent' });
+
+export interface InProcessWorker {
+  worker: TourniquetWorker;
+  journal: SimulationJournal;
+  stop(): Promise<void>;
+}
+
+export async function startInProcessWorker(options: {
+  address: string;
+  dataDir: string;
+  evidence: EvidenceSink;
+  real?: Provider[];
+  taskQueue?: string;
+}): Promise<InProcessWorker> {
+  const journal = new SimulationJournal(join(options.dataDir, 'simulated', 'journal.jsonl'));
+  const worker = await createTourniquetWorker({
+    address: options.address,
+    namespace: 'default',
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    registry: createProviderRegistry({ real: options.real ?? [], journal }),
+    evidence: options.evidence,
+    logger: silentLogger,
+    workflowBundlePath: await workflowBundlePath(),
+  });
+  const running = worker.run();
+  return {
+    worker,
+    journal,
+    async stop() {
+      await worker.shutdown();
+      await running;
+      await worker.connection.close();
+    },
+  };
+}
+
+const BIN = join(__dirname, '..', '..', 'bin', 'tourniquet.js');
+
+/** `tourniquet worker` as a real child process, which a test may SIGKILL. */
+export async function spawnWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, 'worker'], {
+    env: { ...process.env, TOURNIQUET_LOG_LEVEL: 'warn', TOURNIQUET_WORKFLOW_BUNDLE: await workflowBundlePath(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('worker ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${stderr}`)));
+  });
+  return child;
+}
+
+export async function killProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  await exited;
+}

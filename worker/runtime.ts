@@ -1,0 +1,28 @@
+import { mkdirSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { temporalAddress, type Config } from '../lib/config';
+import type { EvidenceSink } from '../providers/types';
+import { createTourniquetWorker, type TourniquetWorker } from './create-worker';
+import { openEvidenceSink } from './evidence';
+import { createRegistry } from './providers';
+
+/** A worker wired the way production runs it: configured providers, simulation journal, evidence vault. */
+export async function startConfiguredWorker(
+  config: Config,
+  logger: Logger,
+  overrides: { evidence?: EvidenceSink; identity?: string } = {},
+): Promise<{ worker: TourniquetWorker; running: Promise<void> }> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const registry = createRegistry(config, logger);
+  const worker = await createTourniquetWorker({
+    address: temporalAddress(config),
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    registry,
+    evidence: overrides.evidence ?? (await openEvidenceSink(config)),
+    logger,
+    identity: overrides.identity,
+    workflowBundlePath: config.TOURNIQUET_WORKFLOW_BUNDLE,
+  });
+  return { worker, running: worker.run() };
+}

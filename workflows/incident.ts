@@ -1,0 +1,342 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { IncidentActivities, StepExecutionResult } from '../activities/types';
+import { resolveAction } from '../lib/runbook/actions';
+import { topologicalOrder } from '../lib/runbook/dag';
+import { durationMs } from '../lib/runbook/duration';
+import { lookupPath, renderParams, TemplateError, type TemplateScope } from '../lib/runbook/template';
+import type {
+  IncidentInput,
+  IncidentState,
+  IncidentStatus,
+  Params,
+  Phase,
+  RunbookStep,
+  SimulatedFaultSpec,
+  StepStatus,
+  TimelineEvent,
+  TimelineEventType,
+} from '../lib/runbook/types';
+import { PHASE, STATE } from './search-attributes';
+
+export const statusQuery = defineQuery<IncidentStatus>('status');
+
+export interface StepDecision {
+  stepId: string;
+  decision: 'approve' | 'deny';
+  approver: string;
+  reason?: string;
+}
+export const decideStepUpdate = defineUpdate<IncidentStatus, [StepDecision]>('decideStep');
+
+/** Steps whose failure or refusal keeps their dependants from running. */
+const BLOCKING: ReadonlySet<StepStatus['state']> = new Set(['failed', 'cancelled']);
+
+export async function incidentWorkflow(input: IncidentInput): Promise<IncidentStatus> {
+  const run = new IncidentRun(input);
+  setHandler(statusQuery, () => run.status());
+  setHandler(decideStepUpdate, (decision) => run.decide(decision), {
+    validator: (decision) => run.validateDecision(decision),
+  });
+  return run.execute();
+}
+
+class IncidentRun {
+  private readonly steps = new Map<string, StepStatus>();
+  private readonly timeline: TimelineEvent[] = [];
+  private readonly completionOrder: string[] = [];
+  private readonly decisions = new Map<string, StepDecision>();
+  private state: IncidentState = 'running';
+  private phase: Phase | 'closed';
+  private halted = false;
+  private compensationRequested = false;
+  private closedAt?: string;
+
+  constructor(private readonly input: IncidentInput) {
+    for (const step of input.runbook.steps) {
+      this.steps.set(step.id, {
+        id: step.id,
+        title: step.title,
+        phase: step.phase,
+        action: step.action,
+        state: 'pending',
+      });
+    }
+    this.phase = input.runbook.steps[0].phase;
+  }
+
+  async execute(): Promise<IncidentStatus> {
+    const { context, runbook } = this.input;
+    this.record('incident-opened', `user:${context.incident.requester}`, undefined, `runbook ${runbook.id}`);
+    const order = topologicalOrder(runbook.steps);
+    if (!order.ok) throw ApplicationFailure.nonRetryable(`runbook has a cycle: ${order.cycle.join(', ')}`);
+
+    const finished = new Map<string, Promise<void>>();
+    const byId = new Map(runbook.steps.map((step) => [step.id, step]));
+    try {
+      for (const id of order.order) finished.set(id, this.runStep(byId.get(id)!, finished));
+      await Promise.all(finished.values());
+    } catch (error) {
+      if (!isCancellation(error)) throw error;
+      await CancellationScope.nonCancellable(() => this.close('cancelled'));
+      throw error;
+    }
+    if (this.compensationRequested) await CancellationScope.nonCancellable(() => this.compensate());
+    const failed = [...this.steps.values()].some((step) => step.state === 'failed');
+    await this.close(this.halted || failed ? 'failed' : 'completed');
+    return this.status();
+  }
+
+  status(): IncidentStatus {
+    const { context, runbook, exercise } = this.input;
+    return {
+      incidentId: context.incident.id,
+      runbookId: runbook.id,
+      state: this.state,
+      severity: context.incident.severity,
+      phase: this.phase,
+      exercise,
+      fingerprint: context.incident.fingerprint,
+      connector: `${context.connector.provider}:${context.connector.ref}`,
+      openedAt: context.incident.openedAt,
+      closedAt: this.closedAt,
+      steps: [...this.steps.values()].map((step) => ({ ...step })),
+      timeline: [...this.timeline],
+    };
+  }
+
+  validateDecision(decision: StepDecision): void {
+    const step = this.steps.get(decision.stepId);
+    if (!step) throw new Error(`unknown step "${decision.stepId}"`);
+    if (step.state !== 'awaiting-approval') throw new Error(`step "${decision.stepId}" is not awaiting approval`);
+  }
+
+  decide(decision: StepDecision): IncidentStatus {
+    this.decisions.set(decision.stepId, decision);
+    return this.status();
+  }
+
+  private async runStep(step: RunbookStep, finished: Map<string, Promise<void>>): Promise<void> {
+    await Promise.all(step.after.map((id) => finished.get(id)));
+    const blockedBy = step.after.find((id) => {
+      const dependency = this.steps.get(id)!;
+      return BLOCKING.has(dependency.state) || (dependency.state === 'skipped' && dependency.reason !== 'not applicable');
+    });
+    if (this.halted) return this.skip(step, 'incident halted');
+    if (blockedBy) return this.skip(step, `blocked: "${blockedBy}" did not succeed`);
+    if (!this.applies(step)) return this.skip(step, 'not applicable');
+
+    let params: Params;
+    try {
+      params = renderParams(step.params, this.templateScope());
+    } catch (error) {
+      if (error instanceof TemplateError) return this.fail(step, error.message);
+      throw error;
+    }
+
+    if (step.approval.policy !== 'none') {
+      const approved = await this.awaitApproval(step);
+      if (!approved) return;
+    }
+
+    const resolved = resolveAction(step.action, this.input.context);
+    this.update(step.id, { state: 'running', provider: resolved.provider });
+    this.setPhase(step.phase);
+    this.record('requested', 'workflow', step.id, `${resolved.provider}.${resolved.action}`);
+    try {
+      const result = await this.activitiesFor(step).executeStep({
+        incidentId: this.input.context.incident.id,
+        stepId: step.id,
+        provider: resolved.provider,
+        action: resolved.action,
+        params,
+        exercise: this.input.exercise,
+        idempotencyKey: `${this.input.context.incident.id}/${step.id}`,
+        faults: this.faultsFor(step, `${resolved.provider}.${resolved.action}`),
+      });
+      this.succeed(step, result);
+    } catch (error) {
+      if (isCancellation(error)) {
+        this.update(step.id, { state: 'cancelled' });
+        throw error;
+      }
+      this.fail(step, failureMessage(error));
+    }
+  }
+
+  private async awaitApproval(step: RunbookStep): Promise<boolean> {
+    this.update(step.id, { state: 'awaiting-approval' });
+    this.refreshState();
+    await condition(() => this.decisions.has(step.id) || this.halted);
+    const decision = this.decisions.get(step.id);
+    this.update(step.id, { state: 'pending' });
+    this.refreshState();
+    if (!decision) {
+      this.skip(step, 'incident halted');
+      return false;
+    }
+    if (decision.decision === 'deny') {
+      this.update(step.id, { state: 'skipped', reason: `denied by ${decision.approver}` });
+      this.record('skipped', `user:${decision.approver}`, step.id, `denied: ${decision.reason ?? 'no reason given'}`);
+      return false;
+    }
+    return true;
+  }
+
+  private succeed(step: RunbookStep, result: StepExecutionResult): void {
+    this.update(step.id, {
+      state: 'succeeded',
+      provider: result.implementation,
+      attempts: result.attempt,
+      startedAt: result.startedAt,
+      finishedAt: result.finishedAt,
+      summary: result.summary,
+    });
+    this.completionOrder.push(step.id);
+    this.record('started', `worker:${result.worker}`, step.id, `attempt ${result.attempt}`, result.startedAt);
+    this.record('succeeded', `provider:${result.implementation}`, step.id, undefined, result.finishedAt);
+  }
+
+  private fail(step: RunbookStep, message: string): void {
+    this.update(step.id, { state: 'failed', error: message, finishedAt: now() });
+    this.record('failed', 'workflow', step.id, message);
+    if (step.onFailure === 'continue') return;
+    this.halted = true;
+    this.compensationRequested ||= step.onFailure === 'compensate';
+    this.record('incident-halted', 'workflow', step.id, `onFailure: ${step.onFailure}`);
+  }
+
+  private skip(step: RunbookStep, reason: string): void {
+    this.update(step.id, { state: 'skipped', reason });
+    this.record('skipped', 'workflow', step.id, reason);
+  }
+
+  /** Undo every completed reversible step, most recent first. */
+  private async compensate(): Promise<void> {
+    const byId = new Map(this.input.runbook.steps.map((step) => [step.id, step]));
+    for (const id of [...this.completionOrder].reverse()) {
+      const step = byId.get(id)!;
+      if (!step.reversible || !step.compensate) continue;
+      const resolved = resolveAction(step.compensate.action, this.input.context);
+      this.record('compensation-requested', 'workflow', id, `${resolved.provider}.${resolved.action}`);
+      try {
+        const params = renderParams(step.compensate.params ?? step.params, this.templateScope());
+        const result = await this.activitiesFor(step).executeStep({
+          incidentId: this.input.context.incident.id,
+          stepId: id,
+          provider: resolved.provider,
+          action: resolved.action,
+          params,
+          exercise: this.input.exercise,
+          idempotencyKey: `${this.input.context.incident.id}/${id}/undo`,
+          faults: this.faultsFor(step, `${resolved.provider}.${resolved.action}`, 'undo'),
+          undoOf: this.steps.get(id)!.summary,
+        });
+        this.update(id, { state: 'compensated' });
+        this.record('compensated', `provider:${result.implementation}`, id, undefined, result.finishedAt);
+      } catch (error) {
+        this.record('compensation-failed', 'workflow', id, failureMessage(error));
+      }
+    }
+  }
+
+  private async close(state: IncidentState): Promise<void> {
+    for (const step of this.steps.values()) {
+      if (step.state === 'pending' || step.state === 'awaiting-approval') {
+        this.update(step.id, { state: 'skipped', reason: `incident ${state}` });
+      }
+      if (step.state === 'running') this.update(step.id, { state: 'cancelled' });
+    }
+    this.state = state;
+    this.phase = 'closed';
+    this.closedAt = now();
+    this.record(state === 'cancelled' ? 'incident-cancelled' : 'incident-closed', 'workflow', undefined, state);
+    this.publishSearchAttributes();
+    await Promise.resolve();
+  }
+
+  private activitiesFor(step: RunbookStep): IncidentActivities {
+    const timeoutMs = durationMs(step.timeout);
+    return proxyActivities<IncidentActivities>({
+      startToCloseTimeout: timeoutMs,
+      // The activity heartbeats every second, so a dead worker is noticed in seconds, not at the timeout.
+      heartbeatTimeout: Math.min(timeoutMs, 10_000),
+      retry: {
+        maximumAttempts: step.retry.maximumAttempts,
+        initialInterval: durationMs(step.retry.initialInterval),
+        backoffCoefficient: step.retry.backoffCoefficient,
+        maximumInterval: durationMs(step.retry.maximumInterval),
+      },
+    });
+  }
+
+  private applies(step: RunbookStep): boolean {
+    const scope = this.templateScope();
+    return Object.entries(step.when ?? {}).every(([path, expected]) => String(lookupPath(scope, path)) === expected);
+  }
+
+  private templateScope(): TemplateScope {
+    const steps: TemplateScope['steps'] = {};
+    for (const step of this.steps.values()) steps[step.id] = { summary: step.summary };
+    return { context: this.input.context, steps };
+  }
+
+  private faultsFor(step: RunbookStep, action: string, suffix?: string): SimulatedFaultSpec[] | undefined {
+    const faults = this.input.simulation?.faults;
+    if (!faults) return undefined;
+    const keys = suffix ? [`${step.id}/${suffix}`, action] : [step.id, action];
+    const matching = keys.map((key) => faults[key]).filter((fault): fault is SimulatedFaultSpec => !!fault);
+    return matching.length > 0 ? matching : undefined;
+  }
+
+  private update(id: string, patch: Partial<StepStatus>): void {
+    const step = this.steps.get(id)!;
+    this.steps.set(id, { ...step, ...patch });
+  }
+
+  private record(type: TimelineEventType, actor: string, stepId?: string, detail?: string, at = now()): void {
+    this.timeline.push({ at, type, actor, ...(stepId ? { stepId } : {}), ...(detail ? { detail } : {}) });
+  }
+
+  private setPhase(phase: Phase): void {
+    if (this.phase === phase) return;
+    this.phase = phase;
+    this.publishSearchAttributes();
+  }
+
+  private refreshState(): void {
+    const awaiting = [...this.steps.values()].some((step) => step.state === 'awaiting-approval');
+    const next: IncidentState = awaiting ? 'awaiting-approval' : 'running';
+    if (next === this.state) return;
+    this.state = next;
+    this.publishSearchAttributes();
+  }
+
+  private publishSearchAttributes(): void {
+    upsertSearchAttributes([
+      { key: STATE, value: this.state },
+      { key: PHASE, value: this.phase },
+    ]);
+  }
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function failureMessage(error: unknown): string {
+  if (error instanceof ActivityFailure && error.cause) return error.cause.message;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+

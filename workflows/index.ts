@@ -1,0 +1,1 @@
+export { incidentWorkflow, statusQuery, decideStepUpdate } from './incident';
