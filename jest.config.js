@@ -1,5 +1,14 @@
 /** @type {import('jest').Config} */
-const esmOnly = ['@octokit', 'universal-user-agent', 'before-after-hook', '@noble', 'bottleneck', 'toad-cache', 'fast-content-type-parse', 'json-with-bigint'];
+const esmOnly = [
+  '@octokit',
+  'universal-user-agent',
+  'before-after-hook',
+  '@noble',
+  'bottleneck',
+  'toad-cache',
+  'fast-content-type-parse',
+  'json-with-bigint',
+];
 
 module.exports = {
   testEnvironment: 'node',

@@ -2,7 +2,13 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { Logger } from 'pino';
 import { formatPath } from '../lib/runbook/validate';
 import type { ProviderRegistry } from '../providers/registry';
-import { ProviderError, type ActionContext, type EvidenceSink, type Provider, type SimulatedFault } from '../providers/types';
+import {
+  ProviderError,
+  type ActionContext,
+  type EvidenceSink,
+  type Provider,
+  type SimulatedFault,
+} from '../providers/types';
 import type { IncidentActivities, StepExecutionInput, StepExecutionResult } from './types';
 
 export interface ActivityDependencies {
@@ -19,7 +25,11 @@ export function createIncidentActivities(deps: ActivityDependencies): IncidentAc
     async executeStep(input: StepExecutionInput): Promise<StepExecutionResult> {
       const activity = Context.current();
       const startedAt = new Date().toISOString();
-      const log = deps.logger.child({ incidentId: input.incidentId, stepId: input.stepId, action: `${input.provider}.${input.action}` });
+      const log = deps.logger.child({
+        incidentId: input.incidentId,
+        stepId: input.stepId,
+        action: `${input.provider}.${input.action}`,
+      });
 
       let provider: Provider;
       try {
@@ -30,12 +40,18 @@ export function createIncidentActivities(deps: ActivityDependencies): IncidentAc
       const spec = provider.catalog[input.action];
       const implementation = provider.actions[input.action];
       if (!spec || !implementation) {
-        throw ApplicationFailure.nonRetryable(`provider "${input.provider}" has no action "${input.action}"`, 'UnknownAction');
+        throw ApplicationFailure.nonRetryable(
+          `provider "${input.provider}" has no action "${input.action}"`,
+          'UnknownAction',
+        );
       }
       const parsed = spec.params.safeParse(input.params);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        throw ApplicationFailure.nonRetryable(`params.${formatPath(issue.path)}: ${issue.message}`, 'InvalidParams');
+        throw ApplicationFailure.nonRetryable(
+          `params.${formatPath(issue.path)}: ${issue.message}`,
+          'InvalidParams',
+        );
       }
 
       const ctx: ActionContext = {
@@ -45,11 +61,18 @@ export function createIncidentActivities(deps: ActivityDependencies): IncidentAc
         attempt: activity.info.attempt,
         exercise: input.exercise,
         signal: activity.cancellationSignal,
-        log: { info: (fields, message) => log.info(fields, message), warn: (fields, message) => log.warn(fields, message) },
+        log: {
+          info: (fields, message) => log.info(fields, message),
+          warn: (fields, message) => log.warn(fields, message),
+        },
         heartbeat: (details) => activity.heartbeat(details),
         evidence: deps.evidence,
         simulation: input.faults
-          ? { faults: Object.fromEntries(input.faults.map((fault, index): [string, SimulatedFault] => [String(index), fault])) }
+          ? {
+              faults: Object.fromEntries(
+                input.faults.map((fault, index): [string, SimulatedFault] => [String(index), fault]),
+              ),
+            }
           : undefined,
         undoOf: input.undoOf,
         deliverSecret: (destination, value) => deps.registry.deliverSecret(destination, value, ctx),
@@ -70,7 +93,10 @@ export function createIncidentActivities(deps: ActivityDependencies): IncidentAc
           worker: deps.workerIdentity,
         };
       } catch (error) {
-        log.warn({ attempt: ctx.attempt, error: error instanceof Error ? error.message : String(error) }, 'step failed');
+        log.warn(
+          { attempt: ctx.attempt, error: error instanceof Error ? error.message : String(error) },
+          'step failed',
+        );
         throw toFailure(error);
       } finally {
         clearInterval(heartbeat);

@@ -29,7 +29,9 @@ export function createGatewayApp(options: Omit<GatewayOptions, 'host' | 'port'>)
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const app = createGatewayApp(options);
   const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(options.port, options.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+    const listening = app.listen(options.port, options.host, (error?: Error) =>
+      error ? reject(error) : resolve(listening),
+    );
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;

@@ -8,7 +8,9 @@ export const configSchema = z.object({
   TOURNIQUET_DATA_DIR: z.string().min(1).default('.data'),
   TOURNIQUET_PORT: port.default(3000),
   TOURNIQUET_HOST: z.string().min(1).default('127.0.0.1'),
-  TOURNIQUET_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  TOURNIQUET_LOG_LEVEL: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+    .default('info'),
   TOURNIQUET_RUNBOOKS_DIR: z.string().min(1).optional(),
   TOURNIQUET_FINGERPRINT_KEY: z.string().min(1).optional(),
   TOURNIQUET_WORKFLOW_BUNDLE: z.string().min(1).optional(),

@@ -3,14 +3,23 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Clien
 import { z } from 'zod';
 import { ROLE_MEMBERS } from '../providers/catalog';
 import { correlationFingerprint } from './fingerprint';
-import { SEVERITIES, type IncidentContext, type IncidentInput, type IncidentStatus, type Runbook } from './runbook/types';
+import {
+  SEVERITIES,
+  type IncidentContext,
+  type IncidentInput,
+  type IncidentStatus,
+  type Runbook,
+} from './runbook/types';
 import { decideStepUpdate, statusQuery } from '../workflows/incident';
 import { EXERCISE, INCIDENT_KEY, PHASE, RUNBOOK, SEVERITY, STATE } from '../workflows/search-attributes';
 
 const providerRef = (role: 'connector' | 'issuer') =>
   z
     .string()
-    .regex(/^[a-z][\w-]*:.+$/, `expected <provider>:<reference>, e.g. ${role === 'connector' ? 'github:acme/app/deploy.yml' : 'postgres:app_user'}`)
+    .regex(
+      /^[a-z][\w-]*:.+$/,
+      `expected <provider>:<reference>, e.g. ${role === 'connector' ? 'github:acme/app/deploy.yml' : 'postgres:app_user'}`,
+    )
     .refine((value) => ROLE_MEMBERS[role].includes(value.slice(0, value.indexOf(':'))), {
       message: `provider must be one of ${ROLE_MEMBERS[role].join(', ')}`,
     });
@@ -22,13 +31,20 @@ export const incidentRequestSchema = z
     connector: providerRef('connector'),
     credential: providerRef('issuer').optional(),
     destinations: z
-      .array(z.string().regex(/^[a-z][\w-]*:.+$/, 'expected <provider>:<target>, e.g. github:acme/app:DEPLOY_TOKEN'))
+      .array(
+        z
+          .string()
+          .regex(/^[a-z][\w-]*:.+$/, 'expected <provider>:<target>, e.g. github:acme/app:DEPLOY_TOKEN'),
+      )
       .default([]),
     severity: z.enum(SEVERITIES),
     requester: z.string().min(1).default(`cli:${userInfo().username}`),
     source: z.string().min(1).default('cli'),
     /** Without a fingerprint the incident key comes from the connector and secret kind. */
-    secretFingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex characters').optional(),
+    secretFingerprint: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex characters')
+      .optional(),
     hint: z.string().max(200).default(''),
     exposureStart: z.string().datetime({ offset: true }).optional(),
     exercise: z.boolean().default(false),
@@ -52,9 +68,12 @@ export function buildIncidentInput(
   now = new Date(),
 ): IncidentInput {
   const fingerprint =
-    request.secretFingerprint ?? correlationFingerprint(fingerprintKey, ['manual', request.connector, request.secretKind]);
+    request.secretFingerprint ??
+    correlationFingerprint(fingerprintKey, ['manual', request.connector, request.secretKind]);
   const connector = splitRef(request.connector);
-  const credential = request.credential ? splitRef(request.credential) : { provider: 'simulated', ref: connector.ref };
+  const credential = request.credential
+    ? splitRef(request.credential)
+    : { provider: 'simulated', ref: connector.ref };
   const repository = connector.provider === 'github' ? connector.ref.split('/').slice(0, 2).join('/') : '';
   const openedAt = now.toISOString();
   const context: IncidentContext = {
@@ -88,7 +107,11 @@ export interface StartedIncident {
   created: boolean;
 }
 
-export async function startIncident(client: Client, taskQueue: string, input: IncidentInput): Promise<StartedIncident> {
+export async function startIncident(
+  client: Client,
+  taskQueue: string,
+  input: IncidentInput,
+): Promise<StartedIncident> {
   const incidentId = input.context.incident.id;
   try {
     await client.workflow.start('incidentWorkflow', {

@@ -6,9 +6,16 @@ import { dirname, join } from 'node:path';
  * A 32-byte key from an environment value (hex or base64) or from a key file under the data dir, created
  * with mode 0600 on first use so a fresh machine works without setup.
  */
-export function loadOrCreateKey(dataDir: string, fileName: string, fromEnv?: string, envName = 'key'): Buffer {
+export function loadOrCreateKey(
+  dataDir: string,
+  fileName: string,
+  fromEnv?: string,
+  envName = 'key',
+): Buffer {
   if (fromEnv) {
-    const key = /^[0-9a-fA-F]{64}$/.test(fromEnv) ? Buffer.from(fromEnv, 'hex') : Buffer.from(fromEnv, 'base64');
+    const key = /^[0-9a-fA-F]{64}$/.test(fromEnv)
+      ? Buffer.from(fromEnv, 'hex')
+      : Buffer.from(fromEnv, 'base64');
     if (key.length < 32) throw new Error(`${envName}: expected at least 32 bytes as hex or base64`);
     return key;
   }
@@ -25,7 +32,8 @@ export function loadOrCreateKey(dataDir: string, fileName: string, fromEnv?: str
     return key;
   } catch (error) {
     // Another process created it first: use theirs so both fingerprint alike.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      return Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
     throw error;
   }
 }

@@ -16,7 +16,10 @@ const REDACTED_PATHS = [
   'req.headers.authorization',
 ];
 
-export function createLogger(level = process.env.TOURNIQUET_LOG_LEVEL ?? 'info', name = 'tourniquet'): Logger {
+export function createLogger(
+  level = process.env.TOURNIQUET_LOG_LEVEL ?? 'info',
+  name = 'tourniquet',
+): Logger {
   return pino({ name, level, redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' } }, pino.destination(2));
 }
 

@@ -6,14 +6,18 @@ import type { Runbook } from './runbook/types';
 
 export const BUILTIN_RUNBOOKS_DIR = resolve(__dirname, '..', 'runbooks');
 
-export type RunbookFileResult = { ok: true; runbook: Runbook; file: string } | { ok: false; file: string; issues: RunbookIssue[] };
+export type RunbookFileResult =
+  { ok: true; runbook: Runbook; file: string } | { ok: false; file: string; issues: RunbookIssue[] };
 
 export function loadRunbookFile(file: string, ownerRoles: string[] = DEFAULT_OWNER_ROLES): RunbookFileResult {
   let raw: unknown;
   try {
     raw = parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    const message = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `not valid YAML: ${(error as Error).message.split('\n')[0]}`;
+    const message =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'file not found'
+        : `not valid YAML: ${(error as Error).message.split('\n')[0]}`;
     return { ok: false, file, issues: [{ path: '(file)', message }] };
   }
   const result = validateRunbook(raw, ownerRoles);
@@ -37,7 +41,13 @@ export function findRunbook(idOrPath: string, extraDir?: string): RunbookFileRes
     .flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : []))
     .filter((name) => /\.ya?ml$/.test(name) && name !== 'owners.yaml')
     .map((name) => name.replace(/\.ya?ml$/, ''));
-  return { ok: false, file: idOrPath, issues: [{ path: '(runbook)', message: `no runbook "${idOrPath}" (known: ${known.join(', ') || 'none'})` }] };
+  return {
+    ok: false,
+    file: idOrPath,
+    issues: [
+      { path: '(runbook)', message: `no runbook "${idOrPath}" (known: ${known.join(', ') || 'none'})` },
+    ],
+  };
 }
 
 export function formatIssues(result: Extract<RunbookFileResult, { ok: false }>): string[] {

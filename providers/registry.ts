@@ -7,16 +7,24 @@ export interface ProviderRegistry {
   resolve(system: string, options: { exercise: boolean }): Provider;
   /** Which systems have a real, configured provider (shown by `tourniquet up`). */
   configured(): string[];
-  deliverSecret(destination: { provider: string; target: string }, value: string, ctx: ActionContext): Promise<void>;
+  deliverSecret(
+    destination: { provider: string; target: string },
+    value: string,
+    ctx: ActionContext,
+  ): Promise<void>;
 }
 
-export function createProviderRegistry(options: { real: Provider[]; journal: SimulationJournal }): ProviderRegistry {
+export function createProviderRegistry(options: {
+  real: Provider[];
+  journal: SimulationJournal;
+}): ProviderRegistry {
   const real = new Map(options.real.map((provider) => [provider.name, provider]));
   const simulated = new Map<string, Provider>();
   const simulatedFor = (system: string): Provider => {
     let provider = simulated.get(system);
     if (!provider) {
-      if (!PROVIDER_CATALOGS[system]) throw new ProviderError(`unknown provider "${system}"`, false, 'UnknownProvider');
+      if (!PROVIDER_CATALOGS[system])
+        throw new ProviderError(`unknown provider "${system}"`, false, 'UnknownProvider');
       provider = createSimulatedProvider(system, { journal: options.journal });
       simulated.set(system, provider);
     }
@@ -33,7 +41,11 @@ export function createProviderRegistry(options: { real: Provider[]; journal: Sim
     async deliverSecret(destination, value, ctx) {
       const provider = registry.resolve(destination.provider, { exercise: ctx.exercise });
       if (!provider.destination) {
-        throw new ProviderError(`provider "${destination.provider}" cannot store secrets`, false, 'NotADestination');
+        throw new ProviderError(
+          `provider "${destination.provider}" cannot store secrets`,
+          false,
+          'NotADestination',
+        );
       }
       await provider.destination.storeSecret(destination.target, value, ctx);
     },

@@ -87,6 +87,8 @@ export interface SimulatedFault {
   failAttempts?: number;
   nonRetryable?: boolean;
   message?: string;
+  /** Delay after the effect is applied and before answering: a crash then tests idempotency. */
+  settleMs?: number;
 }
 
 export interface SimulationOptions {

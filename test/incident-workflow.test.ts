@@ -20,9 +20,13 @@ afterAll(async () => {
 test('the default runbook completes end to end on the simulated provider, honouring the DAG', async () => {
   const runbook = runbookById('leaked-workflow-secret');
   const latency = { latencyMs: 400 };
-  const input = incidentInput(runbook, {}, {
-    faults: { 'disable-connector': latency, 'capture-logs': latency, 'rotate-credential': latency },
-  });
+  const input = incidentInput(
+    runbook,
+    {},
+    {
+      faults: { 'disable-connector': latency, 'capture-logs': latency, 'rotate-credential': latency },
+    },
+  );
   const incidentId = await start(temporal.client, input);
   const status = await result(temporal.client, incidentId);
 
@@ -32,16 +36,23 @@ test('the default runbook completes end to end on the simulated provider, honour
   const byId = new Map(status.steps.map((step) => [step.id, step]));
   for (const step of runbook.steps) {
     for (const dependency of step.after) {
-      expect(Date.parse(byId.get(step.id)!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(byId.get(dependency)!.finishedAt!));
+      expect(Date.parse(byId.get(step.id)!.startedAt!)).toBeGreaterThanOrEqual(
+        Date.parse(byId.get(dependency)!.finishedAt!),
+      );
     }
   }
-  const interval = (id: string) => [Date.parse(byId.get(id)!.startedAt!), Date.parse(byId.get(id)!.finishedAt!)];
+  const interval = (id: string) => [
+    Date.parse(byId.get(id)!.startedAt!),
+    Date.parse(byId.get(id)!.finishedAt!),
+  ];
   const [disableStart, disableEnd] = interval('disable-connector');
   const [captureStart, captureEnd] = interval('capture-logs');
   expect(captureStart).toBeLessThan(disableEnd);
   expect(disableStart).toBeLessThan(captureEnd);
 
   expect(evidence.artifacts.filter((artifact) => artifact.incidentId === incidentId)).toHaveLength(1);
-  const applied = (await worker.journal.entries()).filter((entry) => entry.incidentId === incidentId && entry.effect === 'applied');
+  const applied = (await worker.journal.entries()).filter(
+    (entry) => entry.incidentId === incidentId && entry.effect === 'applied',
+  );
   expect(applied.map((entry) => entry.stepId).sort()).toEqual(runbook.steps.map((step) => step.id).sort());
 });

@@ -1,5 +1,11 @@
 import { hostname } from 'node:os';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { createIncidentActivities } from '../activities/execute-step';
@@ -28,29 +34,43 @@ export interface TourniquetWorker {
   shutdown(): Promise<void>;
 }
 
-export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log: () => undefined, info: () => undefined, debug: () => undefined, trace: () => undefined, warn: () => undefined, error: () => undefined } });
+const silent = {
+  log: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+  trace: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+export async function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: silent });
 }
 
 let runtimeInstalled = false;
 
-export async function createTourniquetWorker(options: TourniquetWorkerOptions): Promise<TourniquetWorker> {
-  if (!runtimeInstalled) {
-    // The SDK's own logs (poll errors while the server restarts) go through pino at warn level.
-    Runtime.install({
-      logger: {
-        log: (level, message, meta) => {
-          if (level === 'WARN' || level === 'ERROR') options.logger.warn(meta ?? {}, message);
-        },
-        trace: () => undefined,
-        debug: () => undefined,
-        info: () => undefined,
-        warn: (message, meta) => options.logger.warn(meta ?? {}, message),
-        error: (message, meta) => options.logger.error(meta ?? {}, message),
+/** Routes the SDK's own logs (poll errors while the server restarts…) to pino at warn and above. */
+export function ensureTemporalRuntime(logger: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const quiet = (): void => undefined;
+  Runtime.install({
+    logger: {
+      log: (level, message, meta) => {
+        if (level === 'WARN') logger.warn(meta ?? {}, message);
+        if (level === 'ERROR') logger.error(meta ?? {}, message);
       },
-    });
-    runtimeInstalled = true;
-  }
+      trace: quiet,
+      debug: quiet,
+      info: quiet,
+      warn: (message, meta) => logger.warn(meta ?? {}, message),
+      error: (message, meta) => logger.error(meta ?? {}, message),
+    },
+  });
+}
+
+export async function createTourniquetWorker(options: TourniquetWorkerOptions): Promise<TourniquetWorker> {
+  ensureTemporalRuntime(options.logger);
   const identity = options.identity ?? `tourniquet-worker@${hostname()}:${process.pid}`;
   const connection = await NativeConnection.connect({ address: options.address });
   const workflowSource = options.workflowBundlePath
@@ -74,8 +94,9 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
     worker,
     connection,
     run: () => worker.run(),
-    async shutdown() {
+    shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
+      return Promise.resolve();
     },
   };
 }

@@ -17,7 +17,11 @@ export function simulationJournalPath(config: Config, env: NodeJS.ProcessEnv = p
   return env.TOURNIQUET_SIMULATED_JOURNAL ?? join(config.dataDir, 'simulated', 'journal.jsonl');
 }
 
-export function createRegistry(config: Config, logger: Logger, env: NodeJS.ProcessEnv = process.env): ProviderRegistry {
+export function createRegistry(
+  config: Config,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): ProviderRegistry {
   return createProviderRegistry({
     real: configuredProviders(env, logger),
     journal: new SimulationJournal(simulationJournalPath(config, env)),

@@ -46,7 +46,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const run = new IncidentRun(input);
   setHandler(statusQuery, () => run.status());
   setHandler(decideStepUpdate, (decision) => run.decide(decision), {
-    validator: (decision) => run.validateDecision(decision),
+    validator: (decision: StepDecision) => run.validateDecision(decision),
   });
   return run.execute();
 }
@@ -118,7 +118,8 @@ class IncidentRun {
   validateDecision(decision: StepDecision): void {
     const step = this.steps.get(decision.stepId);
     if (!step) throw new Error(`unknown step "${decision.stepId}"`);
-    if (step.state !== 'awaiting-approval') throw new Error(`step "${decision.stepId}" is not awaiting approval`);
+    if (step.state !== 'awaiting-approval')
+      throw new Error(`step "${decision.stepId}" is not awaiting approval`);
   }
 
   decide(decision: StepDecision): IncidentStatus {
@@ -127,10 +128,13 @@ class IncidentRun {
   }
 
   private async runStep(step: RunbookStep, finished: Map<string, Promise<void>>): Promise<void> {
-    await Promise.all(step.after.map((id) => finished.get(id)));
+    await Promise.all(step.after.map((id) => finished.get(id) ?? Promise.resolve()));
     const blockedBy = step.after.find((id) => {
       const dependency = this.steps.get(id)!;
-      return BLOCKING.has(dependency.state) || (dependency.state === 'skipped' && dependency.reason !== 'not applicable');
+      return (
+        BLOCKING.has(dependency.state) ||
+        (dependency.state === 'skipped' && dependency.reason !== 'not applicable')
+      );
     });
     if (this.halted) return this.skip(step, 'incident halted');
     if (blockedBy) return this.skip(step, `blocked: "${blockedBy}" did not succeed`);
@@ -187,7 +191,12 @@ class IncidentRun {
     }
     if (decision.decision === 'deny') {
       this.update(step.id, { state: 'skipped', reason: `denied by ${decision.approver}` });
-      this.record('skipped', `user:${decision.approver}`, step.id, `denied: ${decision.reason ?? 'no reason given'}`);
+      this.record(
+        'skipped',
+        `user:${decision.approver}`,
+        step.id,
+        `denied: ${decision.reason ?? 'no reason given'}`,
+      );
       return false;
     }
     return true;
@@ -260,7 +269,12 @@ class IncidentRun {
     this.state = state;
     this.phase = 'closed';
     this.closedAt = now();
-    this.record(state === 'cancelled' ? 'incident-cancelled' : 'incident-closed', 'workflow', undefined, state);
+    this.record(
+      state === 'cancelled' ? 'incident-cancelled' : 'incident-closed',
+      'workflow',
+      undefined,
+      state,
+    );
     this.publishSearchAttributes();
     await Promise.resolve();
   }
@@ -282,7 +296,9 @@ class IncidentRun {
 
   private applies(step: RunbookStep): boolean {
     const scope = this.templateScope();
-    return Object.entries(step.when ?? {}).every(([path, expected]) => String(lookupPath(scope, path)) === expected);
+    return Object.entries(step.when ?? {}).every(
+      ([path, expected]) => String(lookupPath(scope, path)) === expected,
+    );
   }
 
   private templateScope(): TemplateScope {
@@ -339,4 +355,3 @@ function failureMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
-

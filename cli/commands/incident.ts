@@ -22,9 +22,8 @@ function printJson(value: unknown): void {
 function printStatus(status: IncidentStatus): void {
   const lines = [
     `${status.incidentId}  ${status.state}  severity ${status.severity}  phase ${status.phase}  runbook ${status.runbookId}`,
-    ...status.steps.map(
-      (step) =>
-        `  ${step.state.padEnd(17)} ${step.id.padEnd(28)} ${step.phase.padEnd(19)} ${step.error ?? step.reason ?? ''}`.trimEnd(),
+    ...status.steps.map((step) =>
+      `  ${step.state.padEnd(17)} ${step.id.padEnd(28)} ${step.phase.padEnd(19)} ${step.error ?? step.reason ?? ''}`.trimEnd(),
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -37,12 +36,24 @@ export function registerIncidentCommands(program: Command): void {
     .command('start')
     .description('start containment for a leaked secret')
     .requiredOption('--runbook <id>', 'runbook id or YAML file', 'leaked-workflow-secret')
-    .requiredOption('--secret-kind <kind>', 'what leaked, e.g. github-token, aws-access-key, database-password')
-    .requiredOption('--connector <provider:ref>', 'the connector holding the secret, e.g. github:acme/app/deploy.yml')
+    .requiredOption(
+      '--secret-kind <kind>',
+      'what leaked, e.g. github-token, aws-access-key, database-password',
+    )
+    .requiredOption(
+      '--connector <provider:ref>',
+      'the connector holding the secret, e.g. github:acme/app/deploy.yml',
+    )
     .requiredOption('--severity <level>', SEVERITIES.join(' | '))
     .option('--credential <issuer:ref>', 'the credential at its issuer, e.g. postgres:app_user')
-    .option('--destination <provider:target...>', 'where the replacement credential goes, e.g. github:acme/app:DB_PASSWORD')
-    .option('--secret-fingerprint <hex>', 'the keyed fingerprint of the leaked value, when a detector gave one')
+    .option(
+      '--destination <provider:target...>',
+      'where the replacement credential goes, e.g. github:acme/app:DB_PASSWORD',
+    )
+    .option(
+      '--secret-fingerprint <hex>',
+      'the keyed fingerprint of the leaked value, when a detector gave one',
+    )
     .option('--requester <who>', 'who raised the incident')
     .option('--exercise', 'tabletop exercise: route every action to the simulated provider')
     .option('--wait', 'wait until the incident closes')
@@ -60,21 +71,36 @@ export function registerIncidentCommands(program: Command): void {
       });
       if (!request.success) {
         const issue = request.error.issues[0];
-        const flag = `--${formatPath(issue.path).replace(/([A-Z])/g, '-$1').toLowerCase().replace(/\[\d+\]$/, '')}`;
+        const flag = `--${formatPath(issue.path)
+          .replace(/([A-Z])/g, '-$1')
+          .toLowerCase()
+          .replace(/\[\d+\]$/, '')}`;
         throw new CliError(`${flag}: ${issue.message}`, 2);
       }
       const found = findRunbook(String(options.runbook), process.env.TOURNIQUET_RUNBOOKS_DIR);
       if (!found.ok) throw new CliError(formatIssues(found).join('\n'), 2);
 
       await withClient(async (client, config) => {
-        const key = loadOrCreateKey(config.dataDir, 'fingerprint.key', config.TOURNIQUET_FINGERPRINT_KEY, 'TOURNIQUET_FINGERPRINT_KEY');
+        const key = loadOrCreateKey(
+          config.dataDir,
+          'fingerprint.key',
+          config.TOURNIQUET_FINGERPRINT_KEY,
+          'TOURNIQUET_FINGERPRINT_KEY',
+        );
         const input = buildIncidentInput(found.runbook, request.data, key);
         const started = await startIncident(client, config.TEMPORAL_TASK_QUEUE, input);
         const status = options.wait ? await waitForIncident(client, started.incidentId) : undefined;
         if (options.json) {
-          printJson({ incidentId: started.incidentId, created: started.created, runbook: found.runbook.id, ...(status ? { state: status.state } : {}) });
+          printJson({
+            incidentId: started.incidentId,
+            created: started.created,
+            runbook: found.runbook.id,
+            ...(status ? { state: status.state } : {}),
+          });
         } else {
-          process.stdout.write(`${started.created ? 'Started' : 'Joined existing'} incident ${started.incidentId} (runbook ${found.runbook.id})\n`);
+          process.stdout.write(
+            `${started.created ? 'Started' : 'Joined existing'} incident ${started.incidentId} (runbook ${found.runbook.id})\n`,
+          );
           if (status) printStatus(status);
         }
       });
@@ -103,7 +129,9 @@ export function registerIncidentCommands(program: Command): void {
         const incidents = await listIncidents(client);
         if (options.json) return printJson(incidents);
         for (const item of incidents) {
-          process.stdout.write(`${item.incidentId}  ${item.state.padEnd(17)} ${item.severity.padEnd(8)} ${item.phase.padEnd(19)} ${item.runbook}  ${item.startedAt}\n`);
+          process.stdout.write(
+            `${item.incidentId}  ${item.state.padEnd(17)} ${item.severity.padEnd(8)} ${item.phase.padEnd(19)} ${item.runbook}  ${item.startedAt}\n`,
+          );
         }
       });
     });

@@ -17,7 +17,12 @@ async function up(): Promise<void> {
   let server: DevServer | undefined;
   if (!config.TEMPORAL_ADDRESS) {
     const cli = findTemporalCli({ progress: say });
-    server = await startDevServer({ cli, dataDir: config.dataDir, port: config.TEMPORAL_PORT, uiPort: config.TEMPORAL_UI_PORT });
+    server = await startDevServer({
+      cli,
+      dataDir: config.dataDir,
+      port: config.TEMPORAL_PORT,
+      uiPort: config.TEMPORAL_UI_PORT,
+    });
   }
   const address = temporalAddress(config);
   const connection = await Connection.connect({ address });
@@ -36,7 +41,9 @@ async function up(): Promise<void> {
   say(`  Temporal     ${address}${server ? ' (local dev server)' : ''}`);
   if (server?.uiUrl) say(`  Temporal UI  ${server.uiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
   say(`  Gateway      ${gateway.url}  (GET /healthz)`);
-  say('  Try: npx tourniquet incident start --secret-kind github-token --connector github:acme/app/deploy.yml --severity high');
+  say(
+    '  Try: npx tourniquet incident start --secret-kind github-token --connector github:acme/app/deploy.yml --severity high',
+  );
   say('Press Ctrl-C to stop.');
 
   let stopping: Promise<void> | undefined;
@@ -54,7 +61,10 @@ async function up(): Promise<void> {
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
   await running.catch(async (error: unknown) => {
-    logger.error({ error: error instanceof Error ? error.message : String(error) }, 'worker stopped unexpectedly');
+    logger.error(
+      { error: error instanceof Error ? error.message : String(error) },
+      'worker stopped unexpectedly',
+    );
     await stop();
     process.exitCode = 1;
   });
@@ -66,5 +76,8 @@ export function registerUpCommands(program: Command): void {
     .command('up')
     .description('run the Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker and the gateway')
     .action(up);
-  program.command('worker').description('run one worker process against TEMPORAL_ADDRESS').action(runWorkerProcess);
+  program
+    .command('worker')
+    .description('run one worker process against TEMPORAL_ADDRESS')
+    .action(runWorkerProcess);
 }

@@ -21,7 +21,10 @@ export function splitAction(action: string): { provider: string; action: string 
 }
 
 /** `connector.disableConnector` with a GitHub connector becomes `github.disableConnector`. */
-export function resolveAction(action: string, context: IncidentContext): { provider: string; action: string } {
+export function resolveAction(
+  action: string,
+  context: IncidentContext,
+): { provider: string; action: string } {
   const parts = splitAction(action);
   const provider = isRole(parts.provider) ? ROLE_PROVIDERS[parts.provider](context) : parts.provider;
   return { provider, action: parts.action };

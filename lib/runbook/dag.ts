@@ -10,7 +10,8 @@ export function topologicalOrder(
   const known = new Set(steps.map((step) => step.id));
   const indegree = new Map(steps.map((step) => [step.id, step.after.filter((id) => known.has(id)).length]));
   const dependants = new Map<string, string[]>(steps.map((step) => [step.id, []]));
-  for (const step of steps) for (const dep of step.after) if (known.has(dep)) dependants.get(dep)!.push(step.id);
+  for (const step of steps)
+    for (const dep of step.after) if (known.has(dep)) dependants.get(dep)!.push(step.id);
 
   const ready = steps.filter((step) => indegree.get(step.id) === 0).map((step) => step.id);
   const order: string[] = [];

@@ -20,7 +20,8 @@ export function templateReferences(value: ParamValue): string[] {
 
 export function lookupPath(scope: TemplateScope, path: string): unknown {
   const [head, ...rest] = path.split('.');
-  let current: unknown = head === 'steps' ? scope.steps : (scope.context as unknown as Record<string, unknown>)[head];
+  let current: unknown =
+    head === 'steps' ? scope.steps : (scope.context as unknown as Record<string, unknown>)[head];
   for (const part of rest) {
     if (current === null || typeof current !== 'object') return undefined;
     current = (current as Record<string, unknown>)[part];

@@ -84,6 +84,7 @@ export interface SimulatedFaultSpec {
   failAttempts?: number;
   nonRetryable?: boolean;
   message?: string;
+  settleMs?: number;
 }
 
 export interface IncidentInput {

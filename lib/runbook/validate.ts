@@ -59,7 +59,10 @@ function actionSpec(action: string): { spec?: ActionSpec; problem?: string } {
     return { problem: `unknown provider "${provider}" (known: ${known})` };
   }
   const spec = catalog[name];
-  if (!spec) return { problem: `unknown action "${name}" for ${isRole(provider) ? 'role' : 'provider'} "${provider}"` };
+  if (!spec)
+    return {
+      problem: `unknown action "${name}" for ${isRole(provider) ? 'role' : 'provider'} "${provider}"`,
+    };
   return { spec };
 }
 
@@ -93,7 +96,10 @@ function checkParams(
     if (reference.startsWith('steps.')) {
       const from = reference.split('.')[1];
       if (!stepAncestors.has(from)) {
-        issues.push({ path: where, message: `{{${reference}}} reads step "${from}", which "${step.id}" does not depend on` });
+        issues.push({
+          path: where,
+          message: `{{${reference}}} reads step "${from}", which "${step.id}" does not depend on`,
+        });
       }
       dynamic = true;
     } else if (lookupPath({ context: SAMPLE_CONTEXT, steps: {} }, reference) === undefined) {
@@ -116,31 +122,40 @@ function checkParams(
 export function validateRunbook(raw: unknown, ownerRoles: string[] = DEFAULT_OWNER_ROLES): RunbookValidation {
   const parsed = runbookSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error, '') };
-  const runbook = parsed.data as Runbook;
+  const runbook = parsed.data;
   const issues: RunbookIssue[] = [];
   const ids = new Set<string>();
 
   runbook.steps.forEach((step, index) => {
-    if (ids.has(step.id)) issues.push({ path: `steps[${index}].id`, message: `duplicate step id "${step.id}"` });
+    if (ids.has(step.id))
+      issues.push({ path: `steps[${index}].id`, message: `duplicate step id "${step.id}"` });
     ids.add(step.id);
   });
   runbook.steps.forEach((step, index) => {
     step.after.forEach((dep, depIndex) => {
-      if (!ids.has(dep)) issues.push({ path: `steps[${index}].after[${depIndex}]`, message: `unknown step "${dep}"` });
-      if (dep === step.id) issues.push({ path: `steps[${index}].after[${depIndex}]`, message: 'a step cannot depend on itself' });
+      if (!ids.has(dep))
+        issues.push({ path: `steps[${index}].after[${depIndex}]`, message: `unknown step "${dep}"` });
+      if (dep === step.id)
+        issues.push({
+          path: `steps[${index}].after[${depIndex}]`,
+          message: 'a step cannot depend on itself',
+        });
     });
   });
   const order = topologicalOrder(runbook.steps);
   if (!order.ok) {
     const members = cycleMembers(runbook.steps, order.cycle);
-    issues.push({ path: 'steps', message: `dependency cycle between steps ${members.join(' -> ')}` });
+    issues.push({ path: 'steps', message: `dependency cycle between steps ${members.join(', ')}` });
   }
 
   runbook.steps.forEach((step, index) => {
     const at = `steps[${index}]`;
     const stepAncestors = order.ok ? ancestors(runbook.steps, step.id) : new Set<string>();
     if (!ownerRoles.includes(step.owner)) {
-      issues.push({ path: `${at}.owner`, message: `unknown owner role "${step.owner}" (known: ${ownerRoles.join(', ')})` });
+      issues.push({
+        path: `${at}.owner`,
+        message: `unknown owner role "${step.owner}" (known: ${ownerRoles.join(', ')})`,
+      });
     }
     for (const key of Object.keys(step.when ?? {})) {
       if (lookupPath({ context: SAMPLE_CONTEXT, steps: {} }, key) === undefined) {
@@ -157,12 +172,24 @@ export function validateRunbook(raw: unknown, ownerRoles: string[] = DEFAULT_OWN
     if (step.compensate) {
       const undo = actionSpec(step.compensate.action);
       if (!undo.spec) issues.push({ path: `${at}.compensate.action`, message: undo.problem! });
-      else issues.push(...checkParams(step, `${at}.compensate.params`, undo.spec, step.compensate.params ?? step.params, stepAncestors));
+      else
+        issues.push(
+          ...checkParams(
+            step,
+            `${at}.compensate.params`,
+            undo.spec,
+            step.compensate.params ?? step.params,
+            stepAncestors,
+          ),
+        );
     }
     if (step.reversible && !spec.reversible && !step.compensate) {
-      issues.push({ path: `${at}.reversible`, message: `"${step.action}" cannot be undone: mark the step reversible: false or give a compensate action` });
+      issues.push({
+        path: `${at}.reversible`,
+        message: `"${step.action}" cannot be undone: mark the step reversible: false or give a compensate action`,
+      });
     }
-    if (spec.destructive === 'log-purge') {
+    if (spec.destructive === 'log-purge' && order.ok) {
       const preserved = [...stepAncestors].some((id) => {
         const ancestor = runbook.steps.find((candidate) => candidate.id === id);
         return ancestor ? actionSpec(ancestor.action).spec?.preservesEvidence === true : false;
@@ -186,7 +213,8 @@ export function validateRunbook(raw: unknown, ownerRoles: string[] = DEFAULT_OWN
 
 /** The undo a step would get: its explicit `compensate`, else the catalog's undo action with the same params. */
 export function compensationFor(step: RunbookStep): { action: string; params: Params } | undefined {
-  if (step.compensate) return { action: step.compensate.action, params: step.compensate.params ?? step.params };
+  if (step.compensate)
+    return { action: step.compensate.action, params: step.compensate.params ?? step.params };
   const { provider } = splitAction(step.action);
   const spec = actionSpec(step.action).spec;
   if (!spec?.undo) return undefined;

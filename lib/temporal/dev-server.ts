@@ -1,5 +1,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,7 +51,8 @@ export function findTemporalCli(
 ): string {
   const env = options.env ?? process.env;
   if (env.TEMPORAL_CLI) {
-    if (!isExecutable(env.TEMPORAL_CLI)) throw new TemporalCliError(`TEMPORAL_CLI: ${env.TEMPORAL_CLI} is not an executable file`);
+    if (!isExecutable(env.TEMPORAL_CLI))
+      throw new TemporalCliError(`TEMPORAL_CLI: ${env.TEMPORAL_CLI} is not an executable file`);
     return env.TEMPORAL_CLI;
   }
   const fromPath = onPath('temporal', env);
@@ -49,7 +60,8 @@ export function findTemporalCli(
   const cacheDir = temporalCliCacheDir(env);
   const cached = join(cacheDir, 'temporal');
   if (isExecutable(cached)) return cached;
-  if (options.build === false) throw new TemporalCliError(`Temporal CLI not found (looked at TEMPORAL_CLI, PATH and ${cached})`);
+  if (options.build === false)
+    throw new TemporalCliError(`Temporal CLI not found (looked at TEMPORAL_CLI, PATH and ${cached})`);
 
   const go = onPath('go', env) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
   if (!go) {
@@ -59,13 +71,17 @@ export function findTemporalCli(
     );
   }
   mkdirSync(cacheDir, { recursive: true });
-  options.progress?.(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} once into ${cacheDir} (a few minutes)…`);
+  options.progress?.(
+    `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} once into ${cacheDir} (a few minutes)…`,
+  );
   const build = spawnSync(go, ['install', TEMPORAL_CLI_MODULE], {
     env: { ...env, GOBIN: cacheDir, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (build.status !== 0 || !isExecutable(cached)) {
-    throw new TemporalCliError(`go install ${TEMPORAL_CLI_MODULE} failed (exit ${build.status ?? build.signal})`);
+    throw new TemporalCliError(
+      `go install ${TEMPORAL_CLI_MODULE} failed (exit ${build.status ?? build.signal})`,
+    );
   }
   return cached;
 }
@@ -125,13 +141,20 @@ async function stopStaleServer(pidFile: string): Promise<void> {
   if (processAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
-export async function waitForHealth(cli: string, address: string, child?: ChildProcess, timeoutMs = 60_000): Promise<void> {
+export async function waitForHealth(
+  cli: string,
+  address: string,
+  child?: ChildProcess,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
       throw new TemporalCliError(`Temporal dev server exited early (${child.exitCode ?? child.signalCode})`);
     }
-    const health = spawnSync(cli, ['operator', 'cluster', 'health', '--address', address], { encoding: 'utf8' });
+    const health = spawnSync(cli, ['operator', 'cluster', 'health', '--address', address], {
+      encoding: 'utf8',
+    });
     if (health.status === 0 && health.stdout.includes('SERVING')) return;
     await sleep(200);
   }

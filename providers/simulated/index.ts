@@ -27,9 +27,9 @@ type SimulatedBehaviour = (
 const BEHAVIOURS: Record<string, SimulatedBehaviour> = {
   async captureLogs(params, ctx) {
     const log = [
-      `simulated run log for ${String(params.ref)}`,
+      `simulated run log for ${typeof params.ref === 'string' ? params.ref : 'connector'}`,
       `incident ${ctx.incidentId}, step ${ctx.stepId}`,
-      `window ${String(params.since ?? 'start')} .. ${String(params.until ?? 'now')}`,
+      `window ${typeof params.since === 'string' ? params.since : 'start'} .. ${typeof params.until === 'string' ? params.until : 'now'}`,
     ].join('\n');
     const artifact = await ctx.evidence.preserve({
       incidentId: ctx.incidentId,
@@ -53,19 +53,27 @@ const BEHAVIOURS: Record<string, SimulatedBehaviour> = {
   },
 };
 
+async function wait(ctx: ActionContext, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    ctx.heartbeat();
+    await sleep(Math.min(250, until - Date.now()), undefined, { signal: ctx.signal });
+  }
+}
+
 async function applyFaults(ctx: ActionContext, key: string): Promise<void> {
   const faults = ctx.simulation?.faults ?? {};
   for (const fault of Object.values(faults)) {
-    if (fault.latencyMs) {
-      const until = Date.now() + fault.latencyMs;
-      while (Date.now() < until) {
-        ctx.heartbeat();
-        await sleep(Math.min(250, until - Date.now()), undefined, { signal: ctx.signal });
-      }
-    }
-    const failing = fault.nonRetryable ? ctx.attempt <= (fault.failAttempts ?? Infinity) : ctx.attempt <= (fault.failAttempts ?? 0);
+    if (fault.latencyMs) await wait(ctx, fault.latencyMs);
+    const failing = fault.nonRetryable
+      ? ctx.attempt <= (fault.failAttempts ?? Infinity)
+      : ctx.attempt <= (fault.failAttempts ?? 0);
     if (failing) {
-      throw new ProviderError(fault.message ?? `injected failure in ${key} (attempt ${ctx.attempt})`, !fault.nonRetryable, 'SimulatedFault');
+      throw new ProviderError(
+        fault.message ?? `injected failure in ${key} (attempt ${ctx.attempt})`,
+        !fault.nonRetryable,
+        'SimulatedFault',
+      );
     }
   }
 }
@@ -80,7 +88,11 @@ export function createSimulatedProvider(system: string, options: SimulatedProvid
   if (!catalog) throw new Error(`no catalog for provider "${system}"`);
   const { journal } = options;
 
-  const act = async (action: string, params: Record<string, unknown>, ctx: ActionContext): Promise<ActionResult> => {
+  const act = async (
+    action: string,
+    params: Record<string, unknown>,
+    ctx: ActionContext,
+  ): Promise<ActionResult> => {
     const base = {
       at: new Date().toISOString(),
       system,
@@ -107,10 +119,20 @@ export function createSimulatedProvider(system: string, options: SimulatedProvid
     const behaviour = BEHAVIOURS[action];
     const summary: Record<string, SummaryValue> = {
       simulated: true,
-      target: typeof params.ref === 'string' ? params.ref : typeof params.repository === 'string' ? params.repository : null,
+      target:
+        typeof params.ref === 'string'
+          ? params.ref
+          : typeof params.repository === 'string'
+            ? params.repository
+            : null,
       ...(behaviour ? await behaviour(params, ctx) : {}),
     };
     await journal.append({ ...base, effect: 'applied', summary });
+    const settleMs = Math.max(
+      0,
+      ...Object.values(ctx.simulation?.faults ?? {}).map((fault) => fault.settleMs ?? 0),
+    );
+    if (settleMs > 0) await wait(ctx, settleMs);
     return { summary };
   };
 

@@ -45,7 +45,8 @@ export class SimulationJournal {
 
   async findApplied(idempotencyKey: string, action: string): Promise<JournalEntry | undefined> {
     return (await this.entries()).find(
-      (entry) => entry.effect === 'applied' && entry.idempotencyKey === idempotencyKey && entry.action === action,
+      (entry) =>
+        entry.effect === 'applied' && entry.idempotencyKey === idempotencyKey && entry.action === action,
     );
   }
 }

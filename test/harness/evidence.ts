@@ -3,7 +3,12 @@ import type { EvidenceSink, PreservedArtifact } from '../../providers/types';
 
 /** Records what providers hand to the vault, with real SHA-256 digests of the streamed bytes. */
 export class RecordingEvidenceSink implements EvidenceSink {
-  readonly artifacts: (PreservedArtifact & { incidentId: string; stepId: string; source: string; at: number })[] = [];
+  readonly artifacts: (PreservedArtifact & {
+    incidentId: string;
+    stepId: string;
+    source: string;
+    at: number;
+  })[] = [];
 
   async preserve(input: Parameters<EvidenceSink['preserve']>[0]): Promise<PreservedArtifact> {
     const hash = createHash('sha256');
@@ -15,7 +20,13 @@ export class RecordingEvidenceSink implements EvidenceSink {
     }
     const sha256 = hash.digest('hex');
     const artifact = { artifactId: sha256, sha256, bytes };
-    this.artifacts.push({ ...artifact, incidentId: input.incidentId, stepId: input.stepId, source: input.source, at: Date.now() });
+    this.artifacts.push({
+      ...artifact,
+      incidentId: input.incidentId,
+      stepId: input.stepId,
+      source: input.source,
+      at: Date.now(),
+    });
     return artifact;
   }
 }

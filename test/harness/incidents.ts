@@ -1,6 +1,11 @@
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { buildIncidentInput, incidentRequestSchema, startIncident, type IncidentRequest } from '../../lib/incidents';
+import {
+  buildIncidentInput,
+  incidentRequestSchema,
+  startIncident,
+  type IncidentRequest,
+} from '../../lib/incidents';
 import { findRunbook, loadRunbookFile, formatIssues } from '../../lib/runbook-files';
 import type { IncidentInput, IncidentStatus, Runbook } from '../../lib/runbook/types';
 import { statusQuery } from '../../workflows/incident';
@@ -27,7 +32,11 @@ export function uniqueConnector(prefix = 'github:acme/app'): string {
   return `${prefix}-${process.pid}-${Date.now()}-${counter}/deploy.yml`;
 }
 
-export function incidentInput(runbook: Runbook, request: Partial<IncidentRequest> = {}, simulation?: IncidentInput['simulation']): IncidentInput {
+export function incidentInput(
+  runbook: Runbook,
+  request: Partial<IncidentRequest> = {},
+  simulation?: IncidentInput['simulation'],
+): IncidentInput {
   const parsed = incidentRequestSchema.parse({
     secretKind: 'github-token',
     connector: uniqueConnector(),
@@ -51,7 +60,11 @@ export async function query(client: Client, incidentId: string): Promise<Inciden
   return client.workflow.getHandle(incidentId).query(statusQuery);
 }
 
-export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -63,5 +76,7 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs 
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
-  throw new Error(`timed out after ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
+  );
 }

@@ -50,13 +50,18 @@ const BIN = join(__dirname, '..', '..', 'bin', 'tourniquet.js');
 /** `tourniquet worker` as a real child process, which a test may SIGKILL. */
 export async function spawnWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, [BIN, 'worker'], {
-    env: { ...process.env, TOURNIQUET_LOG_LEVEL: 'warn', TOURNIQUET_WORKFLOW_BUNDLE: await workflowBundlePath(), ...env },
+    env: {
+      ...process.env,
+      TOURNIQUET_LOG_LEVEL: 'warn',
+      TOURNIQUET_WORKFLOW_BUNDLE: await workflowBundlePath(),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('worker ready')) resolve();
     });
     child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${stderr}`)));

@@ -1,0 +1,130 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from './harness/cli';
+import { waitFor } from './harness/incidents';
+import { freePort } from './harness/ports';
+import { makeDataDir, workflowBundlePath } from './harness/temporal';
+
+const BIN = join(__dirname, '..', 'bin', 'tourniquet.js');
+
+interface Stack {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+async function up(env: Record<string, string>): Promise<Stack> {
+  const child = spawn(process.execPath, [BIN, 'up'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await waitFor(() => Promise.resolve(output.includes('Press Ctrl-C') ? true : undefined), 120_000);
+  return { child, output: () => output, exited };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('`tourniquet up` runs the stack; the CLI runs an incident to completion; Ctrl-C stops everything; a restart finds it', async () => {
+  const dataDir = makeDataDir();
+  const env = {
+    TOURNIQUET_DATA_DIR: dataDir,
+    TOURNIQUET_PORT: String(await freePort()),
+    TEMPORAL_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    TOURNIQUET_WORKFLOW_BUNDLE: await workflowBundlePath(),
+    TOURNIQUET_LOG_LEVEL: 'warn',
+  };
+  const first = await up(env);
+  expect(first.output()).toContain(`Temporal UI  http://127.0.0.1:${env.TEMPORAL_UI_PORT}`);
+  expect(first.output()).toContain(`Gateway      http://127.0.0.1:${env.TOURNIQUET_PORT}`);
+  const serverPid = Number(readFileSync(join(dataDir, 'temporal', 'server.pid'), 'utf8'));
+  expect(alive(serverPid)).toBe(true);
+
+  const health = await fetch(`http://127.0.0.1:${env.TOURNIQUET_PORT}/healthz`);
+  expect(health.status).toBe(200);
+  expect(await health.json()).toEqual({ ok: true, temporal: 'serving' });
+
+  const started = await runCli(
+    [
+      'incident',
+      'start',
+      '--runbook',
+      'leaked-workflow-secret',
+      '--secret-kind',
+      'github-token',
+      '--connector',
+      'github:acme/payments/deploy.yml',
+      '--severity',
+      'critical',
+      '--json',
+    ],
+    env,
+  );
+  expect(started.stderr).toBe('');
+  const { incidentId } = JSON.parse(started.stdout) as { incidentId: string };
+  expect(incidentId).toMatch(/^incident-[0-9a-f]{24}$/);
+
+  const status = await waitFor(
+    async () => {
+      const shown = await runCli(['incident', 'status', incidentId, '--json'], env);
+      const parsed = JSON.parse(shown.stdout) as {
+        state: string;
+        steps: { id: string; phase: string; state: string }[];
+      };
+      return parsed.state === 'completed' ? parsed : undefined;
+    },
+    60_000,
+    500,
+  );
+  expect(status.steps.length).toBeGreaterThan(5);
+  for (const step of status.steps)
+    expect(step).toMatchObject({ state: 'succeeded', phase: expect.any(String), id: expect.any(String) });
+
+  const again = await runCli(
+    [
+      'incident',
+      'start',
+      '--secret-kind',
+      'github-token',
+      '--connector',
+      'github:acme/payments/deploy.yml',
+      '--severity',
+      'critical',
+    ],
+    env,
+  );
+  expect(again.stdout).toContain(`Joined existing incident ${incidentId}`);
+
+  first.child.kill('SIGINT');
+  expect(await first.exited).toBe(0);
+  expect(alive(serverPid)).toBe(false);
+
+  const second = await up(env);
+  const listed = await waitFor(async () => {
+    const list = await runCli(['incident', 'list', '--json'], env);
+    const incidents = JSON.parse(list.stdout) as { incidentId: string; state: string }[];
+    return incidents.length > 0 ? incidents : undefined;
+  });
+  expect(listed).toEqual([expect.objectContaining({ incidentId, state: 'completed' })]);
+  second.child.kill('SIGTERM');
+  expect(await second.exited).toBe(0);
+});
+
+test('incident commands fail with one clear line when Temporal is not running', async () => {
+  const result = await runCli(['incident', 'list'], { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
+  expect(result.code).toBe(1);
+  expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  expect(result.stderr).toMatch(/^tourniquet: cannot reach Temporal at 127\.0\.0\.1:\d+/);
+});
