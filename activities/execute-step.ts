@@ -40,10 +40,18 @@ export function createIncidentActivities(deps: ActivityDependencies): IncidentAc
       const spec = provider.catalog[input.action];
       const implementation = provider.actions[input.action];
       if (!spec || !implementation) {
-        throw ApplicationFailure.nonRetryable(
-          `provider "${input.provider}" has no action "${input.action}"`,
-          'UnknownAction',
-        );
+        // A role member that cannot do this (n8n cannot mint credentials): the step is not applicable.
+        const at = new Date().toISOString();
+        log.warn({}, 'action not supported by this provider');
+        return {
+          outcome: 'unsupported',
+          implementation: implementationName(provider),
+          summary: {},
+          startedAt: at,
+          finishedAt: at,
+          attempt: activity.info.attempt,
+          worker: deps.workerIdentity,
+        };
       }
       const parsed = spec.params.safeParse(input.params);
       if (!parsed.success) {
@@ -85,6 +93,7 @@ export function createIncidentActivities(deps: ActivityDependencies): IncidentAc
         const result = await implementation(parsed.data, ctx);
         log.info({ attempt: ctx.attempt }, 'step succeeded');
         return {
+          outcome: 'done',
           implementation: implementationName(provider),
           summary: result.summary,
           startedAt,

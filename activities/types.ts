@@ -14,6 +14,8 @@ export interface StepExecutionInput {
 }
 
 export interface StepExecutionResult {
+  /** `unsupported`: the provider playing the role cannot do this (n8n cannot mint credentials); nothing ran. */
+  outcome: 'done' | 'unsupported';
   /** The implementation that acted: `github`, or `simulated` for a stand-in. */
   implementation: string;
   summary: Record<string, SummaryValue>;

@@ -13,7 +13,7 @@ export async function startConfiguredWorker(
   overrides: { evidence?: EvidenceSink; identity?: string } = {},
 ): Promise<{ worker: TourniquetWorker; running: Promise<void> }> {
   mkdirSync(config.dataDir, { recursive: true });
-  const registry = createRegistry(config, logger);
+  const registry = await createRegistry(config, logger);
   const worker = await createTourniquetWorker({
     address: temporalAddress(config),
     namespace: config.TEMPORAL_NAMESPACE,

@@ -168,7 +168,11 @@ class IncidentRun {
         idempotencyKey: `${this.input.context.incident.id}/${step.id}`,
         faults: this.faultsFor(step, `${resolved.provider}.${resolved.action}`),
       });
-      this.succeed(step, result);
+      if (result.outcome === 'unsupported') {
+        this.skip(step, 'not applicable', `not supported by ${result.implementation}`);
+      } else {
+        this.succeed(step, result);
+      }
     } catch (error) {
       if (isCancellation(error)) {
         this.update(step.id, { state: 'cancelled' });
@@ -225,9 +229,9 @@ class IncidentRun {
     this.record('incident-halted', 'workflow', step.id, `onFailure: ${step.onFailure}`);
   }
 
-  private skip(step: RunbookStep, reason: string): void {
+  private skip(step: RunbookStep, reason: string, detail = reason): void {
     this.update(step.id, { state: 'skipped', reason });
-    this.record('skipped', 'workflow', step.id, reason);
+    this.record('skipped', 'workflow', step.id, detail);
   }
 
   /** Undo every completed reversible step, most recent first. */

@@ -7,6 +7,7 @@ import { findTemporalCli, startDevServer, type DevServer } from '../../lib/tempo
 import { startGateway } from '../../gateway/server';
 import { startConfiguredWorker } from '../../worker/runtime';
 import { runWorkerProcess } from '../../worker/main';
+import { runGatewayProcess } from '../../gateway/main';
 
 async function up(): Promise<void> {
   const config = loadConfig();
@@ -80,4 +81,11 @@ export function registerUpCommands(program: Command): void {
     .command('worker')
     .description('run one worker process against TEMPORAL_ADDRESS')
     .action(runWorkerProcess);
+  program.command('gateway').description('run the HTTP gateway against TEMPORAL_ADDRESS').action(runGatewayProcess);
+  program
+    .command('temporal-cli')
+    .description('print the path of the Temporal CLI, building it once from the Go module proxy when missing')
+    .action(() => {
+      process.stdout.write(`${findTemporalCli({ progress: (line) => process.stderr.write(`${line}\n`) })}\n`);
+    });
 }

@@ -16,8 +16,10 @@ export const ROLE_CATALOGS: Record<string, ProviderCatalog> = {
 export const PROVIDER_CATALOGS: Record<string, ProviderCatalog> = {
   github: { ...connectorCatalog, ...githubCatalog },
   postgres: issuerCatalog,
-  'http-connector': { ...connectorCatalog, ...issuerCatalog },
+  'http-connector': { ...connectorCatalog, rotateCredential: issuerCatalog.rotateCredential },
   simulated: { ...connectorCatalog, ...issuerCatalog },
+  // Destinations only: they store replacement credentials and have no actions of their own.
+  file: {},
 };
 
 /** Providers that play each role; the connector / credential reference of an incident must name one. */

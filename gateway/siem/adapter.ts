@@ -1,0 +1,52 @@
+import type { z } from 'zod';
+import type { AlertLifecycle, AlertLocation, Severity } from './alert';
+import type { JsonPath, SecretFinding } from './scrub';
+
+/** What an adapter reads from its vendor's body; `normalizeSiemAlert` turns it into a NormalizedAlert. */
+export interface AdapterOutput {
+  alertId: string;
+  detector: string;
+  /** Undefined when the vendor does not say: the kind of the strongest secret found, else `unknown`. */
+  secretKind?: string;
+  locations: AlertLocation[];
+  severity: Severity;
+  observedAt: Date;
+  connector?: string;
+  /** A fingerprint the sender computed with Tourniquet's key (generic `secretFingerprint`). */
+  declaredFingerprint?: string;
+  /** The secret's identity when no value arrived: the same parts always give the same incident. */
+  correlationParts: string[];
+  /** Human-readable, non-secret join keys, e.g. `github:acme/api#42`. */
+  correlation: string[];
+  lifecycle: AlertLifecycle;
+  /** Normalized field path (`locations.0.url`) → vendor field it came from, so errors name the vendor's field. */
+  origins: Record<string, string>;
+}
+
+export interface AdapterContext {
+  findings: SecretFinding[];
+  /** Fallback time when the vendor sends none. */
+  now: Date;
+}
+
+export interface SiemAdapter<Body> {
+  /** Validates the scrubbed vendor body; field paths in its errors are reported as-is. */
+  schema: z.ZodType<Body>;
+  /** Vendor fields documented to hold the raw secret, given the raw (unvalidated) body. */
+  declaredSecretKind?: (rawBody: unknown) => (path: JsonPath) => string | undefined;
+  /** Vendor fields holding an unkeyed hash of the secret. */
+  derivedSecretKind?: (path: JsonPath) => string | undefined;
+  map(body: Body, context: AdapterContext): AdapterOutput;
+}
+
+export function defineAdapter<Body>(adapter: SiemAdapter<Body>): SiemAdapter<Body> {
+  return adapter;
+}
+
+/** `'*'` in `expected` matches any one segment. */
+export function pathIs(path: JsonPath, ...expected: (string | number)[]): boolean {
+  return (
+    path.length === expected.length &&
+    expected.every((segment, index) => segment === '*' || segment === path[index])
+  );
+}

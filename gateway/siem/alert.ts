@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { SIEM_SOURCES } from './sources';
+
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** A leaked secret is an emergency until a detector says otherwise. */
+export const DEFAULT_SEVERITY: Severity = 'high';
+
+/** Whether the vendor event raises the leak, updates it, or reports it closed on the vendor's side. */
+export const ALERT_LIFECYCLES = ['raised', 'updated', 'resolved'] as const;
+export type AlertLifecycle = (typeof ALERT_LIFECYCLES)[number];
+
+const absoluteUrl = z
+  .string()
+  .min(1)
+  .max(2048)
+  .refine((value) => URL.canParse(value), 'expected an absolute URL');
+
+export const alertLocationSchema = z.strictObject({
+  url: absoluteUrl,
+  repository: z.string().min(1).max(256).optional(),
+  workflow: z.string().min(1).max(256).optional(),
+  runId: z.string().min(1).max(64).optional(),
+});
+
+export type AlertLocation = z.infer<typeof alertLocationSchema>;
+
+export const redactedHintSchema = z.strictObject({
+  kind: z.string().min(1).max(128),
+  length: z.number().int().nonnegative(),
+  last4: z.string().max(4),
+});
+
+/** The one shape every SIEM adapter produces; it never holds a secret value. */
+export const normalizedAlertSchema = z.strictObject({
+  source: z.enum(SIEM_SOURCES),
+  alertId: z.string().min(1).max(512),
+  detector: z.string().min(1).max(256),
+  secretKind: z.string().min(1).max(128),
+  locations: z.array(alertLocationSchema).min(1).max(100),
+  severity: z.enum(SEVERITIES),
+  observedAt: z.iso.datetime(),
+  /** Keyed fingerprint of the secret (or of its correlation parts when no value arrived); the incident key. */
+  fingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits'),
+  hint: redactedHintSchema.nullable(),
+  connector: z.string().min(1).max(256).optional(),
+  /** Non-secret keys other alerts may share, e.g. `github:acme/api#42` or `fingerprint:<hex>` of another value. */
+  correlation: z.array(z.string().min(1).max(512)).max(100),
+});
+
+export type NormalizedAlert = z.infer<typeof normalizedAlertSchema>;
+
+export { absoluteUrl as absoluteUrlSchema };
