@@ -53,7 +53,9 @@ function run(name: string, body: () => Promise<void>): Promise<void> {
 }
 
 function isInputError(error: unknown): boolean {
-  return error instanceof EvidenceError && (error.code === 'invalid-input' || error.code === 'invalid-config');
+  return (
+    error instanceof EvidenceError && (error.code === 'invalid-input' || error.code === 'invalid-config')
+  );
 }
 
 function describeFailure(error: unknown): string {
@@ -92,7 +94,9 @@ function printEntries(entries: ManifestEntry[]): void {
       describeEntry(entry),
     ].join('  '),
   );
-  process.stdout.write(`${[' SEQ  TIME                      TYPE      STEP                  DETAIL', ...rows].join('\n')}\n`);
+  process.stdout.write(
+    `${[' SEQ  TIME                      TYPE      STEP                  DETAIL', ...rows].join('\n')}\n`,
+  );
 }
 
 function printVerification(target: string, report: VerificationReport): void {
@@ -147,13 +151,20 @@ export function registerEvidenceCommands(program: Command): void {
     .command('verify')
     .description('check the hash chain, signatures and artifacts of an incident or of an exported bundle')
     .argument('<target>', 'incident id, or the path of a bundle .tar.gz')
-    .option('--deep', 'also decrypt every artifact and check its plaintext SHA-256 (needs the encryption key)')
-    .option('--trusted-signer <fingerprint>', 'for bundles: the signing key fingerprint the bundle must carry')
+    .option(
+      '--deep',
+      'also decrypt every artifact and check its plaintext SHA-256 (needs the encryption key)',
+    )
+    .option(
+      '--trusted-signer <fingerprint>',
+      'for bundles: the signing key fingerprint the bundle must carry',
+    )
     .action((target: string, options: { deep?: boolean; trustedSigner?: unknown }, command: Command) =>
       run('verify', async () => {
         const vault = await vaultFor(command);
         if (await isFile(target)) {
-          if (options.deep) throw new UsageError('--deep: applies to an incident in the vault, not to a bundle');
+          if (options.deep)
+            throw new UsageError('--deep: applies to an incident in the vault, not to a bundle');
           const trustedSigner =
             options.trustedSigner === undefined
               ? undefined
@@ -162,7 +173,9 @@ export function registerEvidenceCommands(program: Command): void {
           return;
         }
         if (options.trustedSigner !== undefined) {
-          throw new UsageError('--trusted-signer: applies to bundles; an incident is checked against the vault key');
+          throw new UsageError(
+            '--trusted-signer: applies to bundles; an incident is checked against the vault key',
+          );
         }
         printVerification(`incident ${target}`, await vault.verify(target, { deep: options.deep === true }));
       }),
@@ -170,22 +183,26 @@ export function registerEvidenceCommands(program: Command): void {
 
   evidence
     .command('export')
-    .description('write a self-verifying bundle: manifest, signing public key and the still-encrypted artifacts')
+    .description(
+      'write a self-verifying bundle: manifest, signing public key and the still-encrypted artifacts',
+    )
     .argument('<incident>', 'incident id')
     .requiredOption('--out <bundle>', 'path of the .tar.gz to create (never overwritten)')
     .option('--reason <why>', 'why the evidence leaves the vault; recorded in the manifest')
     .option('--actor <who>', 'who exports (default: $TOURNIQUET_ACTOR, else user@host)')
-    .action((incident: string, options: { out?: unknown; reason?: unknown; actor?: unknown }, command: Command) =>
-      run('export', async () => {
-        const out = resolve(parseOption(pathOption, options.out, '--out'));
-        const reason = options.reason === undefined ? 'not given' : parseOption(pathOption, options.reason, '--reason');
-        const actor = resolveActor(options.actor);
-        const result = await (await vaultFor(command)).export(incident, { out, actor, reason });
-        process.stdout.write(
-          `exported incident ${result.incidentId}: ${result.entries} entries, ${result.artifacts} artifacts -> ${result.bundlePath}\n` +
-            `signed by ed25519 key ${result.signer}\n`,
-        );
-      }),
+    .action(
+      (incident: string, options: { out?: unknown; reason?: unknown; actor?: unknown }, command: Command) =>
+        run('export', async () => {
+          const out = resolve(parseOption(pathOption, options.out, '--out'));
+          const reason =
+            options.reason === undefined ? 'not given' : parseOption(pathOption, options.reason, '--reason');
+          const actor = resolveActor(options.actor);
+          const result = await (await vaultFor(command)).export(incident, { out, actor, reason });
+          process.stdout.write(
+            `exported incident ${result.incidentId}: ${result.entries} entries, ${result.artifacts} artifacts -> ${result.bundlePath}\n` +
+              `signed by ed25519 key ${result.signer}\n`,
+          );
+        }),
     );
 
   evidence
@@ -208,7 +225,8 @@ export function registerEvidenceCommands(program: Command): void {
             throw new UsageError('--reason: required; say why you need the plaintext of this evidence');
           }
           const reason = parseOption(pathOption, options.reason, '--reason');
-          const out = options.out === undefined ? undefined : resolve(parseOption(pathOption, options.out, '--out'));
+          const out =
+            options.out === undefined ? undefined : resolve(parseOption(pathOption, options.out, '--out'));
           if (out !== undefined) await assertAbsent(out, '--out');
           const actor = resolveActor(options.actor);
           const opened = await (await vaultFor(command)).open(incident, artifact, { actor, reason });
@@ -219,13 +237,18 @@ export function registerEvidenceCommands(program: Command): void {
           // A partial plaintext never sits under the final name: it appears only once fully authenticated.
           const partial = `${out}.${process.pid}-${randomBytes(6).toString('hex')}.partial`;
           try {
-            await pipeline(opened.content, createWriteStream(partial, { flags: 'wx', mode: 0o600, flush: true }));
+            await pipeline(
+              opened.content,
+              createWriteStream(partial, { flags: 'wx', mode: 0o600, flush: true }),
+            );
             await rename(partial, out);
           } catch (error) {
             await rm(partial, { force: true });
             throw error;
           }
-          process.stderr.write(`wrote ${opened.entry.bytes} bytes of artifact ${short(opened.entry.sha256)} to ${out}\n`);
+          process.stderr.write(
+            `wrote ${opened.entry.bytes} bytes of artifact ${short(opened.entry.sha256)} to ${out}\n`,
+          );
         }),
     );
 }
