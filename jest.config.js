@@ -8,6 +8,8 @@ const esmOnly = [
   'toad-cache',
   'fast-content-type-parse',
   'json-with-bigint',
+  'content-type',
+  'universal-github-app-jwt',
 ];
 
 module.exports = {
