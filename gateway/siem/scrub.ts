@@ -203,7 +203,12 @@ interface Span {
 
 const MARKERS_IN_TEXT = /\[REDACTED:[A-Za-z0-9_.-]*:[^\]]{0,4}\]/g;
 
+/** One cheap pass that rules out most strings before the full patterns run. */
+const MIGHT_HOLD_A_SECRET =
+  /gh[pousr]_|github_pat_|A[KS]IA|ABIA|ACCA|xox[abposre]-|xapp-|hooks\.slack\.com|eyJ|n8n_api_|:\/\/|PRIVATE KEY|private[_-]?key|passw|pwd|secret|api[_-]?key|token|\[REDACTED:/i;
+
 function findSpans(text: string): Span[] {
+  if (!MIGHT_HOLD_A_SECRET.test(text)) return [];
   // Markers from an earlier scrub are never secrets, even when they read like `secret:abcd`.
   const spans: Span[] = [...text.matchAll(MARKERS_IN_TEXT)].map((match) => ({
     start: match.index,
@@ -228,18 +233,44 @@ function findSpans(text: string): Span[] {
       spans.push({ start, end, kind: pattern.kind(match), confidence: pattern.confidence });
     }
   }
-  // Overlaps (a token after `token=`) keep the strongest, then the longest, then the earliest span.
-  spans.sort(
-    (a, b) =>
-      confidenceRank(b.confidence) - confidenceRank(a.confidence) ||
-      b.end - b.start - (a.end - a.start) ||
-      a.start - b.start,
+  return resolveOverlaps(spans)
+    .filter((span) => span.kind !== '')
+    .sort((a, b) => a.start - b.start);
+}
+
+function strongerFirst(a: Span, b: Span): number {
+  return (
+    confidenceRank(b.confidence) - confidenceRank(a.confidence) ||
+    b.end - b.start - (a.end - a.start) ||
+    a.start - b.start
   );
+}
+
+/**
+ * Overlapping spans (a token after `token=`) keep the strongest, then the longest, then the earliest.
+ * Spans are grouped into runs that overlap one another first, so a body with thousands of separate
+ * matches costs a sort, not a comparison of every pair.
+ */
+function resolveOverlaps(spans: Span[]): Span[] {
+  const byStart = [...spans].sort((a, b) => a.start - b.start);
   const kept: Span[] = [];
-  for (const span of spans) {
-    if (kept.every((other) => span.end <= other.start || span.start >= other.end)) kept.push(span);
+  let cluster: Span[] = [];
+  let clusterEnd = -1;
+  const flush = () => {
+    const chosen: Span[] = [];
+    for (const span of cluster.sort(strongerFirst)) {
+      if (chosen.every((other) => span.end <= other.start || span.start >= other.end)) chosen.push(span);
+    }
+    kept.push(...chosen);
+    cluster = [];
+  };
+  for (const span of byStart) {
+    if (span.start >= clusterEnd) flush();
+    cluster.push(span);
+    clusterEnd = Math.max(clusterEnd, span.end);
   }
-  return kept.filter((span) => span.kind !== '').sort((a, b) => a.start - b.start);
+  flush();
+  return kept;
 }
 
 /** The whole string is one known token (used to name the kind of a secret-named field). */
