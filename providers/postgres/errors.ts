@@ -13,12 +13,21 @@ const transientNetworkCodes = new Set([
   'ENOENT', // a unix socket that is not there (yet): the server is down or restarting
 ]);
 
+/**
+ * Two ALTER ROLE (or GRANTs) racing on one catalog row: the loser gets this internal error, not a lock wait. Its
+ * transaction rolled back whole, so a retry is safe and succeeds.
+ */
+function isConcurrentCatalogUpdate(code: string, message: string): boolean {
+  return code === 'XX000' && /^tuple concurrently (updated|deleted)$/.test(message);
+}
+
 /** SQLSTATEs worth retrying: connection loss, shutdown/startup, contention, resource pressure, timeouts. */
-function isTransientSqlState(code: string): boolean {
+function isTransientSqlState(code: string, message: string): boolean {
   return (
     code.startsWith('08') ||
     code.startsWith('53') ||
-    ['57P01', '57P02', '57P03', '40001', '40P01', '55P03', '57014'].includes(code)
+    ['57P01', '57P02', '57P03', '40001', '40P01', '55P03', '57014'].includes(code) ||
+    isConcurrentCatalogUpdate(code, message)
   );
 }
 
@@ -93,12 +102,14 @@ export function toProviderError(error: unknown, options: DescribeOptions): Provi
     );
   }
   if (code && /^[0-9A-Z]{5}$/.test(code) && typeof record.severity === 'string') {
-    const detail = options.opaque
-      ? (knownSqlStates[code] ?? 'the server refused the statement')
-      : scrub(message, options.secrets ?? []);
+    const detail = isConcurrentCatalogUpdate(code, message)
+      ? 'a concurrent change of the same role or object'
+      : options.opaque
+        ? (knownSqlStates[code] ?? 'the server refused the statement')
+        : scrub(message, options.secrets ?? []);
     return new ProviderError(
       `${where} failed while ${options.operation}: ${detail} (SQLSTATE ${code})`,
-      isTransientSqlState(code),
+      isTransientSqlState(code, message),
       `SQLSTATE_${code}`,
     );
   }
