@@ -20,7 +20,7 @@ export interface ActivityDependencies {
 
 const HEARTBEAT_EVERY_MS = 1_000;
 
-export function createIncidentActivities(deps: ActivityDependencies): IncidentActivities {
+export function createStepActivities(deps: ActivityDependencies): Pick<IncidentActivities, 'executeStep'> {
   return {
     async executeStep(input: StepExecutionInput): Promise<StepExecutionResult> {
       const activity = Context.current();

@@ -1,4 +1,11 @@
-import type { Params, SimulatedFaultSpec, SummaryValue } from '../lib/runbook/types';
+import type {
+  ApprovalRequest,
+  OwnerSnapshot,
+  Params,
+  SimulatedFaultSpec,
+  SummaryValue,
+  TimelineEvent,
+} from '../lib/runbook/types';
 
 export interface StepExecutionInput {
   incidentId: string;
@@ -25,6 +32,36 @@ export interface StepExecutionResult {
   worker: string;
 }
 
+/** Where a Slack message lives, so later updates land in the same thread or replace it in place. */
+export interface MessageRef {
+  channel: string;
+  ts: string;
+}
+
+/** Something people should see in the incident's channel/thread. Never carries a secret value. */
+export interface IncidentNotification {
+  incidentId: string;
+  exercise: boolean;
+  severity: string;
+  /** The incident's thread, once the opening message was posted. */
+  thread?: MessageRef;
+  event: TimelineEvent;
+  /** For approval requests and their outcome: what exactly is asked, and the message to update in place. */
+  request?: ApprovalRequest;
+  /** Slack users to mention (owners of the role being asked). */
+  mention?: string[];
+  /** The message to replace (the approval request, once decided). */
+  replaces?: MessageRef;
+}
+
+export interface NotificationResult {
+  /** Set when the message was posted: the opening message becomes the incident's thread. */
+  message?: MessageRef;
+}
+
 export interface IncidentActivities {
   executeStep(input: StepExecutionInput): Promise<StepExecutionResult>;
+  /** Who may approve for a role right now (owners file, Slack user groups expanded). */
+  resolveOwners(role: string): Promise<OwnerSnapshot>;
+  notify(notification: IncidentNotification): Promise<NotificationResult>;
 }

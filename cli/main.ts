@@ -1,4 +1,6 @@
 import { Command, CommanderError } from 'commander';
+import { registerApprovalCommands } from './commands/approve';
+import { registerEvidenceCommands } from './commands/evidence';
 import { registerIncidentCommands } from './commands/incident';
 import { registerRunbookCommands } from './commands/runbook';
 import { registerUpCommands } from './commands/up';
@@ -12,6 +14,8 @@ const program = new Command('tourniquet')
 registerUpCommands(program);
 registerIncidentCommands(program);
 registerRunbookCommands(program);
+registerApprovalCommands(program);
+registerEvidenceCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) {

@@ -50,6 +50,6 @@ export function findRunbook(idOrPath: string, extraDir?: string): RunbookFileRes
   };
 }
 
-export function formatIssues(result: Extract<RunbookFileResult, { ok: false }>): string[] {
+export function formatIssues(result: { file: string; issues: RunbookIssue[] }): string[] {
   return result.issues.map((issue) => `${result.file}: ${issue.path}: ${issue.message}`);
 }

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { openVault } from '../evidence';
 import { incidentInput, query, result, runbookById, start, waitFor } from './harness/incidents';
+import { withoutApprovals } from './harness/owners';
 import { startTestTemporal, type TestTemporal } from './harness/temporal';
 import { killProcess, spawnWorkerProcess, startInProcessWorker } from './harness/worker';
 import { SimulationJournal, type JournalEntry } from '../providers/simulated';
@@ -43,7 +44,7 @@ test('SIGKILL of the worker mid-incident: a new worker finishes it and nothing i
 
   // The rotation applies, then lingers: the kill lands after the effect and before Temporal hears of it.
   const input = incidentInput(
-    runbookById('leaked-workflow-secret'),
+    withoutApprovals(runbookById('leaked-workflow-secret')),
     { destinations: ['github:acme/app:DEPLOY_TOKEN'] },
     {
       faults: { 'rotate-credential': { settleMs: 4000 } },
@@ -89,7 +90,7 @@ test('the Temporal server is killed and restarted on the same SQLite file mid-in
   });
   try {
     const input = incidentInput(
-      runbookById('leaked-workflow-secret'),
+      withoutApprovals(runbookById('leaked-workflow-secret')),
       {},
       {
         faults: { 'terminate-sessions': { latencyMs: 3000 } },

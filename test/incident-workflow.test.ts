@@ -1,5 +1,6 @@
 import { RecordingEvidenceSink } from './harness/evidence';
 import { incidentInput, result, runbookById, start } from './harness/incidents';
+import { withoutApprovals } from './harness/owners';
 import { startTestTemporal, type TestTemporal } from './harness/temporal';
 import { startInProcessWorker, type InProcessWorker } from './harness/worker';
 
@@ -18,7 +19,7 @@ afterAll(async () => {
 });
 
 test('the default runbook completes end to end on the simulated provider, honouring the DAG', async () => {
-  const runbook = runbookById('leaked-workflow-secret');
+  const runbook = withoutApprovals(runbookById('leaked-workflow-secret'));
   const latency = { latencyMs: 400 };
   const input = incidentInput(
     runbook,

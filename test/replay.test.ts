@@ -27,7 +27,7 @@ test('a non-deterministic change to the workflow fails the replay', async () => 
   mkdirSync(dir, { recursive: true });
   const source = readFileSync(join(ROOT, 'workflows', 'incident.ts'), 'utf8')
     .replace(/from '\.\.\//g, `from '${ROOT}/`)
-    .replace(/from '\.\/search-attributes'/, `from '${ROOT}/workflows/search-attributes'`)
+    .replace(/from '\.\//g, `from '${ROOT}/workflows/`)
     .replace('  setHandler,\n', '  setHandler,\n  sleep,\n')
     .replace(
       '    const order = topologicalOrder(runbook.steps);',

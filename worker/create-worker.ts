@@ -8,7 +8,10 @@ import {
 } from '@temporalio/worker';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { createIncidentActivities } from '../activities/execute-step';
+import { createStepActivities } from '../activities/execute-step';
+import { createOwnerActivities, type Notifier } from '../activities/notify';
+import type { IncidentActivities } from '../activities/types';
+import type { OwnerDirectory } from '../lib/owners';
 import type { ProviderRegistry } from '../providers/registry';
 import type { EvidenceSink } from '../providers/types';
 
@@ -20,6 +23,8 @@ export interface TourniquetWorkerOptions {
   taskQueue: string;
   registry: ProviderRegistry;
   evidence: EvidenceSink;
+  owners: OwnerDirectory;
+  notifier: Notifier;
   logger: Logger;
   /** A bundle made by `bundleWorkflows`, so short-lived workers skip the webpack build. */
   workflowBundlePath?: string;
@@ -82,12 +87,15 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
     taskQueue: options.taskQueue,
     identity,
     ...workflowSource,
-    activities: createIncidentActivities({
-      registry: options.registry,
-      evidence: options.evidence,
-      logger: options.logger,
-      workerIdentity: identity,
-    }),
+    activities: {
+      ...createStepActivities({
+        registry: options.registry,
+        evidence: options.evidence,
+        logger: options.logger,
+        workerIdentity: identity,
+      }),
+      ...createOwnerActivities(options.owners, options.notifier),
+    } satisfies IncidentActivities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
   });
   return {

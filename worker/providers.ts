@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
 import { BUILTIN_RUNBOOKS_DIR } from '../lib/runbook-files';
+import { createGitHubProvider, gitHubOptionsFromEnv } from '../providers/github';
 import {
   createHttpConnectorProvider,
   loadConnectorFile,
@@ -31,6 +32,8 @@ async function configuredConnectors(env: NodeJS.ProcessEnv): Promise<ConnectorDe
 export async function configuredProviders(env: NodeJS.ProcessEnv, logger: Logger): Promise<Provider[]> {
   const fileSink = createFileSinkProvider();
   const providers: Provider[] = [fileSink];
+  const github = gitHubOptionsFromEnv(env);
+  if (github) providers.push(createGitHubProvider(github));
   const postgres = postgresOptionsFromEnv(env);
   if (postgres)
     providers.push(createPostgresProvider({ ...postgres, secretReaders: { file: fileSink.destination } }));

@@ -5,6 +5,7 @@ import type { EvidenceSink } from '../providers/types';
 import { createTourniquetWorker, type TourniquetWorker } from './create-worker';
 import { openEvidenceSink } from './evidence';
 import { createRegistry } from './providers';
+import { createNotifier, loadOwnerDirectory } from './owners';
 
 /** A worker wired the way production runs it: configured providers, simulation journal, evidence vault. */
 export async function startConfiguredWorker(
@@ -20,6 +21,8 @@ export async function startConfiguredWorker(
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     registry,
     evidence: overrides.evidence ?? (await openEvidenceSink(config)),
+    owners: loadOwnerDirectory(config, logger),
+    notifier: createNotifier(config, logger),
     logger,
     identity: overrides.identity,
     workflowBundlePath: config.TOURNIQUET_WORKFLOW_BUNDLE,

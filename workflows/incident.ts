@@ -2,20 +2,25 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  condition,
   defineQuery,
   defineUpdate,
   isCancellation,
+  defineSignal,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { IncidentActivities, StepExecutionResult } from '../activities/types';
+import type { IncidentActivities, MessageRef, StepExecutionResult } from '../activities/types';
 import { resolveAction } from '../lib/runbook/actions';
 import { topologicalOrder } from '../lib/runbook/dag';
 import { durationMs } from '../lib/runbook/duration';
 import { lookupPath, renderParams, TemplateError, type TemplateScope } from '../lib/runbook/template';
 import type {
+  AlertBatch,
+  AlertBatchResult,
+  ApprovalDecision,
+  ApprovalDecisionResult,
+  ApprovalRequest,
   IncidentInput,
   IncidentState,
   IncidentStatus,
@@ -27,17 +32,34 @@ import type {
   TimelineEvent,
   TimelineEventType,
 } from '../lib/runbook/types';
+import { ApprovalGate } from './approval-gate';
 import { PHASE, STATE } from './search-attributes';
 
 export const statusQuery = defineQuery<IncidentStatus>('status');
 
-export interface StepDecision {
+/** Approve or deny a step; the validator refuses anything not bound to the current request. */
+export const decideStepUpdate = defineUpdate<ApprovalDecisionResult, [ApprovalDecision]>('decideStep');
+
+/** A refused approval attempt, reported by the gateway or CLI that saw the validator refuse it. */
+export interface ApprovalRefusal {
   stepId: string;
-  decision: 'approve' | 'deny';
-  approver: string;
-  reason?: string;
+  actor: string;
+  reason: string;
 }
-export const decideStepUpdate = defineUpdate<IncidentStatus, [StepDecision]>('decideStep');
+export const approvalRefusedSignal = defineSignal<[ApprovalRefusal]>('approvalRefused');
+
+/** Later alerts about the same secret, batched by the gateway so history stays bounded. */
+export const attachAlertsUpdate = defineUpdate<AlertBatchResult, [AlertBatch]>('attachAlerts');
+export const alertIdsQuery = defineQuery<string[]>('alertIds');
+
+/** Refusals beyond this many are counted, not each written to the timeline (a flood must not bloat history). */
+const MAX_RECORDED_REFUSALS = 200;
+
+const notifier = proxyActivities<IncidentActivities>({
+  startToCloseTimeout: '30s',
+  // Slack answering 500 or ratelimited: keep trying for a good while; the incident never waits on it.
+  retry: { maximumAttempts: 20, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
 
 /** Steps whose failure or refusal keeps their dependants from running. */
 const BLOCKING: ReadonlySet<StepStatus['state']> = new Set(['failed', 'cancelled']);
@@ -45,9 +67,12 @@ const BLOCKING: ReadonlySet<StepStatus['state']> = new Set(['failed', 'cancelled
 export async function incidentWorkflow(input: IncidentInput): Promise<IncidentStatus> {
   const run = new IncidentRun(input);
   setHandler(statusQuery, () => run.status());
-  setHandler(decideStepUpdate, (decision) => run.decide(decision), {
-    validator: (decision: StepDecision) => run.validateDecision(decision),
+  setHandler(alertIdsQuery, () => run.alertIds());
+  setHandler(decideStepUpdate, (decision) => run.gate.decide(decision), {
+    validator: (decision: ApprovalDecision) => run.gate.validate(decision),
   });
+  setHandler(approvalRefusedSignal, (refusal) => run.refused(refusal));
+  setHandler(attachAlertsUpdate, (batch) => run.attachAlerts(batch));
   return run.execute();
 }
 
@@ -55,7 +80,13 @@ class IncidentRun {
   private readonly steps = new Map<string, StepStatus>();
   private readonly timeline: TimelineEvent[] = [];
   private readonly completionOrder: string[] = [];
-  private readonly decisions = new Map<string, StepDecision>();
+  private readonly flags: string[] = [];
+  private readonly alerts = { ids: [] as string[], sources: {} as Record<string, number>, batches: 0 };
+  private refusals = 0;
+  private thread?: MessageRef;
+  private readonly requestMessages = new Map<string, MessageRef>();
+  private notifications: Promise<void> = Promise.resolve();
+  readonly gate: ApprovalGate;
   private state: IncidentState = 'running';
   private phase: Phase | 'closed';
   private halted = false;
@@ -73,11 +104,24 @@ class IncidentRun {
       });
     }
     this.phase = input.runbook.steps[0].phase;
+    this.gate = new ApprovalGate({
+      context: input.context,
+      isHalted: () => this.halted,
+      record: (type, actor, stepId, detail) => this.record(type, actor, stepId, detail),
+      announce: (type, actor, stepId, detail, request, mention) =>
+        this.announce(type, actor, stepId, detail, request, mention),
+      awaitingChanged: () => this.refreshState(),
+    });
   }
 
   async execute(): Promise<IncidentStatus> {
     const { context, runbook } = this.input;
-    this.record('incident-opened', `user:${context.incident.requester}`, undefined, `runbook ${runbook.id}`);
+    this.announce(
+      'incident-opened',
+      context.incident.requester,
+      undefined,
+      `runbook ${runbook.id}, ${context.incident.hint || context.incident.secretKind}`,
+    );
     const order = topologicalOrder(runbook.steps);
     if (!order.ok) throw ApplicationFailure.nonRetryable(`runbook has a cycle: ${order.cycle.join(', ')}`);
 
@@ -94,6 +138,7 @@ class IncidentRun {
     if (this.compensationRequested) await CancellationScope.nonCancellable(() => this.compensate());
     const failed = [...this.steps.values()].some((step) => step.state === 'failed');
     await this.close(this.halted || failed ? 'failed' : 'completed');
+    await this.notifications;
     return this.status();
   }
 
@@ -112,19 +157,31 @@ class IncidentRun {
       closedAt: this.closedAt,
       steps: [...this.steps.values()].map((step) => ({ ...step })),
       timeline: [...this.timeline],
+      approvals: this.gate.requests(),
+      flags: [...this.flags],
+      alerts: { count: this.alerts.ids.length, sources: { ...this.alerts.sources } },
     };
   }
 
-  validateDecision(decision: StepDecision): void {
-    const step = this.steps.get(decision.stepId);
-    if (!step) throw new Error(`unknown step "${decision.stepId}"`);
-    if (step.state !== 'awaiting-approval')
-      throw new Error(`step "${decision.stepId}" is not awaiting approval`);
+  alertIds(): string[] {
+    return [...this.alerts.ids];
   }
 
-  decide(decision: StepDecision): IncidentStatus {
-    this.decisions.set(decision.stepId, decision);
-    return this.status();
+  attachAlerts(batch: AlertBatch): AlertBatchResult {
+    const created = this.alerts.batches === 0 && batch.token === this.input.startToken;
+    this.alerts.batches += 1;
+    for (const alert of batch.alerts) {
+      this.alerts.ids.push(alert.alertId);
+      this.alerts.sources[alert.source] = (this.alerts.sources[alert.source] ?? 0) + 1;
+    }
+    return { incidentId: this.input.context.incident.id, created, alertCount: this.alerts.ids.length };
+  }
+
+  refused(refusal: ApprovalRefusal): void {
+    this.refusals += 1;
+    if (this.refusals <= MAX_RECORDED_REFUSALS) {
+      this.record('approval-refused', refusal.actor, refusal.stepId, refusal.reason);
+    }
   }
 
   private async runStep(step: RunbookStep, finished: Map<string, Promise<void>>): Promise<void> {
@@ -148,12 +205,31 @@ class IncidentRun {
       throw error;
     }
 
+    const resolved = resolveAction(step.action, this.input.context);
     if (step.approval.policy !== 'none') {
-      const approved = await this.awaitApproval(step);
-      if (!approved) return;
+      const target =
+        typeof params.ref === 'string'
+          ? params.ref
+          : typeof params.repository === 'string'
+            ? params.repository
+            : step.id;
+      this.update(step.id, { state: 'awaiting-approval' });
+      const decision = await this.gate.gate(step, `${resolved.provider}.${resolved.action}`, target, params);
+      this.update(step.id, { state: 'pending' });
+      if (decision.outcome === 'halted') return this.skip(step, 'incident halted');
+      if (decision.breakGlass) this.flags.push(`break-glass:${step.id}`);
+      if (decision.outcome === 'denied') {
+        this.flags.push(`denied:${step.id}`);
+        this.update(step.id, { state: 'skipped', reason: `denied by ${decision.by ?? 'an owner'}` });
+        if (step.onFailure !== 'continue') {
+          this.halted = true;
+          this.compensationRequested ||= step.onFailure === 'compensate';
+          this.record('incident-halted', 'workflow', step.id, `denied; onFailure: ${step.onFailure}`);
+        }
+        return;
+      }
     }
 
-    const resolved = resolveAction(step.action, this.input.context);
     this.update(step.id, { state: 'running', provider: resolved.provider });
     this.setPhase(step.phase);
     this.record('requested', 'workflow', step.id, `${resolved.provider}.${resolved.action}`);
@@ -182,30 +258,6 @@ class IncidentRun {
     }
   }
 
-  private async awaitApproval(step: RunbookStep): Promise<boolean> {
-    this.update(step.id, { state: 'awaiting-approval' });
-    this.refreshState();
-    await condition(() => this.decisions.has(step.id) || this.halted);
-    const decision = this.decisions.get(step.id);
-    this.update(step.id, { state: 'pending' });
-    this.refreshState();
-    if (!decision) {
-      this.skip(step, 'incident halted');
-      return false;
-    }
-    if (decision.decision === 'deny') {
-      this.update(step.id, { state: 'skipped', reason: `denied by ${decision.approver}` });
-      this.record(
-        'skipped',
-        `user:${decision.approver}`,
-        step.id,
-        `denied: ${decision.reason ?? 'no reason given'}`,
-      );
-      return false;
-    }
-    return true;
-  }
-
   private succeed(step: RunbookStep, result: StepExecutionResult): void {
     this.update(step.id, {
       state: 'succeeded',
@@ -218,11 +270,13 @@ class IncidentRun {
     this.completionOrder.push(step.id);
     this.record('started', `worker:${result.worker}`, step.id, `attempt ${result.attempt}`, result.startedAt);
     this.record('succeeded', `provider:${result.implementation}`, step.id, undefined, result.finishedAt);
+    this.post(this.timeline[this.timeline.length - 1]);
   }
 
   private fail(step: RunbookStep, message: string): void {
     this.update(step.id, { state: 'failed', error: message, finishedAt: now() });
     this.record('failed', 'workflow', step.id, message);
+    this.post(this.timeline[this.timeline.length - 1]);
     if (step.onFailure === 'continue') return;
     this.halted = true;
     this.compensationRequested ||= step.onFailure === 'compensate';
@@ -281,6 +335,57 @@ class IncidentRun {
     );
     this.publishSearchAttributes();
     await Promise.resolve();
+  }
+
+  /** Record in the timeline and tell the incident's channel. */
+  private announce(
+    type: TimelineEventType,
+    actor: string,
+    stepId: string | undefined,
+    detail: string,
+    request?: ApprovalRequest,
+    mention?: string[],
+  ): void {
+    this.record(type, actor, stepId, detail);
+    this.post(this.timeline[this.timeline.length - 1], request, mention);
+  }
+
+  /**
+   * Notifications go out in order, off the critical path: a slow or failing Slack never delays containment,
+   * and a message that cannot be delivered is written to the timeline instead.
+   */
+  private post(event: TimelineEvent, request?: ApprovalRequest, mention?: string[]): void {
+    const snapshot = request ? { ...request, approvals: [...request.approvals] } : undefined;
+    this.notifications = this.notifications.then(async () => {
+      try {
+        const result = await notifier.notify({
+          incidentId: this.input.context.incident.id,
+          exercise: this.input.exercise,
+          severity: this.input.context.incident.severity,
+          thread: this.thread,
+          event,
+          request: snapshot,
+          mention,
+          replaces: snapshot ? this.requestMessages.get(snapshot.stepId) : undefined,
+        });
+        if (event.type === 'incident-opened' && result.message) this.thread = result.message;
+        if (
+          snapshot &&
+          result.message &&
+          (event.type === 'approval-requested' || event.type === 'escalated')
+        ) {
+          this.requestMessages.set(snapshot.stepId, result.message);
+        }
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        this.record(
+          'failed',
+          'workflow',
+          event.stepId,
+          `notification not delivered: ${failureMessage(error)}`,
+        );
+      }
+    });
   }
 
   private activitiesFor(step: RunbookStep): IncidentActivities {

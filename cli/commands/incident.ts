@@ -25,6 +25,13 @@ function printStatus(status: IncidentStatus): void {
     ...status.steps.map((step) =>
       `  ${step.state.padEnd(17)} ${step.id.padEnd(28)} ${step.phase.padEnd(19)} ${step.error ?? step.reason ?? ''}`.trimEnd(),
     ),
+    ...status.approvals.map(
+      (request) =>
+        `  awaiting approval: ${request.stepId} by ${request.roles.join(' or ')} (${request.policy}, ${request.approvals.length}/${request.required}) ` +
+        `${request.action} on ${request.target}, params ${request.paramsHash.slice(0, 12)}…, until ${request.expiresAt}` +
+        `  -> tourniquet approve ${status.incidentId} ${request.stepId} --key <your key>`,
+    ),
+    ...(status.flags.length > 0 ? [`  flags: ${status.flags.join(', ')}`] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,15 +1,25 @@
 import type { Command } from 'commander';
-import { loadRunbookFile, formatIssues } from '../../lib/runbook-files';
+import { loadOwnersFile, ownersFilePath } from '../../lib/owners';
+import { formatIssues, loadRunbookFile } from '../../lib/runbook-files';
 
 export function registerRunbookCommands(program: Command): void {
   const runbook = program.command('runbook').description('work with runbook files');
   runbook
     .command('validate <files...>')
-    .description('check runbooks: schema, actions, params, owners, DAG, evidence before purge')
-    .action((files: string[]) => {
+    .description(
+      'check runbooks and the owners file: schema, actions, params, owners, DAG, evidence before purge',
+    )
+    .option('--owners <file>', 'owners matrix (default: TOURNIQUET_OWNERS_FILE or runbooks/owners.yaml)')
+    .action((files: string[], options: { owners?: string }) => {
       let failed = false;
+      const owners = loadOwnersFile(options.owners ?? ownersFilePath());
+      if (!owners.ok) {
+        failed = true;
+        for (const line of formatIssues(owners)) process.stderr.write(`${line}\n`);
+      }
+      const roles = owners.ok ? Object.keys(owners.owners.roles) : undefined;
       for (const file of files) {
-        const result = loadRunbookFile(file);
+        const result = loadRunbookFile(file, roles);
         if (result.ok) {
           process.stdout.write(`${file}: ok (${result.runbook.steps.length} steps)\n`);
         } else {

@@ -81,7 +81,10 @@ export function registerUpCommands(program: Command): void {
     .command('worker')
     .description('run one worker process against TEMPORAL_ADDRESS')
     .action(runWorkerProcess);
-  program.command('gateway').description('run the HTTP gateway against TEMPORAL_ADDRESS').action(runGatewayProcess);
+  program
+    .command('gateway')
+    .description('run the HTTP gateway against TEMPORAL_ADDRESS')
+    .action(runGatewayProcess);
   program
     .command('temporal-cli')
     .description('print the path of the Temporal CLI, building it once from the Go module proxy when missing')

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DURATION_PATTERN } from './duration';
-import { ON_FAILURE, PHASES, type ParamValue } from './types';
+import { APPROVAL_POLICIES, ON_FAILURE, PHASES, SEVERITIES, type ParamValue } from './types';
 
 const duration = z.string().regex(DURATION_PATTERN, 'expected a duration such as 500ms, 30s, 5m or 1h');
 
@@ -36,9 +36,18 @@ export const stepSchema = z
     after: z.array(z.string()).default([]),
     owner: z.string().min(1),
     approval: z
-      .object({ policy: z.enum(['none', 'owner', 'two-person']).default('none') })
+      .object({
+        policy: z.enum(APPROVAL_POLICIES).default('none'),
+        deadline: duration.default('15m'),
+        escalateTo: z.string().min(1).optional(),
+        breakGlass: z
+          .object({ atOrAbove: z.enum(SEVERITIES) })
+          .strict()
+          .optional(),
+        separationOfDuties: z.boolean().optional(),
+      })
       .strict()
-      .default({ policy: 'none' }),
+      .default({ policy: 'none', deadline: '15m' }),
     reversible: z.boolean(),
     timeout: duration.default('30s'),
     retry: retrySchema.default({

@@ -28,8 +28,67 @@ export interface RetryPolicySpec {
   maximumInterval: string;
 }
 
+export const APPROVAL_POLICIES = ['none', 'owner', 'two-person'] as const;
+export type ApprovalPolicy = (typeof APPROVAL_POLICIES)[number];
+
 export interface ApprovalSpec {
-  policy: 'none' | 'owner' | 'two-person';
+  policy: ApprovalPolicy;
+  /** How long the owners have before the request escalates (and break-glass may act). */
+  deadline: string;
+  /** Role that receives the escalation; default: the owner role's backup. */
+  escalateTo?: string;
+  /** Auto-execute when the deadline passes at or above this severity. Reversible steps only. */
+  breakGlass?: { atOrAbove: Severity };
+  /** The person who raised the incident may not approve. Default: on for irreversible steps. */
+  separationOfDuties?: boolean;
+}
+
+/** Who may approve for a role, as resolved when the request is made (an activity: owners file + Slack groups). */
+export interface OwnerSnapshot {
+  role: string;
+  /** Slack user ids, user groups already expanded. */
+  slackUsers: string[];
+  /** Out-of-band approvers: ed25519 public keys (raw 32 bytes, base64), optionally tied to a Slack user. */
+  outOfBand: { name: string; publicKey: string; slackUser?: string }[];
+  backup?: string;
+}
+
+/** An outstanding approval request; its nonce and parameter hash bind an approval to exactly this action. */
+export interface ApprovalRequest {
+  stepId: string;
+  nonce: string;
+  paramsHash: string;
+  action: string;
+  target: string;
+  reversible: boolean;
+  policy: ApprovalPolicy;
+  required: number;
+  roles: string[];
+  requestedAt: string;
+  expiresAt: string;
+  escalated: boolean;
+  approvals: string[];
+  breakGlassEligible: boolean;
+}
+
+export type Approver =
+  | { via: 'slack'; userId: string }
+  | { via: 'out-of-band'; name: string; expiresAt: string; signature: string };
+
+export interface ApprovalDecision {
+  stepId: string;
+  nonce: string;
+  paramsHash: string;
+  decision: 'approve' | 'deny';
+  reason?: string;
+  approver: Approver;
+}
+
+export interface ApprovalDecisionResult {
+  stepId: string;
+  outcome: 'approved' | 'denied' | 'recorded';
+  approvals: number;
+  required: number;
 }
 
 export interface CompensationSpec {
@@ -87,7 +146,28 @@ export interface SimulatedFaultSpec {
   settleMs?: number;
 }
 
+export interface AlertRef {
+  alertId: string;
+  source: string;
+  detector: string;
+  observedAt: string;
+}
+
+export interface AlertBatch {
+  /** The gateway's token for this batch; equal to the start token when this batch opened the incident. */
+  token: string;
+  alerts: AlertRef[];
+}
+
+export interface AlertBatchResult {
+  incidentId: string;
+  created: boolean;
+  alertCount: number;
+}
+
 export interface IncidentInput {
+  /** Set by the gateway on update-with-start, so the first batch knows it created the incident. */
+  startToken?: string;
   runbook: Runbook;
   context: IncidentContext;
   /** A tabletop exercise: every action is routed to the simulated provider. */
@@ -138,7 +218,14 @@ export type TimelineEventType =
   | 'compensation-failed'
   | 'incident-halted'
   | 'incident-cancelled'
-  | 'incident-closed';
+  | 'incident-closed'
+  | 'approval-requested'
+  | 'approval-recorded'
+  | 'approved'
+  | 'denied'
+  | 'approval-refused'
+  | 'escalated'
+  | 'break-glass';
 
 export interface TimelineEvent {
   at: string;
@@ -162,4 +249,9 @@ export interface IncidentStatus {
   closedAt?: string;
   steps: StepStatus[];
   timeline: TimelineEvent[];
+  /** Requests waiting for a decision. */
+  approvals: ApprovalRequest[];
+  /** What a reviewer must look at: `denied:<step>`, `break-glass:<step>`. */
+  flags: string[];
+  alerts: { count: number; sources: Record<string, number> };
 }

@@ -183,6 +183,25 @@ export function validateRunbook(raw: unknown, ownerRoles: string[] = DEFAULT_OWN
           ),
         );
     }
+    const approval = step.approval;
+    if (approval.breakGlass && !step.reversible) {
+      issues.push({
+        path: `${at}.approval.breakGlass`,
+        message: 'break-glass is allowed only on reversible steps',
+      });
+    }
+    if (approval.policy === 'none' && (approval.breakGlass || approval.escalateTo)) {
+      issues.push({
+        path: `${at}.approval`,
+        message: 'breakGlass and escalateTo need an approval policy (owner or two-person)',
+      });
+    }
+    if (approval.escalateTo && !ownerRoles.includes(approval.escalateTo)) {
+      issues.push({
+        path: `${at}.approval.escalateTo`,
+        message: `unknown owner role "${approval.escalateTo}"`,
+      });
+    }
     if (step.reversible && !spec.reversible && !step.compensate) {
       issues.push({
         path: `${at}.reversible`,

@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createTourniquetWorker, type TourniquetWorker } from '../../worker/create-worker';
 import { createProviderRegistry } from '../../providers/registry';
 import { SimulationJournal } from '../../providers/simulated';
 import type { EvidenceSink, Provider } from '../../providers/types';
+import { LogNotifier, type Notifier } from '../../activities/notify';
+import { testOwners } from './owners';
 import { TASK_QUEUE } from './incidents';
 import { workflowBundlePath } from './temporal';
 
@@ -22,6 +24,9 @@ export async function startInProcessWorker(options: {
   evidence: EvidenceSink;
   real?: Provider[];
   taskQueue?: string;
+  /** Where the worker logs (silent by default), e.g. a buffer a test searches for leaked values. */
+  logger?: Logger;
+  notifier?: Notifier;
 }): Promise<InProcessWorker> {
   const journal = new SimulationJournal(join(options.dataDir, 'simulated', 'journal.jsonl'));
   const worker = await createTourniquetWorker({
@@ -30,7 +35,9 @@ export async function startInProcessWorker(options: {
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     registry: createProviderRegistry({ real: options.real ?? [], journal }),
     evidence: options.evidence,
-    logger: silentLogger,
+    owners: testOwners(options.dataDir),
+    notifier: options.notifier ?? new LogNotifier(options.logger ?? silentLogger),
+    logger: options.logger ?? silentLogger,
     workflowBundlePath: await workflowBundlePath(),
   });
   const running = worker.run();

@@ -1,0 +1,101 @@
+import { createPrivateKey, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+} from '@temporalio/client';
+import { outOfBandMessage } from './runbook/approval-check';
+import type { ApprovalDecision, ApprovalDecisionResult, ApprovalRequest, Approver } from './runbook/types';
+import { approvalRefusedSignal, decideStepUpdate, statusQuery } from '../workflows/incident';
+
+export class ApprovalRefusedError extends Error {}
+
+export function identityOf(approver: Approver): string {
+  return approver.via === 'slack' ? `slack:${approver.userId}` : `key:${approver.name}`;
+}
+
+/**
+ * Sends a decision as an Update. A refusal by the workflow's validator executes nothing and writes nothing,
+ * so it is reported back as a signal that only adds a timeline entry (who, why).
+ */
+export async function submitDecision(
+  client: Client,
+  incidentId: string,
+  decision: ApprovalDecision,
+  idempotencyKey?: string,
+): Promise<ApprovalDecisionResult> {
+  const handle = client.workflow.getHandle(incidentId);
+  try {
+    return await handle.executeUpdate(decideStepUpdate, {
+      args: [decision],
+      ...(idempotencyKey ? { updateId: idempotencyKey } : {}),
+    });
+  } catch (error) {
+    if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw error;
+    const reason =
+      error instanceof WorkflowUpdateFailedError
+        ? (error.cause?.message ?? error.message)
+        : (error as Error).message;
+    await handle
+      .signal(approvalRefusedSignal, {
+        stepId: decision.stepId,
+        actor: identityOf(decision.approver),
+        reason,
+      })
+      .catch(() => undefined);
+    throw new ApprovalRefusedError(reason);
+  }
+}
+
+export async function pendingRequest(
+  client: Client,
+  incidentId: string,
+  stepId: string,
+): Promise<ApprovalRequest> {
+  const status = await client.workflow.getHandle(incidentId).query(statusQuery);
+  const request = status.approvals.find((candidate) => candidate.stepId === stepId);
+  if (!request) {
+    const waiting = status.approvals.map((candidate) => candidate.stepId).join(', ') || 'none';
+    throw new ApprovalRefusedError(
+      `step "${stepId}" of ${incidentId} is not awaiting approval (awaiting: ${waiting})`,
+    );
+  }
+  return request;
+}
+
+/** An out-of-band decision signed with an approver's ed25519 private key (PEM, PKCS#8). */
+export function signOutOfBandDecision(options: {
+  incidentId: string;
+  request: Pick<ApprovalRequest, 'stepId' | 'nonce' | 'paramsHash'>;
+  decision: 'approve' | 'deny';
+  reason?: string;
+  name: string;
+  privateKeyPem: string;
+  validForMs?: number;
+  now?: number;
+}): ApprovalDecision {
+  const expiresAt = new Date((options.now ?? Date.now()) + (options.validForMs ?? 5 * 60_000)).toISOString();
+  const base = {
+    stepId: options.request.stepId,
+    nonce: options.request.nonce,
+    paramsHash: options.request.paramsHash,
+    decision: options.decision,
+    ...(options.reason ? { reason: options.reason } : {}),
+  };
+  const message = outOfBandMessage(options.incidentId, base, expiresAt);
+  const signature = sign(
+    null,
+    Buffer.from(message, 'utf8'),
+    createPrivateKey(options.privateKeyPem),
+  ).toString('base64');
+  return { ...base, approver: { via: 'out-of-band', name: options.name, expiresAt, signature } };
+}
+
+export function readPrivateKey(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    throw new ApprovalRefusedError(`--key: cannot read ${path}`);
+  }
+}

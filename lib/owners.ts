@@ -1,0 +1,167 @@
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { BUILTIN_RUNBOOKS_DIR } from './runbook-files';
+import { formatPath, type RunbookIssue } from './runbook/validate';
+import type { OwnerSnapshot } from './runbook/types';
+
+const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user id such as U0123ABCD');
+const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'expected a Slack user group id such as S0123ABCD');
+const rawEd25519Key = z
+  .string()
+  .refine(
+    (value) => Buffer.from(value, 'base64').length === 32,
+    'expected a raw ed25519 public key: 32 bytes, base64',
+  );
+
+const outOfBandApprover = z
+  .object({
+    name: z.string().regex(/^[a-z][\w.-]*$/, 'expected a lower-case name'),
+    publicKey: rawEd25519Key.optional(),
+    /** Relative paths are resolved against the data dir, so a fresh machine can generate its operator keys. */
+    publicKeyFile: z.string().min(1).optional(),
+    slackUser: slackUserId.optional(),
+  })
+  .strict()
+  .refine((entry) => Boolean(entry.publicKey) !== Boolean(entry.publicKeyFile), {
+    message: 'set exactly one of publicKey and publicKeyFile',
+    path: ['publicKey'],
+  });
+
+const roleSchema = z
+  .object({
+    description: z.string().optional(),
+    slack: z
+      .object({ users: z.array(slackUserId).default([]), usergroups: z.array(slackGroupId).default([]) })
+      .strict()
+      .default({ users: [], usergroups: [] }),
+    backup: z.string().min(1).optional(),
+    outOfBand: z.array(outOfBandApprover).default([]),
+  })
+  .strict();
+
+export const ownersFileSchema = z
+  .object({
+    roles: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case role name'), roleSchema),
+  })
+  .strict()
+  .superRefine((file, ctx) => {
+    for (const [name, role] of Object.entries(file.roles)) {
+      if (role.backup && !file.roles[role.backup]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['roles', name, 'backup'],
+          message: `unknown role "${role.backup}"`,
+        });
+      }
+    }
+  });
+
+export type OwnersFile = z.infer<typeof ownersFileSchema>;
+export const BUILTIN_OWNERS_FILE = join(BUILTIN_RUNBOOKS_DIR, 'owners.yaml');
+
+export function ownersFilePath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TOURNIQUET_OWNERS_FILE ? resolve(env.TOURNIQUET_OWNERS_FILE) : BUILTIN_OWNERS_FILE;
+}
+
+export type OwnersResult =
+  { ok: true; owners: OwnersFile; file: string } | { ok: false; file: string; issues: RunbookIssue[] };
+
+export function loadOwnersFile(file: string): OwnersResult {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    const message =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'file not found'
+        : `not valid YAML: ${(error as Error).message.split('\n')[0]}`;
+    return { ok: false, file, issues: [{ path: '(file)', message }] };
+  }
+  const parsed = ownersFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      file,
+      issues: parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+    };
+  }
+  return { ok: true, owners: parsed.data, file };
+}
+
+function keyPath(dataDir: string, path: string): string {
+  return isAbsolute(path) ? path : join(dataDir, path);
+}
+
+/** The raw 32-byte ed25519 public key (base64) of a PEM / DER SPKI key object. */
+export function rawPublicKey(key: KeyObject): string {
+  const der = key.export({ format: 'der', type: 'spki' });
+  return der.subarray(der.length - 32).toString('base64');
+}
+
+/**
+ * Creates the key pairs of out-of-band approvers whose `publicKeyFile` does not exist yet (the embedded
+ * defaults' local operators), private keys 0600 next to them. Returns the private key paths it created.
+ */
+export function ensureOperatorKeys(owners: OwnersFile, dataDir: string): string[] {
+  const created: string[] = [];
+  for (const role of Object.values(owners.roles)) {
+    for (const approver of role.outOfBand) {
+      if (!approver.publicKeyFile) continue;
+      const publicPath = keyPath(dataDir, approver.publicKeyFile);
+      if (existsSync(publicPath)) continue;
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      mkdirSync(dirname(publicPath), { recursive: true, mode: 0o700 });
+      const privatePath = publicPath.replace(/\.pub$/, '') + '.key';
+      writeFileSync(privatePath, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+      writeFileSync(publicPath, `${rawPublicKey(publicKey)}\n`);
+      created.push(privatePath);
+    }
+  }
+  return created;
+}
+
+function readPublicKey(dataDir: string, file: string): string {
+  const text = readFileSync(keyPath(dataDir, file), 'utf8').trim();
+  if (text.startsWith('-----BEGIN')) return rawPublicKey(createPublicKey(text));
+  return text;
+}
+
+/** Expands a Slack user group to its members; the Slack integration supplies it when configured. */
+export type UsergroupResolver = (usergroupId: string) => Promise<string[]>;
+
+/** Role membership with a short cache, so a burst of approvals does not hammer Slack. */
+export class OwnerDirectory {
+  private readonly cache = new Map<string, { at: number; snapshot: OwnerSnapshot }>();
+
+  constructor(
+    private readonly owners: OwnersFile,
+    private readonly dataDir: string,
+    private readonly expandUsergroup?: UsergroupResolver,
+    private readonly ttlMs = 60_000,
+  ) {}
+
+  async snapshot(role: string): Promise<OwnerSnapshot> {
+    const cached = this.cache.get(role);
+    if (cached && Date.now() - cached.at < this.ttlMs) return cached.snapshot;
+    const definition = this.owners.roles[role];
+    if (!definition) throw new Error(`unknown owner role "${role}"`);
+    const groupMembers = this.expandUsergroup
+      ? (await Promise.all(definition.slack.usergroups.map((group) => this.expandUsergroup!(group)))).flat()
+      : [];
+    const snapshot: OwnerSnapshot = {
+      role,
+      slackUsers: [...new Set([...definition.slack.users, ...groupMembers])],
+      outOfBand: definition.outOfBand.map((entry) => ({
+        name: entry.name,
+        publicKey: entry.publicKey ?? readPublicKey(this.dataDir, entry.publicKeyFile!),
+        ...(entry.slackUser ? { slackUser: entry.slackUser } : {}),
+      })),
+      ...(definition.backup ? { backup: definition.backup } : {}),
+    };
+    this.cache.set(role, { at: Date.now(), snapshot });
+    return snapshot;
+  }
+}

@@ -1,0 +1,137 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
+import { canonicalJson, sha256Hex } from './canonical';
+import type { ApprovalDecision, ApprovalRequest, Approver, OwnerSnapshot, Params } from './types';
+
+/** What an approval binds to: the incident, the step, the resolved action and its exact parameters. */
+export function approvalParamsHash(
+  incidentId: string,
+  stepId: string,
+  action: string,
+  params: Params,
+): string {
+  return sha256Hex(canonicalJson({ incidentId, stepId, action, params }));
+}
+
+/** The bytes an out-of-band approver signs with ed25519 (`tourniquet approve` builds the same). */
+export function outOfBandMessage(
+  incidentId: string,
+  decision: Pick<ApprovalDecision, 'stepId' | 'nonce' | 'paramsHash' | 'decision' | 'reason'>,
+  expiresAt: string,
+): string {
+  return canonicalJson({
+    purpose: 'tourniquet-approval-v1',
+    incidentId,
+    stepId: decision.stepId,
+    nonce: decision.nonce,
+    paramsHash: decision.paramsHash,
+    decision: decision.decision,
+    reason: decision.reason ?? '',
+    expiresAt,
+  });
+}
+
+/** Every identity a person acts under: a key tied to a Slack user is the same person as that user. */
+export function approverIdentities(approver: Approver, snapshots: OwnerSnapshot[]): string[] {
+  if (approver.via === 'slack') return [`slack:${approver.userId}`];
+  const linked = snapshots
+    .flatMap((snapshot) => snapshot.outOfBand)
+    .find((entry) => entry.name === approver.name)?.slackUser;
+  return [`key:${approver.name}`, ...(linked ? [`slack:${linked}`] : [])];
+}
+
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Buffer is not in the workflow sandbox, and its atob differs from Node's; a plain decoder behaves alike in both. */
+export function base64ToBytes(text: string): Uint8Array {
+  const clean = text.replace(/=+$/, '');
+  if (/[^A-Za-z0-9+/]/.test(clean)) throw new Error('not base64');
+  const bytes = new Uint8Array(Math.floor((clean.length * 6) / 8));
+  let buffer = 0;
+  let bits = 0;
+  let index = 0;
+  for (const char of clean) {
+    buffer = (buffer << 6) | BASE64.indexOf(char);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes[index++] = (buffer >> bits) & 0xff;
+    }
+  }
+  return bytes;
+}
+
+export function verifyOutOfBandSignature(
+  publicKeyBase64: string,
+  message: string,
+  signatureBase64: string,
+): boolean {
+  try {
+    return ed25519.verify(
+      base64ToBytes(signatureBase64),
+      utf8ToBytes(message),
+      base64ToBytes(publicKeyBase64),
+    );
+  } catch {
+    return false;
+  }
+}
+
+export interface DecisionContext {
+  incidentId: string;
+  requester: string;
+  separationOfDuties: boolean;
+  now: number;
+  /** Identities that already approved this request. */
+  priorApprovals: string[];
+}
+
+/**
+ * Why a decision must be refused, or undefined when it may count. Runs inside the Update validator, so a
+ * refusal leaves no trace in history and executes nothing; the caller records it in the timeline.
+ */
+export function refusalReason(
+  request: ApprovalRequest | undefined,
+  snapshots: OwnerSnapshot[],
+  decision: ApprovalDecision,
+  context: DecisionContext,
+): string | undefined {
+  if (!request) return `step "${decision.stepId}" is not awaiting approval`;
+  if (decision.nonce !== request.nonce)
+    return 'this approval request is no longer current (stale or already used)';
+  if (decision.paramsHash !== request.paramsHash)
+    return 'the action changed since the request (parameter hash mismatch)';
+  if (context.now >= Date.parse(request.expiresAt))
+    return `the approval request expired at ${request.expiresAt}`;
+
+  const approver = decision.approver;
+  const roles = request.roles.join(', ');
+  if (approver.via === 'slack') {
+    if (!snapshots.some((snapshot) => snapshot.slackUsers.includes(approver.userId))) {
+      return `not an owner of ${roles}`;
+    }
+  } else {
+    const entry = snapshots
+      .flatMap((snapshot) => snapshot.outOfBand)
+      .find((candidate) => candidate.name === approver.name);
+    if (!entry) return `"${approver.name}" is not an out-of-band approver of ${roles}`;
+    const expiresAt = Date.parse(approver.expiresAt);
+    if (!Number.isFinite(expiresAt) || context.now >= expiresAt) return 'the signed approval has expired';
+    const message = outOfBandMessage(context.incidentId, decision, approver.expiresAt);
+    if (!verifyOutOfBandSignature(entry.publicKey, message, approver.signature)) {
+      return `the signature does not verify against ${approver.name}'s key in the owners file`;
+    }
+  }
+
+  const identities = approverIdentities(approver, snapshots);
+  if (context.separationOfDuties && identities.includes(context.requester)) {
+    return 'separation of duties: the person who raised the incident cannot approve this step';
+  }
+  if (
+    decision.decision === 'approve' &&
+    identities.some((identity) => context.priorApprovals.includes(identity))
+  ) {
+    return 'already approved by this person; a second, distinct owner is needed';
+  }
+  return undefined;
+}

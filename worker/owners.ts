@@ -1,0 +1,33 @@
+import type { Logger } from 'pino';
+import { LogNotifier, type Notifier } from '../activities/notify';
+import type { Config } from '../lib/config';
+import {
+  ensureOperatorKeys,
+  loadOwnersFile,
+  ownersFilePath,
+  OwnerDirectory,
+  type UsergroupResolver,
+} from '../lib/owners';
+
+export class OwnersConfigError extends Error {}
+
+/** The owners matrix the worker approves against; an invalid file stops the worker at start, not mid-incident. */
+export function loadOwnerDirectory(
+  config: Config,
+  logger: Logger,
+  expandUsergroup?: UsergroupResolver,
+): OwnerDirectory {
+  const loaded = loadOwnersFile(ownersFilePath());
+  if (!loaded.ok) {
+    throw new OwnersConfigError(
+      loaded.issues.map((issue) => `${loaded.file}: ${issue.path}: ${issue.message}`).join('\n'),
+    );
+  }
+  const created = ensureOperatorKeys(loaded.owners, config.dataDir);
+  if (created.length > 0) logger.info({ keys: created }, 'created out-of-band operator keys');
+  return new OwnerDirectory(loaded.owners, config.dataDir, expandUsergroup);
+}
+
+export function createNotifier(_config: Config, logger: Logger): Notifier {
+  return new LogNotifier(logger);
+}
