@@ -8,6 +8,8 @@ export interface GatewayOptions {
   logger: Logger;
   /** Reports whether Temporal answers, for /healthz. */
   temporalHealthy: () => Promise<boolean>;
+  /** Adds the entry points (SIEM webhooks, Slack, metrics) to the app; each validates its own input. */
+  mount?: (app: Express) => void;
 }
 
 export interface Gateway {
@@ -23,6 +25,7 @@ export function createGatewayApp(options: Omit<GatewayOptions, 'host' | 'port'>)
     const temporal = await options.temporalHealthy().catch(() => false);
     res.status(temporal ? 200 : 503).json({ ok: temporal, temporal: temporal ? 'serving' : 'unreachable' });
   });
+  options.mount?.(app);
   return app;
 }
 

@@ -21,6 +21,7 @@ const owners = proxyActivities<IncidentActivities>({
 
 export interface GateHost {
   context: IncidentContext;
+  clockSpeed: number;
   isHalted(): boolean;
   record(type: TimelineEventType, actor: string, stepId?: string, detail?: string): void;
   announce(
@@ -65,7 +66,7 @@ export class ApprovalGate {
   async gate(step: RunbookStep, action: string, target: string, params: Params): Promise<GateOutcome> {
     const { incident } = this.host.context;
     const spec = step.approval;
-    const deadlineMs = durationMs(spec.deadline);
+    const deadlineMs = Math.max(1, Math.round(durationMs(spec.deadline) / this.host.clockSpeed));
     const primary = await owners.resolveOwners(step.owner);
     const entry: PendingApproval = {
       snapshots: [primary],

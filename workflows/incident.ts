@@ -106,6 +106,7 @@ class IncidentRun {
     this.phase = input.runbook.steps[0].phase;
     this.gate = new ApprovalGate({
       context: input.context,
+      clockSpeed: input.clock?.speed ?? 1,
       isHalted: () => this.halted,
       record: (type, actor, stepId, detail) => this.record(type, actor, stepId, detail),
       announce: (type, actor, stepId, detail, request, mention) =>

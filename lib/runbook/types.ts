@@ -172,6 +172,11 @@ export interface IncidentInput {
   context: IncidentContext;
   /** A tabletop exercise: every action is routed to the simulated provider. */
   exercise: boolean;
+  /**
+   * Exercise clock: human-facing durations (approval deadlines, escalations) run `speed` times faster, so a
+   * four-hour scenario plays in minutes. Provider timeouts stay real: they bound real work.
+   */
+  clock?: { speed: number };
   /** Fault injection for the simulated provider, keyed by step id or `provider.action`. */
   simulation?: { faults?: Record<string, SimulatedFaultSpec> };
 }
