@@ -1,5 +1,10 @@
 import { userInfo } from 'node:os';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
 import { z } from 'zod';
 import { ROLE_MEMBERS } from '../providers/catalog';
 import { correlationFingerprint } from './fingerprint';
@@ -107,19 +112,32 @@ export interface StartedIncident {
   created: boolean;
 }
 
+/** A closed incident that contained its secret is final; one that failed or was cancelled may be run again. */
+export async function closedAndContained(client: Client, incidentId: string): Promise<boolean> {
+  try {
+    const description = await client.workflow.getHandle(incidentId).describe();
+    return (
+      description.status.name !== 'RUNNING' && description.typedSearchAttributes.get(STATE) === 'completed'
+    );
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return false;
+    throw error;
+  }
+}
+
 export async function startIncident(
   client: Client,
   taskQueue: string,
   input: IncidentInput,
 ): Promise<StartedIncident> {
   const incidentId = input.context.incident.id;
+  if (await closedAndContained(client, incidentId)) return { incidentId, created: false };
   try {
     await client.workflow.start('incidentWorkflow', {
       workflowId: incidentId,
       taskQueue,
       args: [input],
-      // A closed incident is not reopened by late alerts; a failed or cancelled one may be run again.
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       typedSearchAttributes: [
         { key: INCIDENT_KEY, value: input.context.incident.fingerprint },
         { key: SEVERITY, value: input.context.incident.severity },
