@@ -5,7 +5,8 @@ import type { ProviderRegistry } from '../providers/registry';
 import {
   ProviderError,
   type ActionContext,
-  type EvidenceSink,
+  type EvidenceJson,
+  type EvidenceStore,
   type Provider,
   type SimulatedFault,
 } from '../providers/types';
@@ -13,7 +14,7 @@ import type { IncidentActivities, StepExecutionInput, StepExecutionResult } from
 
 export interface ActivityDependencies {
   registry: ProviderRegistry;
-  evidence: EvidenceSink;
+  evidence: EvidenceStore;
   logger: Logger;
   workerIdentity: string;
 }
@@ -92,7 +93,7 @@ export function createStepActivities(deps: ActivityDependencies): Pick<IncidentA
         log.info({ attempt: ctx.attempt, implementation: implementationName(provider) }, 'step started');
         const result = await implementation(parsed.data, ctx);
         log.info({ attempt: ctx.attempt }, 'step succeeded');
-        return {
+        const done: StepExecutionResult = {
           outcome: 'done',
           implementation: implementationName(provider),
           summary: result.summary,
@@ -101,10 +102,26 @@ export function createStepActivities(deps: ActivityDependencies): Pick<IncidentA
           attempt: ctx.attempt,
           worker: deps.workerIdentity,
         };
+        // Part of the step: if the vault cannot take the record, the step is retried rather than left unrecorded.
+        await recordAction(deps.evidence, input, {
+          ...done,
+          params: input.params,
+          undoOf: input.undoOf ?? null,
+        });
+        return done;
       } catch (error) {
-        log.warn(
-          { attempt: ctx.attempt, error: error instanceof Error ? error.message : String(error) },
-          'step failed',
+        const message = error instanceof Error ? error.message : String(error);
+        log.warn({ attempt: ctx.attempt, error: message }, 'step failed');
+        await recordAction(deps.evidence, input, {
+          outcome: 'failed',
+          implementation: implementationName(provider),
+          params: input.params,
+          attempt: ctx.attempt,
+          startedAt,
+          finishedAt: new Date().toISOString(),
+          error: message,
+        }).catch((recordError: unknown) =>
+          log.warn({ error: String(recordError) }, 'failed step not recorded'),
         );
         throw toFailure(error);
       } finally {
@@ -112,6 +129,20 @@ export function createStepActivities(deps: ActivityDependencies): Pick<IncidentA
       }
     },
   };
+}
+
+async function recordAction(
+  evidence: EvidenceStore,
+  input: StepExecutionInput,
+  data: Record<string, unknown>,
+): Promise<void> {
+  await evidence.recordEvent(input.incidentId, {
+    kind: 'action',
+    stepId: input.stepId,
+    data: JSON.parse(
+      JSON.stringify({ action: `${input.provider}.${input.action}`, ...data }),
+    ) as EvidenceJson,
+  });
 }
 
 function implementationName(provider: Provider): string {

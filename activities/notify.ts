@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import type { OwnerDirectory } from '../lib/owners';
-import type { IncidentNotification, NotificationResult } from './types';
+import type { IncidentStatus, TimelineEventType } from '../lib/runbook/types';
+import type { EvidenceJson, EvidenceStore } from '../providers/types';
+import type { IncidentActivities, IncidentNotification, NotificationResult } from './types';
 
-/** Where incident messages go: Slack when configured (gateway/slack), the log otherwise. */
+/** Where incident messages go: Slack when configured (slack/notifier.ts), the log otherwise. */
 export interface Notifier {
   notify(notification: IncidentNotification): Promise<NotificationResult>;
 }
@@ -28,9 +30,51 @@ export class LogNotifier implements Notifier {
   }
 }
 
-export function createOwnerActivities(directory: OwnerDirectory, notifier: Notifier) {
+/** Approval traffic is evidence: every request, decision, refusal and escalation goes to the vault. */
+const EVIDENCE_KINDS: Partial<Record<TimelineEventType, string>> = {
+  'approval-requested': 'approval',
+  'approval-recorded': 'approval',
+  approved: 'approval',
+  denied: 'approval',
+  'approval-refused': 'refusal',
+  escalated: 'escalation',
+  'break-glass': 'escalation',
+};
+
+export interface RecordActivityDependencies {
+  owners: OwnerDirectory;
+  notifier: Notifier;
+  evidence: EvidenceStore;
+  /** The incident's Temporal history as JSON (read through a client when the incident closes). */
+  fetchHistory: (incidentId: string) => Promise<EvidenceJson>;
+}
+
+function json(value: unknown): EvidenceJson {
+  return JSON.parse(JSON.stringify(value)) as EvidenceJson;
+}
+
+export function createRecordActivities(
+  deps: RecordActivityDependencies,
+): Pick<IncidentActivities, 'resolveOwners' | 'notify' | 'preserveIncidentRecord'> {
   return {
-    resolveOwners: (role: string) => directory.snapshot(role),
-    notify: (notification: IncidentNotification) => notifier.notify(notification),
+    resolveOwners: (role) => deps.owners.snapshot(role),
+    async notify(notification) {
+      const kind = EVIDENCE_KINDS[notification.event.type];
+      if (kind) {
+        await deps.evidence.recordEvent(notification.incidentId, {
+          kind,
+          ...(notification.event.stepId ? { stepId: notification.event.stepId } : {}),
+          data: json({ event: notification.event, request: notification.request ?? null }),
+        });
+      }
+      return deps.notifier.notify(notification);
+    },
+    async preserveIncidentRecord(status: IncidentStatus) {
+      await deps.evidence.recordEvent(status.incidentId, { kind: 'timeline', data: json(status) });
+      await deps.evidence.recordEvent(status.incidentId, {
+        kind: 'temporal-history',
+        data: await deps.fetchHistory(status.incidentId),
+      });
+    },
   };
 }

@@ -1,5 +1,6 @@
 import type {
   ApprovalRequest,
+  IncidentStatus,
   OwnerSnapshot,
   Params,
   SimulatedFaultSpec,
@@ -64,4 +65,6 @@ export interface IncidentActivities {
   /** Who may approve for a role right now (owners file, Slack user groups expanded). */
   resolveOwners(role: string): Promise<OwnerSnapshot>;
   notify(notification: IncidentNotification): Promise<NotificationResult>;
+  /** At close: the final status and the incident's own Temporal history go into the evidence vault. */
+  preserveIncidentRecord(status: IncidentStatus): Promise<void>;
 }

@@ -7,13 +7,15 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { readFile } from 'node:fs/promises';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Logger } from 'pino';
 import { createStepActivities } from '../activities/execute-step';
-import { createOwnerActivities, type Notifier } from '../activities/notify';
+import { createRecordActivities, type Notifier } from '../activities/notify';
 import type { IncidentActivities } from '../activities/types';
 import type { OwnerDirectory } from '../lib/owners';
 import type { ProviderRegistry } from '../providers/registry';
-import type { EvidenceSink } from '../providers/types';
+import type { EvidenceJson, EvidenceStore } from '../providers/types';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
@@ -22,7 +24,7 @@ export interface TourniquetWorkerOptions {
   namespace: string;
   taskQueue: string;
   registry: ProviderRegistry;
-  evidence: EvidenceSink;
+  evidence: EvidenceStore;
   owners: OwnerDirectory;
   notifier: Notifier;
   logger: Logger;
@@ -50,6 +52,27 @@ const silent = {
 
 export async function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({ workflowsPath, logger: silent });
+}
+
+/** Reads an incident's own history for the evidence vault; one client connection, opened on first use. */
+class HistoryReader {
+  private connection?: Promise<Connection>;
+
+  constructor(
+    private readonly address: string,
+    private readonly namespace: string,
+  ) {}
+
+  async read(incidentId: string): Promise<EvidenceJson> {
+    this.connection ??= Connection.connect({ address: this.address });
+    const client = new Client({ connection: await this.connection, namespace: this.namespace });
+    const history = await client.workflow.getHandle(incidentId).fetchHistory();
+    return JSON.parse(historyToJSON(history)) as EvidenceJson;
+  }
+
+  async close(): Promise<void> {
+    if (this.connection) await (await this.connection).close();
+  }
 }
 
 let runtimeInstalled = false;
@@ -81,6 +104,7 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
   const workflowSource = options.workflowBundlePath
     ? { workflowBundle: { code: await readFile(options.workflowBundlePath, 'utf8') } }
     : { workflowsPath: WORKFLOWS_PATH };
+  const historyReader = new HistoryReader(options.address, options.namespace);
   const worker = await Worker.create({
     connection,
     namespace: options.namespace,
@@ -94,7 +118,12 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
         logger: options.logger,
         workerIdentity: identity,
       }),
-      ...createOwnerActivities(options.owners, options.notifier),
+      ...createRecordActivities({
+        owners: options.owners,
+        notifier: options.notifier,
+        evidence: options.evidence,
+        fetchHistory: (incidentId) => historyReader.read(incidentId),
+      }),
     } satisfies IncidentActivities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
   });
@@ -102,9 +131,9 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
     worker,
     connection,
     run: () => worker.run(),
-    shutdown() {
+    async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
-      return Promise.resolve();
+      await historyReader.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { temporalAddress, type Config } from '../lib/config';
-import type { EvidenceSink } from '../providers/types';
+import type { EvidenceStore } from '../providers/types';
 import { createTourniquetWorker, type TourniquetWorker } from './create-worker';
 import { openEvidenceSink } from './evidence';
 import { createRegistry } from './providers';
@@ -11,7 +11,7 @@ import { createNotifier, loadOwnerDirectory } from './owners';
 export async function startConfiguredWorker(
   config: Config,
   logger: Logger,
-  overrides: { evidence?: EvidenceSink; identity?: string } = {},
+  overrides: { evidence?: EvidenceStore; identity?: string } = {},
 ): Promise<{ worker: TourniquetWorker; running: Promise<void> }> {
   mkdirSync(config.dataDir, { recursive: true });
   const registry = await createRegistry(config, logger);

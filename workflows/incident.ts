@@ -133,13 +133,16 @@ class IncidentRun {
       await Promise.all(finished.values());
     } catch (error) {
       if (!isCancellation(error)) throw error;
-      await CancellationScope.nonCancellable(() => this.close('cancelled'));
+      await CancellationScope.nonCancellable(async () => {
+        await this.close('cancelled');
+        await this.preserveRecord();
+      });
       throw error;
     }
     if (this.compensationRequested) await CancellationScope.nonCancellable(() => this.compensate());
     const failed = [...this.steps.values()].some((step) => step.state === 'failed');
     await this.close(this.halted || failed ? 'failed' : 'completed');
-    await this.notifications;
+    await this.preserveRecord();
     return this.status();
   }
 
@@ -182,6 +185,7 @@ class IncidentRun {
     this.refusals += 1;
     if (this.refusals <= MAX_RECORDED_REFUSALS) {
       this.record('approval-refused', refusal.actor, refusal.stepId, refusal.reason);
+      this.post(this.timeline[this.timeline.length - 1]);
     }
   }
 
@@ -336,6 +340,13 @@ class IncidentRun {
     );
     this.publishSearchAttributes();
     await Promise.resolve();
+  }
+
+  /** The final status and the incident's own history go to the evidence vault once the last message is out. */
+  private async preserveRecord(): Promise<void> {
+    // A message lost to cancellation must not keep the record out of the vault.
+    await this.notifications.catch(() => undefined);
+    await notifier.preserveIncidentRecord(this.status());
   }
 
   /** Record in the timeline and tell the incident's channel. */

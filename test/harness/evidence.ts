@@ -1,8 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { EvidenceSink, PreservedArtifact } from '../../providers/types';
+import type { EvidenceJson, EvidenceSink, EvidenceStore, PreservedArtifact } from '../../providers/types';
 
 /** Records what providers hand to the vault, with real SHA-256 digests of the streamed bytes. */
-export class RecordingEvidenceSink implements EvidenceSink {
+export class RecordingEvidenceSink implements EvidenceStore {
+  readonly events: { incidentId: string; kind: string; stepId?: string; data: EvidenceJson }[] = [];
+
+  recordEvent(incidentId: string, event: { kind: string; stepId?: string; data: EvidenceJson }): Promise<PreservedArtifact> {
+    this.events.push({ incidentId, ...event });
+    const sha256 = createHash('sha256').update(JSON.stringify(event)).digest('hex');
+    return Promise.resolve({ artifactId: sha256, sha256, bytes: 0 });
+  }
+
   readonly artifacts: (PreservedArtifact & {
     incidentId: string;
     stepId: string;
