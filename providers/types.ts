@@ -41,11 +41,15 @@ export interface EvidenceSink {
   }): Promise<PreservedArtifact>;
 }
 
-export type EvidenceJson = string | number | boolean | null | EvidenceJson[] | { [key: string]: EvidenceJson };
+export type EvidenceJson =
+  string | number | boolean | null | EvidenceJson[] | { [key: string]: EvidenceJson };
 
 /** Structured records kept with the incident's evidence: actions, approvals, the timeline, its history. */
 export interface EvidenceRecorder {
-  recordEvent(incidentId: string, event: { kind: string; stepId?: string; data: EvidenceJson }): Promise<PreservedArtifact>;
+  recordEvent(
+    incidentId: string,
+    event: { kind: string; stepId?: string; data: EvidenceJson },
+  ): Promise<PreservedArtifact>;
 }
 
 export type EvidenceStore = EvidenceSink & EvidenceRecorder;

@@ -5,7 +5,10 @@ import type { EvidenceJson, EvidenceSink, EvidenceStore, PreservedArtifact } fro
 export class RecordingEvidenceSink implements EvidenceStore {
   readonly events: { incidentId: string; kind: string; stepId?: string; data: EvidenceJson }[] = [];
 
-  recordEvent(incidentId: string, event: { kind: string; stepId?: string; data: EvidenceJson }): Promise<PreservedArtifact> {
+  recordEvent(
+    incidentId: string,
+    event: { kind: string; stepId?: string; data: EvidenceJson },
+  ): Promise<PreservedArtifact> {
     this.events.push({ incidentId, ...event });
     const sha256 = createHash('sha256').update(JSON.stringify(event)).digest('hex');
     return Promise.resolve({ artifactId: sha256, sha256, bytes: 0 });

@@ -4,7 +4,7 @@ import pino, { type Logger } from 'pino';
 import { createTourniquetWorker, type TourniquetWorker } from '../../worker/create-worker';
 import { createProviderRegistry } from '../../providers/registry';
 import { SimulationJournal } from '../../providers/simulated';
-import type { EvidenceSink, Provider } from '../../providers/types';
+import type { EvidenceStore, Provider } from '../../providers/types';
 import { LogNotifier, type Notifier } from '../../activities/notify';
 import { testOwners } from './owners';
 import { TASK_QUEUE } from './incidents';
@@ -21,7 +21,7 @@ export interface InProcessWorker {
 export async function startInProcessWorker(options: {
   address: string;
   dataDir: string;
-  evidence: EvidenceSink;
+  evidence: EvidenceStore;
   real?: Provider[];
   taskQueue?: string;
   /** Where the worker logs (silent by default), e.g. a buffer a test searches for leaked values. */
