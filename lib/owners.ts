@@ -1,11 +1,11 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { z } from 'zod';
 import { BUILTIN_RUNBOOKS_DIR } from './runbook-files';
 import { formatPath, type RunbookIssue } from './runbook/validate';
 import type { OwnerSnapshot } from './runbook/types';
+import { readYamlFile } from './yaml-file';
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user id such as U0123ABCD');
 const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'expected a Slack user group id such as S0123ABCD');
@@ -70,16 +70,9 @@ export type OwnersResult =
   { ok: true; owners: OwnersFile; file: string } | { ok: false; file: string; issues: RunbookIssue[] };
 
 export function loadOwnersFile(file: string): OwnersResult {
-  let raw: unknown;
-  try {
-    raw = parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    const message =
-      (error as NodeJS.ErrnoException).code === 'ENOENT'
-        ? 'file not found'
-        : `not valid YAML: ${(error as Error).message.split('\n')[0]}`;
-    return { ok: false, file, issues: [{ path: '(file)', message }] };
-  }
+  const read = readYamlFile(file);
+  if (!read.ok) return { ok: false, file, issues: read.issues };
+  const raw = read.raw;
   const parsed = ownersFileSchema.safeParse(raw);
   if (!parsed.success) {
     return {

@@ -1,8 +1,8 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { DEFAULT_OWNER_ROLES, validateRunbook, type RunbookIssue } from './runbook/validate';
 import type { Runbook } from './runbook/types';
+import { readYamlFile } from './yaml-file';
 
 export const BUILTIN_RUNBOOKS_DIR = resolve(__dirname, '..', 'runbooks');
 
@@ -10,16 +10,9 @@ export type RunbookFileResult =
   { ok: true; runbook: Runbook; file: string } | { ok: false; file: string; issues: RunbookIssue[] };
 
 export function loadRunbookFile(file: string, ownerRoles: string[] = DEFAULT_OWNER_ROLES): RunbookFileResult {
-  let raw: unknown;
-  try {
-    raw = parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    const message =
-      (error as NodeJS.ErrnoException).code === 'ENOENT'
-        ? 'file not found'
-        : `not valid YAML: ${(error as Error).message.split('\n')[0]}`;
-    return { ok: false, file, issues: [{ path: '(file)', message }] };
-  }
+  const read = readYamlFile(file);
+  if (!read.ok) return { ok: false, file, issues: read.issues };
+  const raw = read.raw;
   const result = validateRunbook(raw, ownerRoles);
   return result.ok ? { ok: true, runbook: result.runbook, file } : { ok: false, file, issues: result.issues };
 }
