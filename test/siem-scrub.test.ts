@@ -172,16 +172,14 @@ describe('scrubSecrets', () => {
     expectGone(redacted, canaries.password, canaries.awsSecretAccessKey);
   });
 
-  it('stays linear on a 1 MiB body packed with separate matches', () => {
+  // Its speed (it once compared every pair of matches) is measured by bench/scrub.ts, not asserted here.
+  it('finds every one of the matches in a 1 MiB body packed with them', () => {
     const packed = Array.from(
       { length: 95_000 },
       (_, index) => `token=v${index.toString(36).padStart(4, '0')}`,
     );
-    const started = performance.now();
     const { findings } = scrubSecrets({ log: packed.join(' ') }, key);
     expect(findings).toHaveLength(packed.length);
-    // Comparing every pair of matches took over 10 s here; the linear pass takes about 2 s on a busy CI core.
-    expect(performance.now() - started).toBeLessThan(8000);
   });
 
   it('leaves ordinary text, numbers and nulls alone', () => {
