@@ -106,6 +106,7 @@ test('`tourniquet up` runs the stack; the CLI runs an incident to completion; Ct
     'purge-exposed-logs',
     'recover-connector',
     'remove-deploy-keys',
+    'restore-webhooks',
     'revoke-old-credential',
     'rotate-credential',
   ]);

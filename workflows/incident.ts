@@ -248,6 +248,7 @@ class IncidentRun {
         exercise: this.input.exercise,
         idempotencyKey: `${this.input.context.incident.id}/${step.id}`,
         faults: this.faultsFor(step, `${resolved.provider}.${resolved.action}`),
+        ...(step.undoes ? { undoOf: this.steps.get(step.undoes)?.summary ?? {} } : {}),
       });
       if (result.outcome === 'unsupported') {
         this.skip(step, 'not applicable', `not supported by ${result.implementation}`);

@@ -62,6 +62,7 @@ export const stepSchema = z
       .strict()
       .optional(),
     when: z.record(z.string(), z.string()).optional(),
+    undoes: z.string().optional(),
   })
   .strict();
 

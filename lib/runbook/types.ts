@@ -112,6 +112,8 @@ export interface RunbookStep {
   compensate?: CompensationSpec;
   /** Runs only when every listed context path equals its value (e.g. `connector.provider: github`). */
   when?: Record<string, string>;
+  /** A recovery step that reverses an earlier step: the provider gets that step's summary (previous settings). */
+  undoes?: string;
 }
 
 export interface Runbook {

@@ -157,6 +157,12 @@ export function validateRunbook(raw: unknown, ownerRoles: string[] = DEFAULT_OWN
         message: `unknown owner role "${step.owner}" (known: ${ownerRoles.join(', ')})`,
       });
     }
+    if (step.undoes && !stepAncestors.has(step.undoes) && order.ok) {
+      issues.push({
+        path: `${at}.undoes`,
+        message: `"${step.undoes}" must be a step that "${step.id}" depends on`,
+      });
+    }
     for (const key of Object.keys(step.when ?? {})) {
       if (lookupPath({ context: SAMPLE_CONTEXT, steps: {} }, key) === undefined) {
         issues.push({ path: `${at}.when.${key}`, message: `unknown context field "${key}"` });
