@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { LogNotifier, type Notifier } from '../activities/notify';
 import type { Config } from '../lib/config';
+import { loadSlackWorkerConfig } from '../slack/config';
+import { createSlackNotifier, createSlackWebClient, slackUsergroupResolver } from '../slack/notifier';
 import {
   ensureOperatorKeys,
   loadOwnersFile,
@@ -15,7 +17,7 @@ export class OwnersConfigError extends Error {}
 export function loadOwnerDirectory(
   config: Config,
   logger: Logger,
-  expandUsergroup?: UsergroupResolver,
+  expandUsergroup: UsergroupResolver | undefined = slackUsergroups(logger),
 ): OwnerDirectory {
   const loaded = loadOwnersFile(ownersFilePath());
   if (!loaded.ok) {
@@ -28,6 +30,14 @@ export function loadOwnerDirectory(
   return new OwnerDirectory(loaded.owners, config.dataDir, expandUsergroup);
 }
 
+/** Slack when SLACK_BOT_TOKEN is set (SLACK_INCIDENT_CHANNEL then required), the log otherwise. */
 export function createNotifier(_config: Config, logger: Logger): Notifier {
-  return new LogNotifier(logger);
+  const slack = loadSlackWorkerConfig();
+  return slack ? createSlackNotifier(slack, logger) : new LogNotifier(logger);
+}
+
+/** Owners' Slack user groups are expanded with `usergroups.users.list` when Slack is configured. */
+function slackUsergroups(logger: Logger): UsergroupResolver | undefined {
+  const slack = loadSlackWorkerConfig();
+  return slack ? slackUsergroupResolver(createSlackWebClient(slack, logger)) : undefined;
 }

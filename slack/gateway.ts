@@ -1,0 +1,45 @@
+import { Client, type Connection } from '@temporalio/client';
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../lib/config';
+import { loadOrCreateKey } from '../lib/keys';
+import { mountSlack } from './app';
+import { loadSlackGatewayConfig } from './config';
+
+/** Something that adds routes to the gateway (Slack, SIEM webhooks…). */
+export type GatewayMount = (app: Express) => void;
+
+/**
+ * The Slack mount for the gateway when SLACK_SIGNING_SECRET is set, else undefined. The environment is
+ * validated here, at start: a malformed variable stops the gateway with a message naming it.
+ */
+export function slackGatewayMount(options: {
+  config: Config;
+  connection: Connection;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+}): GatewayMount | undefined {
+  const slack = loadSlackGatewayConfig(options.env);
+  if (!slack) return undefined;
+  const { config } = options;
+  const temporal = new Client({ connection: options.connection, namespace: config.TEMPORAL_NAMESPACE });
+  const fingerprintKey = loadOrCreateKey(
+    config.dataDir,
+    'fingerprint.key',
+    config.TOURNIQUET_FINGERPRINT_KEY,
+    'TOURNIQUET_FINGERPRINT_KEY',
+  );
+  return (app) => {
+    mountSlack(app, {
+      temporal,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      signingSecret: slack.signingSecret,
+      botToken: slack.botToken,
+      ...(slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {}),
+      ...(slack.channel ? { incidentChannel: slack.channel } : {}),
+      ...(config.TOURNIQUET_RUNBOOKS_DIR ? { runbooksDir: config.TOURNIQUET_RUNBOOKS_DIR } : {}),
+      fingerprintKey,
+      logger: options.logger,
+    });
+  };
+}
