@@ -67,7 +67,20 @@ export function createRecordActivities(
           data: json({ event: notification.event, request: notification.request ?? null }),
         });
       }
-      return deps.notifier.notify(notification);
+      const delivered = await deps.notifier.notify(notification);
+      if (delivered.message || notification.thread) {
+        // What the incident's Slack thread says, as posted: part of the evidence when Slack is used.
+        await deps.evidence.recordEvent(notification.incidentId, {
+          kind: 'slack-thread',
+          ...(notification.event.stepId ? { stepId: notification.event.stepId } : {}),
+          data: json({
+            message: delivered.message,
+            thread: notification.thread ?? null,
+            event: notification.event,
+          }),
+        });
+      }
+      return delivered;
     },
     async preserveIncidentRecord(status: IncidentStatus) {
       await deps.evidence.recordEvent(status.incidentId, { kind: 'timeline', data: json(status) });

@@ -378,6 +378,11 @@ test('Slack answering 500 or ratelimited: notifications are retried by Temporal 
     .messages(INCIDENT_CHANNEL)
     .filter((candidate) => candidate.threadTs === thread.ts);
   expect(lines.filter((line) => line.text?.includes('succeeded'))).toHaveLength(status.steps.length);
+  // The thread as posted is part of the incident's evidence: one record per delivered message.
+  const recorded = stack.evidence.events.filter(
+    (event) => event.incidentId === incidentId && event.kind === 'slack-thread',
+  );
+  expect(recorded).toHaveLength(lines.length + 1);
 });
 
 test('owner user groups are expanded with usergroups.users.list', async () => {
