@@ -1,0 +1,261 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { genericAlertSchema } from '../gateway/siem/adapters/generic';
+import { parseDuration } from '../lib/runbook/duration';
+import type { Runbook } from '../lib/runbook/types';
+import { formatPath, type RunbookIssue } from '../lib/runbook/validate';
+import { MILESTONE_IDS } from '../reports/milestones';
+
+/** `90s`, `7m`, `+7m`, `4h` → milliseconds of scenario time. */
+const scenarioDuration = z
+  .string()
+  .regex(/^\+?\d+(\.\d+)?(ms|s|m|h|d)$/, 'expected a duration such as 90s, +7m or 4h')
+  .transform((text) => parseDuration(text.replace(/^\+/, ''))!);
+
+const personName = z.string().regex(/^[a-z][\w.-]{0,63}$/, 'expected a lower-case name such as priya');
+const roleName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case role name');
+
+/**
+ * The alert as a SIEM would send it, in the gateway's generic shape. A scenario never holds a secret: the
+ * generic shape's `secret` and `secretFingerprint` are refused, and `observedAt` defaults to the moment it fires.
+ */
+export const scenarioAlertSchema = genericAlertSchema
+  .omit({ secret: true, secretFingerprint: true, observedAt: true })
+  .extend({ observedAt: z.iso.datetime({ offset: true }).optional() });
+export type ScenarioAlert = z.output<typeof scenarioAlertSchema>;
+
+const fault = {
+  failAttempts: z.number().int().min(1).max(20).optional(),
+  nonRetryable: z.boolean().optional(),
+  latencyMs: z.number().int().min(0).max(600_000).optional(),
+  message: z.string().min(1).max(300).optional(),
+};
+
+export const injectSchema = z.discriminatedUnion('type', [
+  /** A fact the responders learn at that time ("the token was used from a new IP", "Slack is down"). */
+  z.strictObject({ type: z.literal('note'), at: scenarioDuration, text: z.string().min(1).max(500) }),
+  /** A further alert about the same secret, from another detector: joins the incident as the gateway would. */
+  z.strictObject({ type: z.literal('alert'), at: scenarioDuration, alert: scenarioAlertSchema }),
+  /**
+   * A provider failing when the named step (or `provider.action`) runs; armed from the start, because the
+   * simulated provider reads its faults from the incident input. `note` is shown when the exercise opens.
+   */
+  z.strictObject({
+    type: z.literal('provider-failure'),
+    target: z
+      .string()
+      .regex(/^[a-z][\w-]*(\.[a-zA-Z]\w*)?(\/undo)?$/, 'expected a step id or provider.action'),
+    ...fault,
+    note: z.string().min(1).max(500).optional(),
+  }),
+]);
+export type Inject = z.output<typeof injectSchema>;
+
+const script = z.strictObject({
+  /** `none`: the owner never answers (on leave, asleep, unreachable). */
+  respond: z.enum(['approve', 'deny', 'none']),
+  /** Scenario time from the moment the request reaches this role (the request, or its escalation). */
+  after: scenarioDuration.default(60_000),
+  reason: z.string().min(1).max(500).optional(),
+});
+
+const responderSchema = script
+  .extend({
+    /** The role's people; each gets an ed25519 key generated for this exercise. Default: `<role>-1`, `<role>-2`. */
+    people: z.array(personName).min(1).max(10).optional(),
+    /** Escalation target; default: the backup of the role in the owners file. */
+    backup: roleName.optional(),
+    /** Per-step overrides of respond / after / reason. */
+    steps: z.record(z.string().min(1), script).default({}),
+  })
+  .strict();
+export type ResponderScript = z.output<typeof responderSchema>;
+
+const providerRef = z.string().regex(/^[a-z][\w-]*:.+$/, 'expected <provider>:<reference>');
+
+export const scenarioSchema = z
+  .strictObject({
+    id: z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'expected a lower-case id such as tj-actions-2025'),
+    title: z.string().min(1).max(200),
+    description: z.string().max(4000).optional(),
+    /** Where the story comes from (advisory, CVE, post-mortem). */
+    references: z.array(z.string().min(1).max(500)).default([]),
+    /** Runbook id or YAML file; the production runbook by default. */
+    runbook: z.string().min(1).default('leaked-workflow-secret'),
+    alert: scenarioAlertSchema,
+    incident: z
+      .strictObject({
+        credential: providerRef.optional(),
+        destinations: z.array(providerRef).default([]),
+        requester: z.string().min(1).max(200).optional(),
+        hint: z.string().max(200).optional(),
+      })
+      .default({ destinations: [] }),
+    clock: z.strictObject({
+      /** Human-facing durations (approval deadlines, escalations, responders, injects) run this many times faster. */
+      speed: z.number().min(1).max(100_000),
+      /** The longest the scenario may run (scenario time); the incident is cancelled after it. */
+      duration: scenarioDuration,
+    }),
+    injects: z.array(injectSchema).default([]),
+    responders: z.record(roleName, responderSchema),
+    /** Targets per milestone, scenario time from the incident opening. Missing ones use the defaults. */
+    sla: z.partialRecord(z.enum(MILESTONE_IDS), scenarioDuration).default({}),
+  })
+  .superRefine((scenario, ctx) => {
+    scenario.injects.forEach((inject, index) => {
+      if (inject.type !== 'provider-failure' && inject.at > scenario.clock.duration) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['injects', index, 'at'],
+          message: 'after the end of the scenario (clock.duration)',
+        });
+      }
+    });
+    for (const [role, responder] of Object.entries(scenario.responders)) {
+      const scripts: [PropertyKey[], z.output<typeof script>][] = [
+        [['responders', role], responder],
+        ...Object.entries(responder.steps).map(
+          ([step, override]): [PropertyKey[], z.output<typeof script>] => [
+            ['responders', role, 'steps', step],
+            override,
+          ],
+        ),
+      ];
+      for (const [path, entry] of scripts) {
+        if (entry.respond === 'deny' && !entry.reason) {
+          ctx.addIssue({ code: 'custom', path: [...path, 'reason'], message: 'a denial needs a reason' });
+        }
+      }
+      if (responder.backup && !scenario.responders[responder.backup]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['responders', role, 'backup'],
+          message: `no responders for role "${responder.backup}"`,
+        });
+      }
+    }
+  });
+
+export type Scenario = z.output<typeof scenarioSchema>;
+
+export type ScenarioResult =
+  | { ok: true; scenario: Scenario; file: string; sha256: string }
+  | { ok: false; file: string; issues: RunbookIssue[] };
+
+function issuesOf(error: z.ZodError): RunbookIssue[] {
+  return error.issues.map((issue) => {
+    const path = [...issue.path];
+    // An unknown key is reported on its parent; name the key itself.
+    if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) path.push(issue.keys[0]);
+    return { path: formatPath(path) || '(scenario)', message: issue.message };
+  });
+}
+
+/** A scenario is shared and committed: refuse one that carries a secret (or its fingerprint) outright. */
+function secretFields(raw: unknown): RunbookIssue[] {
+  if (!raw || typeof raw !== 'object') return [];
+  const scenario = raw as { alert?: unknown; injects?: unknown };
+  const alerts: [string, unknown][] = [['alert', scenario.alert]];
+  if (Array.isArray(scenario.injects)) {
+    scenario.injects.forEach((inject: unknown, index) => {
+      if (inject && typeof inject === 'object')
+        alerts.push([`injects[${index}].alert`, (inject as { alert?: unknown }).alert]);
+    });
+  }
+  const issues: RunbookIssue[] = [];
+  for (const [path, alert] of alerts) {
+    if (!alert || typeof alert !== 'object') continue;
+    for (const field of ['secret', 'secretFingerprint']) {
+      if (field in alert) {
+        issues.push({
+          path: `${path}.${field}`,
+          message: 'a scenario never holds a secret or its fingerprint: remove it',
+        });
+      }
+    }
+  }
+  return issues;
+}
+
+export function parseScenario(raw: unknown, file = '(scenario)', sha256 = ''): ScenarioResult {
+  const secrets = secretFields(raw);
+  if (secrets.length > 0) return { ok: false, file, issues: secrets };
+  const parsed = scenarioSchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, file, issues: issuesOf(parsed.error) };
+  return { ok: true, scenario: parsed.data, file, sha256 };
+}
+
+export function loadScenarioFile(file: string): ScenarioResult {
+  let text: string;
+  let raw: unknown;
+  try {
+    text = readFileSync(file, 'utf8');
+    raw = parse(text);
+  } catch (error) {
+    const message =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'file not found'
+        : `not valid YAML: ${(error as Error).message.split('\n')[0]}`;
+    return { ok: false, file, issues: [{ path: '(file)', message }] };
+  }
+  return parseScenario(raw, file, createHash('sha256').update(text).digest('hex'));
+}
+
+/** The escalation chain the exercise uses: the scenario's `backup`, else the owners file's. */
+export function backupOf(
+  scenario: Scenario,
+  role: string,
+  ownersBackups: Record<string, string>,
+): string | undefined {
+  const backup = scenario.responders[role]?.backup ?? ownersBackups[role];
+  return backup && scenario.responders[backup] ? backup : undefined;
+}
+
+/**
+ * Checks a valid scenario against its runbook: every role that will be asked (step owners, escalation
+ * targets) has scripted responders, step overrides and fault targets name real steps.
+ */
+export function checkScenarioAgainstRunbook(
+  scenario: Scenario,
+  runbook: Runbook,
+  ownersBackups: Record<string, string>,
+): RunbookIssue[] {
+  const issues: RunbookIssue[] = [];
+  const stepIds = new Set(runbook.steps.map((step) => step.id));
+  const asked = new Map<string, string>();
+  for (const step of runbook.steps) {
+    if (step.approval.policy === 'none') continue;
+    if (!asked.has(step.owner)) asked.set(step.owner, `owner of step "${step.id}"`);
+    const escalation = step.approval.escalateTo ?? backupOf(scenario, step.owner, ownersBackups);
+    if (escalation && !asked.has(escalation)) asked.set(escalation, `escalation target of step "${step.id}"`);
+  }
+  for (const [role, why] of asked) {
+    if (!scenario.responders[role]) {
+      issues.push({ path: `responders.${role}`, message: `missing: the role is asked to approve (${why})` });
+    }
+  }
+  for (const [role, responder] of Object.entries(scenario.responders)) {
+    for (const step of Object.keys(responder.steps)) {
+      if (!stepIds.has(step)) {
+        issues.push({
+          path: `responders.${role}.steps.${step}`,
+          message: `runbook "${runbook.id}" has no step "${step}"`,
+        });
+      }
+    }
+  }
+  scenario.injects.forEach((inject, index) => {
+    if (inject.type !== 'provider-failure') return;
+    const base = inject.target.replace(/\/undo$/, '');
+    if (!base.includes('.') && !stepIds.has(base)) {
+      issues.push({
+        path: `injects[${index}].target`,
+        message: `runbook "${runbook.id}" has no step "${base}"`,
+      });
+    }
+  });
+  return issues;
+}
