@@ -1,7 +1,11 @@
 import { Command, CommanderError } from 'commander';
+import { registerAlertCommands } from './commands/alert';
 import { registerApprovalCommands } from './commands/approve';
 import { registerEvidenceCommands } from './commands/evidence';
+import { registerExerciseCommands } from './commands/exercise';
 import { registerIncidentCommands } from './commands/incident';
+import { registerReplayCommands } from './commands/replay';
+import { registerReportCommands } from './commands/report';
 import { registerRunbookCommands } from './commands/runbook';
 import { registerUpCommands } from './commands/up';
 import { CliError, reportAndExit } from './errors';
@@ -16,6 +20,10 @@ registerIncidentCommands(program);
 registerRunbookCommands(program);
 registerApprovalCommands(program);
 registerEvidenceCommands(program);
+registerAlertCommands(program);
+registerExerciseCommands(program);
+registerReportCommands(program);
+registerReplayCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) {

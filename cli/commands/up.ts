@@ -5,6 +5,8 @@ import { loadConfig, temporalAddress } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { findTemporalCli, startDevServer, type DevServer } from '../../lib/temporal/dev-server';
 import { startGateway } from '../../gateway/server';
+import { siemWebhooksFromEnv } from '../../gateway/webhooks';
+import { slackGatewayMount, type GatewayMount } from '../../slack/gateway';
 import { startConfiguredWorker } from '../../worker/runtime';
 import { runWorkerProcess } from '../../worker/main';
 import { runGatewayProcess } from '../../gateway/main';
@@ -28,6 +30,10 @@ async function up(): Promise<void> {
   const address = temporalAddress(config);
   const connection = await Connection.connect({ address });
   const { worker, running } = await startConfiguredWorker(config, logger);
+  const siem = siemWebhooksFromEnv({ config, connection, logger });
+  const mounts = [slackGatewayMount({ config, connection, logger }), siem.mount].filter(
+    (m): m is GatewayMount => !!m,
+  );
   const gateway = await startGateway({
     host: config.TOURNIQUET_HOST,
     port: config.TOURNIQUET_PORT,
@@ -36,6 +42,7 @@ async function up(): Promise<void> {
       await connection.healthService.check({});
       return true;
     },
+    mount: (app) => mounts.forEach((mount) => mount(app)),
   });
 
   say(`Tourniquet is up (data in ${config.dataDir})`);
@@ -51,6 +58,7 @@ async function up(): Promise<void> {
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       say('Stopping…');
+      await siem.close().catch(() => undefined);
       await gateway.close().catch(() => undefined);
       await worker.shutdown();
       await running.catch(() => undefined);

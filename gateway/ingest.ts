@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import {
+  buildIncidentInput,
+  closedAndContained,
+  incidentIdFor,
+  incidentRequestSchema,
+} from '../lib/incidents';
+import type { AlertBatch, AlertBatchResult, AlertRef, IncidentInput, Runbook } from '../lib/runbook/types';
+import { ROLE_MEMBERS } from '../providers/catalog';
+import { parseWorkflowRef } from '../providers/github/refs';
+import { attachAlertsUpdate, incidentWorkflow } from '../workflows/incident';
+import { EXERCISE, INCIDENT_KEY, PHASE, RUNBOOK, SEVERITY, STATE } from '../workflows/search-attributes';
+import { AlertBatcher, DEFAULT_BATCHER_OPTIONS } from './alert-batcher';
+import type { GatewayMetrics } from './metrics';
+import type { NormalizedAlert } from './siem';
+
+export type ParsedIncidentRequest = z.output<typeof incidentRequestSchema>;
+
+/** What every waiting request of one batch is told. */
+export interface IngestOutcome {
+  incidentId: string;
+  /**
+   * `created` for every request of the batch whose update started the incident (the batcher sends the first
+   * alert about a quiet secret alone, so normally exactly one request), `joined` for every other: the incident
+   * existed already (running, or closed and contained, then `closed` is true).
+   */
+  status: 'created' | 'joined';
+  closed: boolean;
+  /** Alerts the incident holds after this batch (0 when it is closed). */
+  alertCount: number;
+}
+
+interface PendingAlert {
+  ref: AlertRef;
+  request: ParsedIncidentRequest;
+}
+
+export interface IncidentIngestOptions {
+  client: Client;
+  taskQueue: string;
+  runbook: Runbook;
+  fingerprintKey: Buffer;
+  logger: Logger;
+  metrics?: GatewayMetrics;
+  windowMs?: number;
+  maxBatch?: number;
+  maxPending?: number;
+  maxConcurrentFlushes?: number;
+  /** How long an alert may wait for its batch to be sent before it is answered 503 (default 4 s). */
+  maxWaitMs?: number;
+  /**
+   * How long one batch's update-with-start may take before its requests are answered 503 (default 5 s). With
+   * `maxWaitMs`, every request is answered within about 9 s: GitHub gives up on a webhook after 10 s.
+   */
+  flushTimeoutMs?: number;
+}
+
+export class IngestUnavailableError extends Error {}
+
+/** The containment target of an alert: its connector, else a GitHub workflow where it leaked, else simulated. */
+export function connectorFor(alert: NormalizedAlert): string {
+  const candidates: string[] = [];
+  if (alert.connector) candidates.push(alert.connector);
+  for (const location of alert.locations) {
+    if (!location.repository || !location.workflow) continue;
+    const workflow = location.workflow.replace(/^\/+/, '');
+    candidates.push(`github:${location.repository}/${workflow}`);
+  }
+  for (const candidate of candidates) {
+    const colon = candidate.indexOf(':');
+    const provider = colon > 0 ? candidate.slice(0, colon) : '';
+    if (!ROLE_MEMBERS.connector.includes(provider)) continue;
+    if (provider === 'github') {
+      try {
+        parseWorkflowRef(candidate);
+      } catch {
+        continue;
+      }
+    }
+    return candidate;
+  }
+  return `simulated:${alert.source}`;
+}
+
+function hintText(alert: NormalizedAlert): string {
+  if (!alert.hint) return '';
+  const last4 = alert.hint.last4 ? ` ending …${alert.hint.last4}` : '';
+  return `${alert.hint.kind}${last4} (${alert.hint.length} chars)`.slice(0, 200);
+}
+
+/** The incident request a raised alert stands for. The alert has been scrubbed: nothing here is a secret. */
+export function incidentRequestFor(alert: NormalizedAlert): z.ZodSafeParseResult<ParsedIncidentRequest> {
+  return incidentRequestSchema.safeParse({
+    secretKind: alert.secretKind.slice(0, 64),
+    connector: connectorFor(alert),
+    severity: alert.severity,
+    requester: `siem:${alert.source}`,
+    source: `siem:${alert.source}`,
+    secretFingerprint: alert.fingerprint,
+    hint: hintText(alert),
+    exposureStart: alert.observedAt,
+  });
+}
+
+export function alertRefFor(alert: NormalizedAlert): AlertRef {
+  return {
+    alertId: alert.alertId,
+    source: alert.source,
+    detector: alert.detector,
+    observedAt: alert.observedAt,
+  };
+}
+
+/**
+ * Turns raised alerts into incidents: one incident per fingerprint (the workflow id), one `attachAlerts`
+ * Update per batch sent with update-with-start, so concurrent alerts can never start two incidents and a storm
+ * of duplicates costs a bounded number of history events.
+ */
+export class IncidentIngest {
+  private readonly batcher: AlertBatcher<PendingAlert, IngestOutcome>;
+  private readonly flushTimeoutMs: number;
+
+  constructor(private readonly options: IncidentIngestOptions) {
+    this.flushTimeoutMs = options.flushTimeoutMs ?? 5_000;
+    this.batcher = new AlertBatcher<PendingAlert, IngestOutcome>({
+      windowMs: options.windowMs ?? DEFAULT_BATCHER_OPTIONS.windowMs,
+      maxBatch: options.maxBatch ?? DEFAULT_BATCHER_OPTIONS.maxBatch,
+      maxPending: options.maxPending ?? DEFAULT_BATCHER_OPTIONS.maxPending,
+      maxConcurrentFlushes: options.maxConcurrentFlushes ?? DEFAULT_BATCHER_OPTIONS.maxConcurrentFlushes,
+      maxWaitMs: options.maxWaitMs ?? 4_000,
+      flush: (incidentId, items) => this.flush(incidentId, items),
+      onPendingChange: (pending) => options.metrics?.pendingAlerts.set(pending),
+    });
+  }
+
+  get pending(): number {
+    return this.batcher.pending;
+  }
+
+  submit(ref: AlertRef, request: ParsedIncidentRequest): Promise<IngestOutcome> {
+    // buildIncidentInput keys the incident the same way; every request here carries the alert's fingerprint.
+    const incidentId = incidentIdFor(request.secretFingerprint!);
+    return this.batcher.submit(incidentId, { ref, request });
+  }
+
+  /** Sends what is waiting, then resolves; later submits are refused. */
+  close(): Promise<void> {
+    return this.batcher.close();
+  }
+
+  private async flush(incidentId: string, items: PendingAlert[]): Promise<IngestOutcome> {
+    const { client, metrics, logger } = this.options;
+    const batch: AlertBatch = { token: randomUUID(), alerts: items.map((item) => item.ref) };
+    metrics?.batchAlerts.observe(items.length);
+    // The first alert of the batch describes the incident if this batch is the one that opens it.
+    const input: IncidentInput = {
+      ...buildIncidentInput(this.options.runbook, items[0].request, this.options.fingerprintKey),
+      startToken: batch.token,
+    };
+    const startedAt = Date.now();
+    try {
+      const outcome = await client.withDeadline(Date.now() + this.flushTimeoutMs, () =>
+        this.attach(incidentId, batch, input),
+      );
+      metrics?.batches.inc({ outcome: outcome.closed ? 'closed' : outcome.status });
+      if (outcome.status === 'created') {
+        metrics?.incidentsCreated.inc({ source: items[0].ref.source });
+        logger.info(
+          {
+            incidentId,
+            alerts: items.length,
+            source: items[0].ref.source,
+            severity: input.context.incident.severity,
+            ms: Date.now() - startedAt,
+          },
+          'incident created from SIEM alerts',
+        );
+      } else {
+        logger.debug(
+          { incidentId, alerts: items.length, closed: outcome.closed, ms: Date.now() - startedAt },
+          'SIEM alerts joined incident',
+        );
+      }
+      return outcome;
+    } catch (error) {
+      metrics?.batches.inc({ outcome: 'failed' });
+      logger.warn(
+        { incidentId, alerts: items.length, error: error instanceof Error ? error.message : String(error) },
+        'SIEM alerts not attached: Temporal did not answer',
+      );
+      throw new IngestUnavailableError('Temporal is not answering: try again shortly');
+    }
+  }
+
+  /**
+   * Update-with-start. The first attempt refuses to reuse the id of a closed run, so a contained incident is
+   * never started again, even if it closes between two calls; a closed run that did not contain the secret
+   * (failed or cancelled) is started again, as `tourniquet incident start` does.
+   */
+  private async attach(incidentId: string, batch: AlertBatch, input: IncidentInput): Promise<IngestOutcome> {
+    let reusePolicy: WorkflowIdReusePolicy = WorkflowIdReusePolicy.REJECT_DUPLICATE;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const result: AlertBatchResult = await this.options.client.workflow.executeUpdateWithStart(
+          attachAlertsUpdate,
+          {
+            args: [batch],
+            // The same id on every attempt: if an earlier attempt did land, the server answers its outcome
+            // instead of recording the batch twice.
+            updateId: batch.token,
+            startWorkflowOperation: new WithStartWorkflowOperation(incidentWorkflow, {
+              workflowId: incidentId,
+              taskQueue: this.options.taskQueue,
+              args: [input],
+              workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+              workflowIdReusePolicy: reusePolicy,
+              typedSearchAttributes: [
+                { key: INCIDENT_KEY, value: input.context.incident.fingerprint },
+                { key: SEVERITY, value: input.context.incident.severity },
+                { key: STATE, value: 'running' },
+                { key: PHASE, value: input.runbook.steps[0].phase },
+                { key: RUNBOOK, value: input.runbook.id },
+                { key: EXERCISE, value: input.exercise },
+              ],
+            }),
+          },
+        );
+        return {
+          incidentId,
+          status: result.created ? 'created' : 'joined',
+          closed: false,
+          alertCount: result.alertCount,
+        };
+      } catch (error) {
+        if (attempt >= 4) throw error;
+        if (error instanceof WorkflowExecutionAlreadyStartedError) {
+          if (await closedAndContained(this.options.client, incidentId)) {
+            return { incidentId, status: 'joined', closed: true, alertCount: 0 };
+          }
+          reusePolicy = WorkflowIdReusePolicy.ALLOW_DUPLICATE;
+          continue;
+        }
+        // The run closed while the update waited to be accepted: try again, which finds it closed.
+        if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError) continue;
+        throw error;
+      }
+    }
+  }
+}

@@ -1,0 +1,396 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { Client, type Connection } from '@temporalio/client';
+import type { Express, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Config } from '../lib/config';
+import { loadOrCreateKey } from '../lib/keys';
+import { findRunbook, formatIssues } from '../lib/runbook-files';
+import type { Runbook } from '../lib/runbook/types';
+import { BatcherClosedError, BatcherOverloadedError, BatcherTimeoutError } from './alert-batcher';
+import { alertRefFor, IncidentIngest, incidentRequestFor, type IncidentIngestOptions } from './ingest';
+import {
+  createGatewayMetrics,
+  mountMetrics,
+  sourceLabel,
+  type GatewayMetrics,
+  type RejectReason,
+  type SourceLabel,
+} from './metrics';
+import {
+  authenticateSiemRequest,
+  createReplayCache,
+  normalizeSiemAlert,
+  parseSecretList,
+  SIEM_SOURCES,
+  siemSecretsFromEnv,
+  type ReplayCache,
+  type SiemSecrets,
+  type SiemSource,
+} from './siem';
+
+/** Bodies above this answer 413 before anything parses them. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+export const DEFAULT_RUNBOOK = 'leaked-workflow-secret';
+export const WEBHOOK_PATH = '/webhooks/siem';
+
+export interface SiemWebhookOptions extends Pick<
+  IncidentIngestOptions,
+  'windowMs' | 'maxBatch' | 'maxPending' | 'maxConcurrentFlushes' | 'maxWaitMs' | 'flushTimeoutMs'
+> {
+  client: Client;
+  taskQueue: string;
+  /** The runbook every SIEM incident runs. */
+  runbook: Runbook;
+  fingerprintKey: Buffer;
+  /** `SIEM_SECRET_<SOURCE>` values; a source without one answers 404. */
+  secrets: SiemSecrets;
+  logger: Logger;
+  metrics?: GatewayMetrics;
+  replayCache?: ReplayCache;
+}
+
+export interface SiemWebhooks {
+  /** Adds `POST /webhooks/siem/:source` and `GET /metrics` to the gateway app. */
+  mount: (app: Express) => void;
+  metrics: GatewayMetrics;
+  ingest: IncidentIngest;
+  enabled: SiemSource[];
+  /** Answers what is waiting, then refuses new alerts (503). Call before closing the HTTP server. */
+  close: () => Promise<void>;
+}
+
+const sourceParam = z.enum(SIEM_SOURCES);
+
+/**
+ * Signatures of requests answered 503 (Temporal unreachable) may be presented once more: the sender's retry of
+ * the same delivery must not be refused as a replay, since nothing was done with it.
+ */
+class RetryableReplays {
+  private readonly forgiven = new Set<string>();
+
+  constructor(
+    private readonly inner: ReplayCache,
+    private readonly limit = 10_000,
+  ) {}
+
+  forRequest(): { cache: ReplayCache; forgive(): void } {
+    let accepted: string | undefined;
+    const { inner, forgiven } = this;
+    const cache: ReplayCache = {
+      checkAndRemember(key, nowMs) {
+        if (forgiven.delete(key) || inner.checkAndRemember(key, nowMs)) {
+          accepted = key;
+          return true;
+        }
+        return false;
+      },
+      get size() {
+        return inner.size;
+      },
+      clear: () => inner.clear(),
+    };
+    return {
+      cache,
+      forgive: () => {
+        if (accepted === undefined) return;
+        if (forgiven.size >= this.limit) forgiven.delete(forgiven.values().next().value!);
+        forgiven.add(accepted);
+      },
+    };
+  }
+}
+
+/** At most `perMinute` warnings per kind and minute: a flood of bad requests must not flood the logs. */
+class WarningSampler {
+  private readonly windows = new Map<string, { start: number; count: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly perMinute = 20,
+  ) {}
+
+  warn(kind: string, fields: Record<string, unknown>, message: string): void {
+    const now = Date.now();
+    let window = this.windows.get(kind);
+    if (!window || now - window.start >= 60_000) {
+      if (window && window.count > this.perMinute) {
+        this.logger.warn(
+          { kind, suppressed: window.count - this.perMinute },
+          'SIEM webhook warnings suppressed',
+        );
+      }
+      window = { start: now, count: 0 };
+      this.windows.set(kind, window);
+    }
+    window.count += 1;
+    if (window.count <= this.perMinute) this.logger.warn(fields, message);
+  }
+}
+
+/**
+ * The exact bytes of the body, for the signature check. A declared or actual length over `limit` stops
+ * reading: `too-large`. Nothing parses the body before it is authenticated.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.resolve('too-large');
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    let settled = false;
+    const settle = (value: Buffer | 'too-large' | 'aborted') => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      length += chunk.length;
+      if (length > limit) {
+        chunks.length = 0;
+        req.pause();
+        return settle('too-large');
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => settle(Buffer.concat(chunks, length)));
+    req.once('aborted', () => settle('aborted'));
+    req.once('error', () => settle('aborted'));
+  });
+}
+
+export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
+  const metrics = options.metrics ?? createGatewayMetrics();
+  const enabled = new Set(
+    SIEM_SOURCES.filter((source) => parseSecretList(options.secrets[source]).length > 0),
+  );
+  const replays = new RetryableReplays(options.replayCache ?? createReplayCache());
+  const warnings = new WarningSampler(options.logger);
+  const ingest = new IncidentIngest({
+    client: options.client,
+    taskQueue: options.taskQueue,
+    runbook: options.runbook,
+    fingerprintKey: options.fingerprintKey,
+    logger: options.logger,
+    metrics,
+    windowMs: options.windowMs,
+    maxBatch: options.maxBatch,
+    maxPending: options.maxPending,
+    maxConcurrentFlushes: options.maxConcurrentFlushes,
+    maxWaitMs: options.maxWaitMs,
+    flushTimeoutMs: options.flushTimeoutMs,
+  });
+
+  /** One request's context: where it came from and when, for the metrics and the sampled warnings. */
+  interface Exchange {
+    req: IncomingMessage;
+    res: ServerResponse;
+    source: SourceLabel;
+    startedAt: number;
+  }
+
+  function answer(
+    exchange: Exchange,
+    status: number,
+    body: Record<string, unknown>,
+    outcome: 'accepted' | 'ignored' | RejectReason,
+    headers: Record<string, string> = {},
+  ): void {
+    const { res, source } = exchange;
+    metrics.ackSeconds.observe({ source, outcome }, (performance.now() - exchange.startedAt) / 1000);
+    if (outcome !== 'accepted' && outcome !== 'ignored')
+      metrics.alertsRejected.inc({ source, reason: outcome });
+    if (res.headersSent || res.destroyed) return;
+    // Written directly (no ETag, no content negotiation): this path is hot during an alert storm.
+    const json = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(json)),
+      'cache-control': 'no-store',
+      ...headers,
+    });
+    res.end(json);
+  }
+
+  function reject(
+    exchange: Exchange,
+    status: number,
+    reason: RejectReason,
+    body: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): void {
+    const { source } = exchange;
+    warnings.warn(
+      `${source}:${reason}`,
+      { source, reason, status, ...(body.field ? { field: body.field } : {}) },
+      'SIEM webhook refused',
+    );
+    answer(exchange, status, body, reason, headers);
+  }
+
+  async function handle(exchange: Exchange, source: SiemSource): Promise<void> {
+    const { req } = exchange;
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding !== 'identity') {
+      return reject(
+        exchange,
+        415,
+        'bad_request',
+        { error: 'unsupported content-encoding' },
+        { connection: 'close' },
+      );
+    }
+    const rawBody = await readBody(req, MAX_BODY_BYTES);
+    if (rawBody === 'too-large') {
+      // The rest of an oversized body is not read: answer and close the connection.
+      return reject(
+        exchange,
+        413,
+        'too_large',
+        { error: 'body too large', limit: MAX_BODY_BYTES },
+        { connection: 'close' },
+      );
+    }
+    if (rawBody === 'aborted') return answer(exchange, 400, { error: 'request aborted' }, 'bad_request');
+
+    const replay = replays.forRequest();
+    const auth = authenticateSiemRequest(source, req.headers, rawBody, {
+      secrets: options.secrets,
+      replayCache: replay.cache,
+    });
+    if (!auth.ok)
+      return reject(exchange, 401, 'unauthorized', { error: 'unauthorized', message: auth.reason });
+
+    let body: unknown;
+    try {
+      body = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      // Never echo the parser's message: it quotes the body, which may hold the secret.
+      return reject(exchange, 400, 'invalid_json', { error: 'invalid JSON', field: '(body)' });
+    }
+    const normalized = normalizeSiemAlert(source, body, { fingerprintKey: options.fingerprintKey });
+    if (!normalized.ok) {
+      return reject(exchange, 400, 'invalid_alert', {
+        error: 'invalid alert',
+        field: normalized.field,
+        message: normalized.message,
+      });
+    }
+    const { alert, lifecycle } = normalized;
+    if (lifecycle !== 'raised') {
+      metrics.alertsIgnored.inc({ source, lifecycle });
+      return answer(exchange, 202, { status: 'ignored', lifecycle }, 'ignored');
+    }
+    const request = incidentRequestFor(alert);
+    if (!request.success) {
+      const issue = request.error.issues[0];
+      return reject(exchange, 400, 'invalid_alert', {
+        error: 'invalid alert',
+        field: issue.path.join('.') || '(body)',
+        message: issue.message,
+      });
+    }
+
+    try {
+      const outcome = await ingest.submit(alertRefFor(alert), request.data);
+      metrics.alertsAccepted.inc({ source });
+      if (outcome.status === 'joined')
+        metrics.incidentsJoined.inc({ source, closed: String(outcome.closed) });
+      return answer(
+        exchange,
+        202,
+        {
+          incidentId: outcome.incidentId,
+          status: outcome.status,
+          ...(outcome.closed ? { closed: true } : {}),
+        },
+        'accepted',
+      );
+    } catch (error) {
+      replay.forgive();
+      const retry = { 'retry-after': '5' };
+      if (error instanceof BatcherOverloadedError || error instanceof BatcherTimeoutError) {
+        return reject(exchange, 503, 'overloaded', { error: 'overloaded', message: error.message }, retry);
+      }
+      const message =
+        error instanceof BatcherClosedError ? error.message : 'Temporal is not answering: try again shortly';
+      return reject(exchange, 503, 'unavailable', { error: 'unavailable', message }, retry);
+    }
+  }
+
+  function mount(app: Express): void {
+    app.post(`${WEBHOOK_PATH}/:source`, (req: Request, res: Response) => {
+      const startedAt = performance.now();
+      const source = sourceLabel(req.params.source);
+      const exchange: Exchange = { req, res, source, startedAt };
+      metrics.alertsReceived.inc({ source });
+      const parsed = sourceParam.safeParse(req.params.source);
+      // An unknown source is never echoed: the path is attacker-chosen and could hold anything.
+      if (!parsed.success || !enabled.has(parsed.data)) {
+        return reject(
+          exchange,
+          404,
+          'unknown_source',
+          { error: 'unknown or unconfigured source' },
+          { connection: 'close' },
+        );
+      }
+      handle(exchange, parsed.data).catch((error: unknown) => {
+        // Only the error's class: a message could quote request data.
+        options.logger.error(
+          { source, errorType: error instanceof Error ? error.name : typeof error },
+          'SIEM webhook failed',
+        );
+        answer(exchange, 500, { error: 'internal error' }, 'unavailable');
+      });
+    });
+    mountMetrics(app, metrics);
+  }
+
+  return { mount, metrics, ingest, enabled: [...enabled], close: () => ingest.close() };
+}
+
+const envSchema = z.object({ TOURNIQUET_DEFAULT_RUNBOOK: z.string().min(1).default(DEFAULT_RUNBOOK) });
+
+/**
+ * The SIEM webhooks as `tourniquet up` and `tourniquet gateway` run them: secrets from `SIEM_SECRET_<SOURCE>`,
+ * the fingerprint key shared with the CLI, the runbook from `TOURNIQUET_DEFAULT_RUNBOOK`.
+ */
+export function siemWebhooksFromEnv(options: {
+  config: Config;
+  connection: Connection;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+}): SiemWebhooks {
+  const env = options.env ?? process.env;
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`environment variable TOURNIQUET_DEFAULT_RUNBOOK: ${parsed.error.issues[0].message}`);
+  }
+  const found = findRunbook(parsed.data.TOURNIQUET_DEFAULT_RUNBOOK, options.config.TOURNIQUET_RUNBOOKS_DIR);
+  if (!found.ok) {
+    throw new Error(`TOURNIQUET_DEFAULT_RUNBOOK: ${formatIssues(found).join('; ')}`);
+  }
+  const fingerprintKey = loadOrCreateKey(
+    options.config.dataDir,
+    'fingerprint.key',
+    options.config.TOURNIQUET_FINGERPRINT_KEY,
+    'TOURNIQUET_FINGERPRINT_KEY',
+  );
+  const webhooks = createSiemWebhooks({
+    client: new Client({ connection: options.connection, namespace: options.config.TEMPORAL_NAMESPACE }),
+    taskQueue: options.config.TEMPORAL_TASK_QUEUE,
+    runbook: found.runbook,
+    fingerprintKey,
+    secrets: siemSecretsFromEnv(env),
+    logger: options.logger,
+  });
+  options.logger.info(
+    { sources: webhooks.enabled, runbook: found.runbook.id },
+    webhooks.enabled.length > 0 ? 'SIEM webhooks enabled' : 'SIEM webhooks: no source configured',
+  );
+  return webhooks;
+}
