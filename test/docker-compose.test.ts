@@ -76,6 +76,13 @@ test('workers and the gateway reach Temporal by its service name and read only k
     'SLACK_SIGNING_SECRET',
     'SLACK_BOT_TOKEN',
     'SIEM_SECRET_GENERIC',
+    'SIEM_SECRET_GITGUARDIAN',
+    'SIEM_SECRET_SPLUNK',
+    'SIEM_SECRET_AZURE_MONITOR',
+    'SIEM_SECRET_ELASTIC',
+    'SIEM_SECRET_DATADOG',
+    'SLACK_INCIDENT_CHANNEL',
+    'TOURNIQUET_DEFAULT_RUNBOOK',
     'SIEM_SECRET_GITHUB',
   ]);
   for (const name of ['tourniquet-worker', 'tourniquet-gateway']) {
