@@ -1,15 +1,21 @@
 import { Connection } from '@temporalio/client';
-import { loadConfig, temporalAddress } from '../lib/config';
-import { createLogger } from '../lib/logger';
+import { loadConfig, temporalAddress, type Config } from '../lib/config';
+import { createLogger, type Logger } from '../lib/logger';
 import { slackGatewayMount, type GatewayMount } from '../slack/gateway';
-import { startGateway } from './server';
+import { startGateway, type Gateway } from './server';
 import { siemWebhooksFromEnv } from './webhooks';
 
-/** `tourniquet gateway`: the HTTP entry point alone, against TEMPORAL_ADDRESS (docker-compose runs it so). */
-export async function runGatewayProcess(): Promise<void> {
-  const config = loadConfig();
-  const logger = createLogger(config.TOURNIQUET_LOG_LEVEL, 'tourniquet-gateway');
-  const connection = await Connection.connect({ address: temporalAddress(config) });
+export interface ConfiguredGateway extends Gateway {
+  /** Stops accepting alerts, flushes what is batched, then closes the HTTP server. */
+  shutdown(): Promise<void>;
+}
+
+/** The gateway with every configured entry point (SIEM webhooks, Slack), as `up` and `gateway` run it. */
+export async function startConfiguredGateway(
+  config: Config,
+  connection: Connection,
+  logger: Logger,
+): Promise<ConfiguredGateway> {
   const siem = siemWebhooksFromEnv({ config, connection, logger });
   const mounts = [slackGatewayMount({ config, connection, logger }), siem.mount].filter(
     (m): m is GatewayMount => !!m,
@@ -24,12 +30,26 @@ export async function runGatewayProcess(): Promise<void> {
     },
     mount: (app) => mounts.forEach((mount) => mount(app)),
   });
+  return {
+    ...gateway,
+    async shutdown() {
+      await siem.close();
+      await gateway.close();
+    },
+  };
+}
+
+/** `tourniquet gateway`: the HTTP entry point alone, against TEMPORAL_ADDRESS (docker-compose runs it so). */
+export async function runGatewayProcess(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.TOURNIQUET_LOG_LEVEL, 'tourniquet-gateway');
+  const connection = await Connection.connect({ address: temporalAddress(config) });
+  const gateway = await startConfiguredGateway(config, connection, logger);
   process.stdout.write(`gateway listening on ${gateway.url}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  await siem.close();
-  await gateway.close();
+  await gateway.shutdown();
   await connection.close();
 }

@@ -4,12 +4,9 @@ import type { Command } from 'commander';
 import { loadConfig, temporalAddress } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { findTemporalCli, startDevServer, type DevServer } from '../../lib/temporal/dev-server';
-import { startGateway } from '../../gateway/server';
-import { siemWebhooksFromEnv } from '../../gateway/webhooks';
-import { slackGatewayMount, type GatewayMount } from '../../slack/gateway';
 import { startConfiguredWorker } from '../../worker/runtime';
 import { runWorkerProcess } from '../../worker/main';
-import { runGatewayProcess } from '../../gateway/main';
+import { runGatewayProcess, startConfiguredGateway } from '../../gateway/main';
 
 async function up(): Promise<void> {
   const config = loadConfig();
@@ -30,20 +27,7 @@ async function up(): Promise<void> {
   const address = temporalAddress(config);
   const connection = await Connection.connect({ address });
   const { worker, running } = await startConfiguredWorker(config, logger);
-  const siem = siemWebhooksFromEnv({ config, connection, logger });
-  const mounts = [slackGatewayMount({ config, connection, logger }), siem.mount].filter(
-    (m): m is GatewayMount => !!m,
-  );
-  const gateway = await startGateway({
-    host: config.TOURNIQUET_HOST,
-    port: config.TOURNIQUET_PORT,
-    logger,
-    temporalHealthy: async () => {
-      await connection.healthService.check({});
-      return true;
-    },
-    mount: (app) => mounts.forEach((mount) => mount(app)),
-  });
+  const gateway = await startConfiguredGateway(config, connection, logger);
 
   say(`Tourniquet is up (data in ${config.dataDir})`);
   say(`  Temporal     ${address}${server ? ' (local dev server)' : ''}`);
@@ -58,8 +42,7 @@ async function up(): Promise<void> {
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       say('Stopping…');
-      await siem.close().catch(() => undefined);
-      await gateway.close().catch(() => undefined);
+      await gateway.shutdown().catch(() => undefined);
       await worker.shutdown();
       await running.catch(() => undefined);
       await worker.connection.close().catch(() => undefined);
