@@ -1,0 +1,203 @@
+/**
+ * Tourniquet benchmarks on the real stack (Temporal dev server, production worker, simulated providers).
+ * Each figure is measured side by side with its baseline in the same run, and the run prints one table.
+ *
+ *   npx tsx bench/run.ts                                   # everything (about 5–10 minutes on 2 cores)
+ *   npx tsx bench/run.ts --only latency,exercise           # a subset: latency, concurrency, fanout, exercise
+ *   npx tsx bench/run.ts --incidents 200 --concurrent 100 --calls 500 --json bench-results.json
+ *
+ * Everything listens on 127.0.0.1 only; every loop is bounded by its counts.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { benchConcurrency, type ConcurrencyResult } from './concurrency';
+import { benchExercise, benchExerciseCli, type ExerciseCliResult, type ExerciseResult } from './exercise';
+import { benchFanOut, type FanOutResult } from './fanout';
+import { benchLatency, type LatencyResult } from './latency';
+import { describeMachine, LoadSampler, loadAverage } from './lib/machine';
+import { markdownTable, mib, ms, seconds } from './lib/stats';
+
+const BENCHMARKS = ['latency', 'concurrency', 'fanout', 'exercise'] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
+
+const argsSchema = z.object({
+  only: z
+    .string()
+    .default(BENCHMARKS.join(','))
+    .transform((value) => value.split(',').map((name) => name.trim()))
+    .pipe(z.array(z.enum(BENCHMARKS)).min(1)),
+  incidents: z.coerce.number().int().min(10).max(2_000).default(200),
+  warmup: z.coerce.number().int().min(0).max(100).default(10),
+  concurrent: z.coerce.number().int().min(1).max(1_000).default(100),
+  calls: z.coerce.number().int().min(20).max(5_000).default(500),
+  latency: z.coerce.number().int().min(1).max(5_000).default(50),
+  limit: z.coerce.number().int().min(1).max(500).default(20),
+  scenario: z.string().default('runbooks/exercises/tj-actions-changed-files.yaml'),
+  json: z.string().optional(),
+});
+
+function parseArgs(argv: string[]): z.infer<typeof argsSchema> {
+  const raw: Record<string, string> = {};
+  for (let index = 0; index < argv.length; index += 1) {
+    const arg = argv[index];
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
+    const value = argv[index + 1];
+    if (value === undefined || value.startsWith('--')) throw new Error(`${arg} needs a value`);
+    raw[arg.slice(2)] = value;
+    index += 1;
+  }
+  const unknown = Object.keys(raw).filter((key) => !(key in argsSchema.shape));
+  if (unknown.length > 0) throw new Error(`unknown option --${unknown[0]}`);
+  const parsed = argsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`--${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+interface Results {
+  latency?: LatencyResult;
+  concurrency?: ConcurrencyResult;
+  fanout?: FanOutResult;
+  exercise?: ExerciseResult;
+  exerciseCli?: ExerciseCliResult;
+}
+
+const verdict = (met: boolean) => (met ? 'met' : '**missed**');
+
+function tableRows(results: Results): string[][] {
+  const rows: string[][] = [];
+  const { latency, concurrency, fanout, exercise, exerciseCli } = results;
+  if (latency) {
+    const { temporal, direct, startReturned } = latency;
+    rows.push([
+      `1. alert → first containment call, p50 (n=${temporal.n})`,
+      ms(temporal.p50),
+      `direct ${ms(direct.p50)}; overhead ${ms(temporal.p50 - direct.p50)}; start RPC returned ${ms(startReturned.p50)}`,
+      '≤ 100 ms',
+      verdict(temporal.p50 <= 100),
+    ]);
+    rows.push([
+      `1. alert → first containment call, p99 (n=${temporal.n})`,
+      ms(temporal.p99),
+      `direct ${ms(direct.p99)}; overhead ${ms(temporal.p99 - direct.p99)}; max ${ms(temporal.max)}`,
+      '≤ 250 ms',
+      verdict(temporal.p99 <= 250),
+    ]);
+  }
+  rows.push([
+    '2. SIEM ingest',
+    existsSync(join(__dirname, 'ingest.ts')) ? 'see `npx tsx bench/ingest.ts`' : 'not measured here',
+    '—',
+    '—',
+    '(other section)',
+  ]);
+  if (concurrency) {
+    rows.push([
+      `3. ${concurrency.incidents} incidents at once: all completed`,
+      seconds(concurrency.allCompletedMs),
+      `1 incident alone ${seconds(concurrency.singleMs)}; ${concurrency.completed}/${concurrency.incidents} completed; CPU s worker ${concurrency.cpu.worker.toFixed(0)}, server ${concurrency.cpu.server.toFixed(0)}`,
+      '—',
+      '—',
+    ]);
+    rows.push([
+      '3. worker peak RSS (VmHWM, `tourniquet worker`)',
+      mib(concurrency.peakHwmKiB),
+      `idle worker ${mib(concurrency.idleRssKiB)}`,
+      '≤ 400 MB',
+      verdict(concurrency.peakHwmKiB * 1024 <= 400e6),
+    ]);
+  }
+  if (fanout) {
+    const ratio = (run: FanOutResult['runs'][number]) => (run.rotationsMs / fanout.idealMs).toFixed(1);
+    for (const run of fanout.runs) {
+      rows.push([
+        `4. fan-out ${fanout.calls} × ${fanout.latencyMs} ms, limit ${fanout.limit}: rotations done (${run.label})`,
+        seconds(run.rotationsMs),
+        `ideal ${seconds(fanout.idealMs)} (${ratio(run)}×); incident closed ${seconds(run.closedMs)}; ${run.succeeded} ok; ≤ ${run.peakInFlight} in flight`,
+        '≤ 1.25× ideal',
+        verdict(run.rotationsMs <= 1.25 * fanout.idealMs),
+      ]);
+    }
+  }
+  if (exerciseCli) {
+    const { speed, engineWallMs, processWallMs, scenarioTime, state } = exerciseCli;
+    rows.push([
+      `5a. \`tourniquet exercise run ${exerciseCli.scenario.split('/').pop()}\` (${state}, ${scenarioTime} of scenario at ${speed}×)`,
+      seconds(processWallMs),
+      `scenario part ${seconds(engineWallMs ?? Number.NaN)}; 4 h at ${speed}× is ${seconds(14_400_000 / (speed ?? 1))}; exit ${exerciseCli.exitCode}`,
+      '≤ 30 s',
+      verdict(processWallMs <= 30_000 && exerciseCli.exitCode === 0),
+    ]);
+  }
+  if (exercise) {
+    rows.push([
+      `5b. 4-hour exercise at ${exercise.speed}× (${exercise.state})`,
+      seconds(exercise.wallMs),
+      `ideal ${seconds(exercise.idealMs)}; overhead ${seconds(exercise.wallMs - exercise.idealMs)}; ${exercise.approvals} approvals, ${exercise.breakGlass} break-glass`,
+      '≤ 30 s',
+      verdict(exercise.wallMs <= 30_000 && exercise.state === 'completed'),
+    ]);
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const load = new LoadSampler();
+  const started = new Date();
+  process.stderr.write(`machine: ${describeMachine()}; load average at start ${loadAverage()}\n`);
+  const results: Results = {};
+  const run = async <T>(name: Benchmark, bench: () => Promise<T>): Promise<T | undefined> => {
+    if (!args.only.includes(name)) return undefined;
+    const t0 = Date.now();
+    process.stderr.write(`running ${name}…\n`);
+    const result = await bench();
+    process.stderr.write(`${name} done in ${seconds(Date.now() - t0)} (load ${loadAverage()})\n`);
+    return result;
+  };
+  results.latency = await run('latency', () =>
+    benchLatency({ incidents: args.incidents, warmup: args.warmup }),
+  );
+  results.concurrency = await run('concurrency', () => benchConcurrency({ incidents: args.concurrent }));
+  results.fanout = await run('fanout', () =>
+    benchFanOut({ calls: args.calls, latencyMs: args.latency, limit: args.limit }),
+  );
+  results.exerciseCli = await run('exercise', () => benchExerciseCli(args.scenario));
+  results.exercise = await run('exercise', () => benchExercise());
+  const loadDuringRun = load.stop();
+
+  const table = markdownTable(
+    ['benchmark', 'measured', 'baseline and detail (same run)', 'target', 'verdict'],
+    tableRows(results),
+  );
+  process.stdout.write(
+    [
+      '',
+      `Tourniquet benchmarks, ${started.toISOString()}`,
+      `machine: ${describeMachine()}`,
+      `1-min load average during the run: min ${loadDuringRun.min.toFixed(1)}, mean ${loadDuringRun.mean.toFixed(1)}, max ${loadDuringRun.max.toFixed(1)} (${describeMachine().split(' ')[0]} vCPU)`,
+      '',
+      table,
+      '',
+    ].join('\n'),
+  );
+  if (args.json) {
+    writeFileSync(
+      args.json,
+      `${JSON.stringify({ started, machine: describeMachine(), load: loadDuringRun, args, results }, null, 2)}\n`,
+    );
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
