@@ -15,7 +15,8 @@ import {
   type IncidentStatus,
   type Runbook,
 } from './runbook/types';
-import { decideStepUpdate, statusQuery } from '../workflows/incident';
+import { scrubSecrets } from '../gateway/siem/scrub';
+import { decideStepUpdate, noteSignal, statusQuery } from '../workflows/incident';
 import { EXERCISE, INCIDENT_KEY, PHASE, RUNBOOK, SEVERITY, STATE } from '../workflows/search-attributes';
 
 const providerRef = (role: 'connector' | 'issuer') =>
@@ -192,6 +193,35 @@ export async function listIncidents(client: Client, limit = 100): Promise<Incide
     if (incidents.length >= limit) break;
   }
   return incidents;
+}
+
+/** A note a responder adds to an incident's timeline (`tourniquet incident note`). */
+export const incidentNoteSchema = z
+  .object({
+    incidentId: z.string().regex(/^[\w.:-]{1,200}$/, 'expected an incident id such as incident-3f2a…'),
+    text: z.string().trim().min(1, 'a note needs some text').max(1_000, 'at most 1,000 characters'),
+    author: z
+      .string()
+      .regex(/^[\w.@-]{1,64}$/, 'expected a name of letters, digits, dots, dashes, @ or underscores'),
+  })
+  .strict();
+export type IncidentNoteRequest = z.input<typeof incidentNoteSchema>;
+
+/**
+ * Adds a note to a running incident. Anything that looks like a secret is replaced by a marker before the text
+ * leaves this process: a note is shown in Slack and kept in the history, so a pasted token must not reach them.
+ */
+export async function addIncidentNote(
+  client: Client,
+  request: z.output<typeof incidentNoteSchema>,
+  fingerprintKey: Buffer,
+): Promise<{ text: string; redacted: string[] }> {
+  const scrubbed = scrubSecrets(request.text, fingerprintKey);
+  const text = String(scrubbed.redacted);
+  await client.workflow
+    .getHandle(request.incidentId)
+    .signal(noteSignal, { actor: `user:${request.author}`, text });
+  return { text, redacted: scrubbed.findings.map((finding) => finding.kind) };
 }
 
 export async function cancelIncident(client: Client, incidentId: string): Promise<void> {

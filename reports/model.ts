@@ -8,11 +8,23 @@ import {
   type MilestoneId,
 } from './milestones';
 
-/** Something the responders learned during an exercise that the workflow timeline does not hold. */
+/** Something the responders learned: a note in the timeline, or an exercise inject. */
 export interface ReportNote {
   at: string;
   kind: 'note' | 'alert' | 'provider-failure' | 'exercise';
   text: string;
+  /** Who wrote it (`user:<name>`, `slack:<id>`), for notes that are not an exercise's own. */
+  by?: string;
+}
+
+const NOTE_KINDS: ReadonlySet<string> = new Set(['note', 'alert', 'provider-failure', 'exercise']);
+
+/** A `note` timeline event as a report note: an exercise writes `exercise:<kind>` as the actor. */
+export function noteOfEvent(event: TimelineEvent): ReportNote {
+  const kind = event.actor.startsWith('exercise:') ? event.actor.slice('exercise:'.length) : '';
+  return NOTE_KINDS.has(kind)
+    ? { at: event.at, kind: kind as ReportNote['kind'], text: event.detail ?? '' }
+    : { at: event.at, kind: 'note', text: event.detail ?? '', by: event.actor };
 }
 
 export interface ReportInput {
@@ -23,6 +35,7 @@ export interface ReportInput {
   clockSpeed?: number;
   /** Milestone targets (scenario ms from the opening); missing ones use DEFAULT_SLA_MS. */
   sla?: Partial<Record<MilestoneId, number>>;
+  /** Notes the timeline does not hold (an exercise record's, written when the incident had closed). */
   notes?: ReportNote[];
   /** Approver identity (`key:<name>`, `slack:<user>`) → the roles it belongs to. */
   owners?: Record<string, string[]>;
@@ -326,7 +339,14 @@ export function buildReport(input: ReportInput): AfterActionReport {
 
   const findings = collectFindings(milestones, [...roleRows.values()]);
 
-  const notes = (input.notes ?? []).map((note) => ({ ...note, offsetMs: offset(note.at) }));
+  const recorded = status.timeline.filter((event) => event.type === 'note').map(noteOfEvent);
+  const seen = new Set(recorded.map((note) => `${note.kind}\u0000${note.text}`));
+  const notes = [
+    ...recorded,
+    ...(input.notes ?? []).filter((note) => !seen.has(`${note.kind}\u0000${note.text}`)),
+  ]
+    .map((note) => ({ ...note, offsetMs: offset(note.at) }))
+    .sort((a, b) => a.offsetMs - b.offsetMs);
   return {
     incidentId: status.incidentId,
     title: input.exercise?.title ?? input.runbook?.title ?? status.runbookId,

@@ -63,18 +63,35 @@ function sections(report: AfterActionReport) {
     .sort((a, b) => a.event.offsetMs - b.event.offsetMs)
     .map(({ event, what }) => [formatOffset(event.offsetMs), event.stepId ?? '', what, event.detail ?? '']);
   const timeline = [
-    ...report.timeline.map((event) => ({
-      offsetMs: event.offsetMs,
-      row: [formatOffset(event.offsetMs), event.type, event.stepId ?? '', event.actor, event.detail ?? ''],
-    })),
+    // Notes are listed below from report.notes, which also holds the ones the timeline does not.
+    ...report.timeline
+      .filter((event) => event.type !== 'note')
+      .map((event) => ({
+        offsetMs: event.offsetMs,
+        row: [formatOffset(event.offsetMs), event.type, event.stepId ?? '', event.actor, event.detail ?? ''],
+      })),
     ...report.notes.map((note) => ({
       offsetMs: note.offsetMs,
-      row: [formatOffset(note.offsetMs), `inject:${note.kind}`, '', 'exercise', note.text],
+      row: [
+        formatOffset(note.offsetMs),
+        note.by ? 'note' : `inject:${note.kind}`,
+        '',
+        note.by ?? 'exercise',
+        note.text,
+      ],
     })),
   ]
     .sort((a, b) => a.offsetMs - b.offsetMs)
     .map((entry) => entry.row);
   return { milestones, owners, roles, escalations, timeline };
+}
+
+function notesHeading(report: AfterActionReport): string {
+  return report.exercise ? 'Injects and notes' : 'Notes';
+}
+
+function noteLine(note: AfterActionReport['notes'][number]): string {
+  return `${formatOffset(note.offsetMs)} (${note.by ? `note by ${note.by}` : note.kind}) ${note.text}`;
 }
 
 function facts(report: AfterActionReport): [string, string][] {
@@ -156,11 +173,9 @@ export function renderMarkdown(report: AfterActionReport): string {
     '',
     ...(report.notes.length > 0
       ? [
-          '## Injects',
+          `## ${notesHeading(report)}`,
           '',
-          ...report.notes.map(
-            (note, index) => `${index + 1}. ${formatOffset(note.offsetMs)} (${note.kind}) ${note.text}`,
-          ),
+          ...report.notes.map((note, index) => `${index + 1}. ${noteLine(note)}`),
           '',
         ]
       : []),
@@ -238,10 +253,8 @@ export function renderHtml(report: AfterActionReport): string {
   const notes =
     report.notes.length === 0
       ? ''
-      : `<h2>Injects</h2><ol>${report.notes
-          .map(
-            (note) => `<li>${escapeXml(`${formatOffset(note.offsetMs)} (${note.kind}) ${note.text}`)}</li>`,
-          )
+      : `<h2>${notesHeading(report)}</h2><ol>${report.notes
+          .map((note) => `<li>${escapeXml(noteLine(note))}</li>`)
           .join('')}</ol>`;
   return `<!DOCTYPE html>
 <html lang="en">

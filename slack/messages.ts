@@ -149,6 +149,9 @@ export function threadLine(notification: IncidentNotification): RenderedMessage 
     case 'denied':
       line = `:no_entry: Step${step} denied by ${actorText(event.actor)} at ${slackDate(event.at)}${detail}`;
       break;
+    case 'note':
+      line = `:memo: ${event.actor.startsWith('exercise') ? 'Inject' : `Note from ${actorText(event.actor)}`}${detail}`;
+      break;
     default:
       line = `${escapeMrkdwn(event.type)}${step}${detail} (${actorText(event.actor)})`;
   }

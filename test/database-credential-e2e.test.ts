@@ -14,6 +14,7 @@ import type { AdminUrlSource } from '../providers/postgres/options';
 import { ensureStateTables } from '../providers/postgres/state';
 import { createFileSinkProvider } from '../providers/sinks/file';
 import type { Provider } from '../providers/types';
+import { historyText } from './harness/history';
 import { RecordingEvidenceSink } from './harness/evidence';
 import {
   incidentInput,
@@ -609,17 +610,6 @@ test('a DBA alters the role while the segmentation runs: the losing ALTER ROLE i
     await dba.end();
   }
 });
-
-/** Payload data comes back base64-encoded: decode it so the search sees the JSON the workflow exchanged. */
-function historyText(history: unknown): string {
-  return JSON.stringify(
-    history,
-    function replacer(this: Record<string, unknown>, key: string, value: unknown) {
-      const payload = key === 'data' && typeof value === 'string' && 'metadata' in this;
-      return payload ? Buffer.from(value, 'base64').toString('utf8') : value;
-    },
-  );
-}
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });

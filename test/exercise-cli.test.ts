@@ -71,7 +71,7 @@ test('`exercise run --json --report` runs the scenario against the running serve
     'Findings',
     'Owner response times',
     'Escalations and break-glass',
-    'Injects',
+    'Injects and notes',
   ]) {
     expect(section(rebuilt, title)).toBe(section(markdown, title));
   }

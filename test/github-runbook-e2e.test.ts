@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { openVault, type EvidenceVault } from '../evidence';
 import { createGitHubProvider } from '../providers/github';
+import { fetchHistoryText } from './harness/history';
 import { incidentInput, result, runbookById, start } from './harness/incidents';
 import { approveUntilClosed } from './harness/owners';
 import { startTestTemporal, type TestTemporal } from './harness/temporal';
@@ -142,7 +143,7 @@ test('the default runbook contains a leaked Actions secret on GitHub, evidence b
   expect(repo.hooks.every((hook) => hook.active && hook.config.secret === 'hook-secret')).toBe(true);
 
   // Neither the leaked value nor its replacement is in history, the worker's logs or anything under the data dir but sealed evidence.
-  const history = JSON.stringify(await temporal.client.workflow.getHandle(incidentId).fetchHistory());
+  const history = await fetchHistoryText(temporal.client, incidentId);
   const logs = logLines.join('\n');
   for (const secret of [OLD_SECRET, replacement!]) {
     expect(history).not.toContain(secret);

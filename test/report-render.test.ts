@@ -82,7 +82,7 @@ test('the Markdown report has the same sections, a Mermaid Gantt chart, and tabl
     'Timeline',
     'Owner response times',
     'Escalations and break-glass',
-    'Injects',
+    'Injects and notes',
     'Steps',
     'Full timeline',
   ]) {

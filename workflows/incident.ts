@@ -48,12 +48,26 @@ export interface ApprovalRefusal {
 }
 export const approvalRefusedSignal = defineSignal<[ApprovalRefusal]>('approvalRefused');
 
+/**
+ * Something the responders learned ("the token was used from a new IP"), or an exercise's inject. `actor` says
+ * who wrote it: `user:<name>`, `slack:<id>`, `exercise:<kind>`. Callers scrub the text before sending it.
+ */
+export interface IncidentNote {
+  actor: string;
+  text: string;
+}
+export const noteSignal = defineSignal<[IncidentNote]>('note');
+
 /** Later alerts about the same secret, batched by the gateway so history stays bounded. */
 export const attachAlertsUpdate = defineUpdate<AlertBatchResult, [AlertBatch]>('attachAlerts');
 export const alertIdsQuery = defineQuery<string[]>('alertIds');
 
 /** Refusals beyond this many are counted, not each written to the timeline (a flood must not bloat history). */
 const MAX_RECORDED_REFUSALS = 200;
+/** Notes beyond this many are counted only, and each is cut to a readable length: history stays bounded. */
+const MAX_RECORDED_NOTES = 200;
+const MAX_NOTE_LENGTH = 1_000;
+const MAX_ACTOR_LENGTH = 100;
 
 const notifier = proxyActivities<IncidentActivities>({
   startToCloseTimeout: '30s',
@@ -73,6 +87,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   });
   setHandler(approvalRefusedSignal, (refusal) => run.refused(refusal));
   setHandler(attachAlertsUpdate, (batch) => run.attachAlerts(batch));
+  setHandler(noteSignal, (note) => run.note(note));
   return run.execute();
 }
 
@@ -83,6 +98,7 @@ class IncidentRun {
   private readonly flags: string[] = [];
   private readonly alerts = { ids: [] as string[], sources: {} as Record<string, number>, batches: 0 };
   private refusals = 0;
+  private notes = 0;
   private thread?: MessageRef;
   private readonly requestMessages = new Map<string, MessageRef>();
   private notifications: Promise<void> = Promise.resolve();
@@ -187,6 +203,20 @@ class IncidentRun {
       this.record('approval-refused', refusal.actor, refusal.stepId, refusal.reason);
       this.post(this.timeline[this.timeline.length - 1]);
     }
+  }
+
+  note(note: IncidentNote): void {
+    const text = typeof note?.text === 'string' ? note.text.trim() : '';
+    if (text === '') return;
+    this.notes += 1;
+    if (this.notes > MAX_RECORDED_NOTES) return;
+    const actor = typeof note.actor === 'string' && note.actor !== '' ? note.actor : 'unknown';
+    this.announce(
+      'note',
+      actor.slice(0, MAX_ACTOR_LENGTH),
+      undefined,
+      text.length > MAX_NOTE_LENGTH ? `${text.slice(0, MAX_NOTE_LENGTH - 1)}…` : text,
+    );
   }
 
   private async runStep(step: RunbookStep, finished: Map<string, Promise<void>>): Promise<void> {

@@ -1,11 +1,14 @@
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { loadOrCreateKey } from '../../lib/keys';
 import { findRunbook, formatIssues } from '../../lib/runbook-files';
 import { SEVERITIES, type IncidentStatus } from '../../lib/runbook/types';
 import { formatPath } from '../../lib/runbook/validate';
 import {
+  addIncidentNote,
   buildIncidentInput,
   cancelIncident,
+  incidentNoteSchema,
   incidentRequestSchema,
   incidentStatus,
   listIncidents,
@@ -140,6 +143,40 @@ export function registerIncidentCommands(program: Command): void {
             `${item.incidentId}  ${item.state.padEnd(17)} ${item.severity.padEnd(8)} ${item.phase.padEnd(19)} ${item.runbook}  ${item.startedAt}\n`,
           );
         }
+      });
+    });
+
+  incident
+    .command('note <incidentId> <text...>')
+    .description('add a note to the incident timeline and thread (secrets in it are redacted first)')
+    .option('--as <name>', 'who writes it (default: your user name)')
+    .action(async (incidentId: string, words: string[], options: { as?: string }) => {
+      const request = incidentNoteSchema.safeParse({
+        incidentId,
+        text: words.join(' '),
+        author: options.as ?? userInfo().username,
+      });
+      if (!request.success) {
+        const issue = request.error.issues[0];
+        const field = { incidentId: '<incidentId>', text: '<text>', author: '--as' }[String(issue.path[0])];
+        throw new CliError(`${field ?? formatPath(issue.path)}: ${issue.message}`, 2);
+      }
+      await withClient(async (client, config) => {
+        const key = loadOrCreateKey(
+          config.dataDir,
+          'fingerprint.key',
+          config.TOURNIQUET_FINGERPRINT_KEY,
+          'TOURNIQUET_FINGERPRINT_KEY',
+        );
+        const added = await addIncidentNote(client, request.data, key).catch((error: Error) => {
+          throw new CliError(`incident ${incidentId}: ${error.message}`);
+        });
+        if (added.redacted.length > 0) {
+          process.stderr.write(
+            `Redacted what looked like a secret (${added.redacted.join(', ')}): the note never holds it.\n`,
+          );
+        }
+        process.stdout.write(`Note added to ${incidentId}: ${added.text}\n`);
       });
     });
 

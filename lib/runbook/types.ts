@@ -232,7 +232,9 @@ export type TimelineEventType =
   | 'denied'
   | 'approval-refused'
   | 'escalated'
-  | 'break-glass';
+  | 'break-glass'
+  /** Something the responders learned (`tourniquet incident note`, an exercise inject). */
+  | 'note';
 
 export interface TimelineEvent {
   at: string;
