@@ -12,7 +12,10 @@ import { normalizeSiemAlert } from '../gateway/siem/normalize';
 import type { NormalizedAlert } from '../gateway/siem/alert';
 import { correlationFingerprint } from '../lib/fingerprint';
 import { buildIncidentInput, incidentRequestSchema, startIncident } from '../lib/incidents';
-import { ownersFilePath } from '../lib/owners';
+import { loadOwnersFile, ownersFilePath } from '../lib/owners';
+import { ownerRolesFromFile } from '../reports/collect';
+import { loadSlackWorkerConfig, type SlackWorkerConfig } from '../slack/config';
+import { createSlackNotifier, createSlackWebClient, slackUsergroupResolver } from '../slack/notifier';
 import { findRunbook, formatIssues } from '../lib/runbook-files';
 import type { IncidentInput, IncidentStatus, Runbook, SimulatedFaultSpec } from '../lib/runbook/types';
 import { formatPath, type RunbookIssue } from '../lib/runbook/validate';
@@ -23,7 +26,7 @@ import { buildReport, formatOffset, type AfterActionReport, type ReportNote } fr
 import { renderHtml, renderMarkdown } from '../reports/render';
 import { createTourniquetWorker } from '../worker/create-worker';
 import { configuredProviders } from '../worker/providers';
-import { attachAlertsUpdate, statusQuery } from '../workflows/incident';
+import { attachAlertsUpdate, noteSignal, statusQuery } from '../workflows/incident';
 import { createExerciseOwners, ownersBackups } from './owners';
 import {
   exerciseDir,
@@ -33,7 +36,7 @@ import {
   type ScriptedDecision,
 } from './record';
 import { ScriptedResponders } from './responders';
-import { checkScenarioAgainstRunbook, type Scenario, type ScenarioAlert } from './scenario';
+import { checkScenarioAgainstRunbook, liveRoles, type Scenario, type ScenarioAlert } from './scenario';
 
 /** A scenario that cannot run: every problem, as `path: message`. */
 export class ExerciseError extends Error {
@@ -156,10 +159,13 @@ export function prepareExercise(
   const file = options.scenarioFile;
   const now = options.now ?? new Date();
   const runbook = resolveRunbook(scenario, file, options.runbooksDir);
+  const ownersFile = options.ownersFile ?? ownersFilePath();
+  const production = loadOwnersFile(ownersFile);
   const issues = checkScenarioAgainstRunbook(
     scenario,
     runbook,
-    ownersBackups(options.ownersFile ?? ownersFilePath()),
+    ownersBackups(ownersFile),
+    production.ok ? production.owners : undefined,
   );
   if (issues.length > 0) throw new ExerciseError(file, issues);
 
@@ -233,6 +239,32 @@ export function prepareExercise(
   return { runbook, input, alert: first, injectAlerts, incidentId };
 }
 
+/** A live exercise needs Slack: its people answer there (or with their own keys). */
+function liveSlack(scenario: Scenario, file: string, env: NodeJS.ProcessEnv): SlackWorkerConfig {
+  const slack = loadSlackWorkerConfig(env);
+  if (!slack) {
+    throw new ExerciseError(
+      file,
+      liveRoles(scenario).map((role) => ({
+        path: `responders.${role}.live`,
+        message:
+          'live responders answer in Slack: set SLACK_BOT_TOKEN and SLACK_INCIDENT_CHANNEL, and run the gateway with SLACK_SIGNING_SECRET for their clicks',
+      })),
+    );
+  }
+  return slack;
+}
+
+/** Identity (`slack:U…`, `key:<name>`) → the live roles it answers for, for the report. */
+function liveIdentities(ownersFile: string, live: string[]): Record<string, string[]> {
+  const identities: Record<string, string[]> = {};
+  for (const [identity, roles] of Object.entries(ownerRolesFromFile(ownersFile))) {
+    const answered = roles.filter((role) => live.includes(role));
+    if (answered.length > 0) identities[identity] = answered;
+  }
+  return identities;
+}
+
 async function recordEvidence(
   vault: EvidenceVault,
   incidentId: string,
@@ -272,7 +304,16 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
   const { incidentId, input, runbook } = prepared;
   const dir = exerciseDir(dataDir, incidentId);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const exerciseOwners = createExerciseOwners(scenario, dir, ownersBackups(ownersFile));
+  const live = liveRoles(scenario);
+  const slack = live.length > 0 ? liveSlack(scenario, options.scenarioFile, env) : undefined;
+  const production = loadOwnersFile(ownersFile);
+  const exerciseOwners = createExerciseOwners(
+    scenario,
+    dir,
+    ownersBackups(ownersFile),
+    production.ok ? { owners: production.owners, dataDir } : undefined,
+    slack ? slackUsergroupResolver(createSlackWebClient(slack, logger)) : undefined,
+  );
 
   const taskQueue = `tourniquet-exercise-${incidentId.slice(-20)}`;
   const record: ExerciseRecord = {
@@ -292,6 +333,7 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     sla: scenario.sla,
     notes: [],
     personas: exerciseOwners.personas.map(({ name, roles }) => ({ name, roles })),
+    live: liveIdentities(ownersFile, live),
     decisions: [],
   };
   saveExerciseRecord(dataDir, record);
@@ -323,7 +365,8 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     people: exerciseOwners.people,
     keys: Object.fromEntries(exerciseOwners.personas.map((p) => [p.name, p.privateKeyPath])),
     onDecision: (decision) => progressDecision(decision),
-    next: new LogNotifier(logger),
+    // Live people hear of requests in Slack, where every message of an exercise says [EXERCISE].
+    next: slack ? createSlackNotifier(slack, logger) : new LogNotifier(logger),
   });
   const worker = await createTourniquetWorker({
     address: options.address,
@@ -344,10 +387,21 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
   }
   await new Promise((done) => setTimeout(done, WARM_UP_MS));
 
-  const note = (kind: ReportNote['kind'], text: string, at = new Date()): void => {
+  /**
+   * An inject goes into the incident's own timeline (and so its Temporal history and Slack thread), where live
+   * responders see it; the record keeps it too, for an incident that had already closed.
+   */
+  const note = (kind: ReportNote['kind'], text: string, at = new Date()): Promise<unknown> => {
     record.notes.push({ at: at.toISOString(), kind, text });
     progress(`${formatOffset((at.getTime() - t0) * speed)} ${kind}: ${text}`);
     pending.push(recordEvidence(vault, incidentId, 'exercise-inject', { kind, text }, logger));
+    const signalled = handle
+      .signal(noteSignal, { actor: `exercise:${kind}`, text })
+      .catch((error: unknown) =>
+        logger.info({ incidentId, error: (error as Error).message }, 'inject not in the timeline'),
+      );
+    pending.push(signalled);
+    return signalled;
   };
   const attach = (alert: NormalizedAlert, token: string): Promise<unknown> =>
     handle.executeUpdate(attachAlertsUpdate, {
@@ -390,7 +444,7 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     scenario.injects.forEach((inject, index) => {
       if (inject.type === 'provider-failure') {
         const what = inject.nonRetryable ? 'every attempt' : `${inject.failAttempts ?? 1} attempt(s)`;
-        note(
+        void note(
           'provider-failure',
           `${inject.note ? `${inject.note} ` : ''}(${inject.target} fails ${what})`,
           openedAt,
@@ -398,9 +452,12 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
         return;
       }
       const fire = async (): Promise<void> => {
-        if (inject.type === 'note') return note('note', inject.text);
+        if (inject.type === 'note') {
+          await note('note', inject.text);
+          return;
+        }
         const alert = prepared.injectAlerts.get(index)!;
-        note(
+        void note(
           'alert',
           `alert ${alert.alertId} from ${alert.detector}: ${alert.secretKind} at ${alert.locations.map((l) => l.url).join(', ')}`,
         );
@@ -450,7 +507,10 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     await watching;
     if (ended === 'timed-out') {
       record.outcome = 'timed-out';
-      note('exercise', `scenario time is up (${formatOffset(scenario.clock.duration)}): incident cancelled`);
+      await note(
+        'exercise',
+        `scenario time is up (${formatOffset(scenario.clock.duration)}): incident cancelled`,
+      );
       await handle.cancel().catch(() => undefined);
     }
     await responders.stop();

@@ -1,10 +1,11 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   ensureOperatorKeys,
   loadOwnersFile,
   OwnerDirectory,
   ownersFileSchema,
   type OwnersFile,
+  type UsergroupResolver,
 } from '../lib/owners';
 import { backupOf, type Scenario } from './scenario';
 
@@ -35,24 +36,54 @@ export function ownersBackups(ownersFile: string): Record<string, string> {
 }
 
 export function peopleOf(scenario: Scenario, role: string): string[] {
+  if (scenario.responders[role]?.live) return [];
   return scenario.responders[role]?.people ?? [`${role}-1`, `${role}-2`];
+}
+
+/** The production owners matrix live roles are copied from, and the data dir its key files are relative to. */
+export interface ProductionOwners {
+  owners: OwnersFile;
+  dataDir: string;
+}
+
+/** A live role as the production owners file defines it, its key files made absolute (they stay where they are). */
+function liveRole(production: ProductionOwners, role: string, backup: string | undefined): unknown {
+  const { slack, outOfBand } = production.owners.roles[role];
+  return {
+    description: `exercise: live responders of ${role}`,
+    slack,
+    ...(backup ? { backup } : {}),
+    outOfBand: outOfBand.map((approver) =>
+      approver.publicKeyFile
+        ? { ...approver, publicKeyFile: resolve(production.dataDir, approver.publicKeyFile) }
+        : approver,
+    ),
+  };
 }
 
 /**
  * The exercise's owners matrix: the scenario's roles, each answered only by its scripted people, whose ed25519
  * key pairs are generated into the exercise directory. Scripted responders then approve through the real
- * path: signed out-of-band decisions checked by the workflow's Update validator.
+ * path: signed out-of-band decisions checked by the workflow's Update validator. A live role keeps its real
+ * people from the production owners file.
  */
 export function createExerciseOwners(
   scenario: Scenario,
   dir: string,
   backups: Record<string, string>,
+  production?: ProductionOwners,
+  expandUsergroup?: UsergroupResolver,
 ): ExerciseOwners {
   const people: Record<string, string[]> = {};
   const roles: Record<string, unknown> = {};
-  for (const role of Object.keys(scenario.responders)) {
+  for (const [role, responder] of Object.entries(scenario.responders)) {
     people[role] = peopleOf(scenario, role);
     const backup = backupOf(scenario, role, backups);
+    if (responder.live) {
+      if (!production?.owners.roles[role]) throw new Error(`live role ${role} is not in the owners file`);
+      roles[role] = liveRole(production, role, backup);
+      continue;
+    }
     roles[role] = {
       description: `exercise ${scenario.id}: scripted responders`,
       slack: { users: [], usergroups: [] },
@@ -75,7 +106,7 @@ export function createExerciseOwners(
     }
   }
   return {
-    directory: new OwnerDirectory(owners, dir),
+    directory: new OwnerDirectory(owners, dir, expandUsergroup),
     owners,
     people,
     personas: [...personas.values()],

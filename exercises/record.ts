@@ -46,6 +46,8 @@ export const exerciseRecordSchema = z.object({
     }),
   ),
   personas: z.array(z.object({ name: z.string(), roles: z.array(z.string()) })),
+  /** Real people of the live roles: identity (`slack:U…`, `key:<name>`) → the roles they answered for. */
+  live: z.record(z.string(), z.array(z.string())).default({}),
   decisions: z.array(decisionSchema),
   reports: z.object({ markdown: z.string(), html: z.string() }).optional(),
 });
@@ -76,6 +78,9 @@ export function loadExerciseRecord(dataDir: string, incidentId: string): Exercis
 }
 
 /** Approver identity → roles, as the report wants it. */
-export function personaRoles(record: Pick<ExerciseRecord, 'personas'>): Record<string, string[]> {
-  return Object.fromEntries(record.personas.map((persona) => [`key:${persona.name}`, persona.roles]));
+export function personaRoles(record: Pick<ExerciseRecord, 'personas' | 'live'>): Record<string, string[]> {
+  return {
+    ...record.live,
+    ...Object.fromEntries(record.personas.map((persona) => [`key:${persona.name}`, persona.roles])),
+  };
 }

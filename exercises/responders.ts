@@ -66,8 +66,14 @@ export class ScriptedResponders implements Notifier {
 
   private plan(role: string, stepId: string): Plan | undefined {
     const responder = this.options.scenario.responders[role];
-    if (!responder) return undefined;
-    return responder.steps[stepId] ?? responder;
+    // Real people answer for a live role, in Slack or with their own keys.
+    if (!responder || responder.live) return undefined;
+    const override = responder.steps[stepId];
+    return {
+      respond: override?.respond ?? responder.respond ?? 'none',
+      after: override?.after ?? responder.after,
+      reason: override?.reason ?? responder.reason,
+    };
   }
 
   /** Requests seen by looking at the incident (notifications queue behind every earlier message). */

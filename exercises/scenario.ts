@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { genericAlertSchema } from '../gateway/siem/adapters/generic';
 import { parseDuration } from '../lib/runbook/duration';
+import type { OwnersFile } from '../lib/owners';
 import type { Runbook } from '../lib/runbook/types';
 import { formatPath, type RunbookIssue } from '../lib/runbook/validate';
 import { MILESTONE_IDS } from '../reports/milestones';
@@ -54,8 +55,8 @@ export const injectSchema = z.discriminatedUnion('type', [
 export type Inject = z.output<typeof injectSchema>;
 
 const script = z.strictObject({
-  /** `none`: the owner never answers (on leave, asleep, unreachable). */
-  respond: z.enum(['approve', 'deny', 'none']),
+  /** `none`: the owner never answers (on leave, asleep, unreachable). Required unless the role is `live`. */
+  respond: z.enum(['approve', 'deny', 'none']).optional(),
   /** Scenario time from the moment the request reaches this role (the request, or its escalation). */
   after: scenarioDuration.default(60_000),
   reason: z.string().min(1).max(500).optional(),
@@ -63,6 +64,11 @@ const script = z.strictObject({
 
 const responderSchema = script
   .extend({
+    /**
+     * Real people answer: the role's Slack users and out-of-band keys from the production owners file. Every
+     * message goes to Slack tagged [EXERCISE]; their clicks reach the incident through the gateway.
+     */
+    live: z.boolean().default(false),
     /** The role's people; each gets an ed25519 key generated for this exercise. Default: `<role>-1`, `<role>-2`. */
     people: z.array(personName).min(1).max(10).optional(),
     /** Escalation target; default: the backup of the role in the owners file. */
@@ -124,7 +130,33 @@ export const scenarioSchema = z
           ],
         ),
       ];
+      if (responder.live) {
+        for (const field of ['respond', 'reason', 'people'] as const) {
+          if (responder[field] !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['responders', role, field],
+              message: 'a live role is answered by real people: remove the script',
+            });
+          }
+        }
+        if (Object.keys(responder.steps).length > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['responders', role, 'steps'],
+            message: 'a live role is answered by real people: remove the script',
+          });
+        }
+        continue;
+      }
       for (const [path, entry] of scripts) {
+        if (path.length === 2 && entry.respond === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'respond'],
+            message: 'expected approve, deny or none (or `live: true` for real people)',
+          });
+        }
         if (entry.respond === 'deny' && !entry.reason) {
           ctx.addIssue({ code: 'custom', path: [...path, 'reason'], message: 'a denial needs a reason' });
         }
@@ -214,16 +246,37 @@ export function backupOf(
   return backup && scenario.responders[backup] ? backup : undefined;
 }
 
+/** The roles real people answer for in this exercise. */
+export function liveRoles(scenario: Scenario): string[] {
+  return Object.entries(scenario.responders)
+    .filter(([, responder]) => responder.live)
+    .map(([role]) => role);
+}
+
 /**
  * Checks a valid scenario against its runbook: every role that will be asked (step owners, escalation
- * targets) has scripted responders, step overrides and fault targets name real steps.
+ * targets) has scripted or live responders, a live role has people in the production owners file, step
+ * overrides and fault targets name real steps.
  */
 export function checkScenarioAgainstRunbook(
   scenario: Scenario,
   runbook: Runbook,
   ownersBackups: Record<string, string>,
+  productionOwners?: OwnersFile,
 ): RunbookIssue[] {
   const issues: RunbookIssue[] = [];
+  for (const role of liveRoles(scenario)) {
+    const members = productionOwners?.roles[role];
+    if (
+      !members ||
+      members.slack.users.length + members.slack.usergroups.length + members.outOfBand.length === 0
+    ) {
+      issues.push({
+        path: `responders.${role}.live`,
+        message: `the owners file has no people for role "${role}" (Slack users, user groups or out-of-band keys)`,
+      });
+    }
+  }
   const stepIds = new Set(runbook.steps.map((step) => step.id));
   const asked = new Map<string, string>();
   for (const step of runbook.steps) {

@@ -133,6 +133,14 @@ test('both shipped scenarios run green on the accelerated clock, with real GitHu
     // The opening alert and the second detector's alert both joined the incident.
     expect(outcome.status.alerts.count).toBe(2);
     expect(outcome.report.notes.length).toBeGreaterThanOrEqual(3);
+    // Every inject is in the incident's own timeline (so its Temporal history and thread), not only the record.
+    const timelineNotes = outcome.status.timeline
+      .filter((event) => event.type === 'note')
+      .map((event) => `${event.actor} ${event.detail}`);
+    expect(timelineNotes).toEqual(
+      expect.arrayContaining(outcome.record.notes.map((note) => `exercise:${note.kind} ${note.text}`)),
+    );
+    expect(timelineNotes.length).toBe(outcome.record.notes.length);
     expectMilestonesMatchTimeline(outcome, runbook);
   }
   // Four hours of scenario, with deadlines, escalations and break-glass, in well under a minute.
