@@ -5,7 +5,7 @@ import type { Express, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Config } from '../lib/config';
-import { loadOrCreateKey } from '../lib/keys';
+import { fingerprintKeyOf } from '../lib/keys';
 import { findRunbook, formatIssues } from '../lib/runbook-files';
 import type { Runbook } from '../lib/runbook/types';
 import { BatcherClosedError, BatcherOverloadedError, BatcherTimeoutError } from './alert-batcher';
@@ -374,12 +374,7 @@ export function siemWebhooksFromEnv(options: {
   if (!found.ok) {
     throw new Error(`TOURNIQUET_DEFAULT_RUNBOOK: ${formatIssues(found).join('; ')}`);
   }
-  const fingerprintKey = loadOrCreateKey(
-    options.config.dataDir,
-    'fingerprint.key',
-    options.config.TOURNIQUET_FINGERPRINT_KEY,
-    'TOURNIQUET_FINGERPRINT_KEY',
-  );
+  const fingerprintKey = fingerprintKeyOf(options.config);
   const webhooks = createSiemWebhooks({
     client: new Client({ connection: options.connection, namespace: options.config.TEMPORAL_NAMESPACE }),
     taskQueue: options.config.TEMPORAL_TASK_QUEUE,

@@ -37,3 +37,13 @@ export function loadOrCreateKey(
     throw error;
   }
 }
+
+/** The keyed-hash key every entry point fingerprints secrets with: TOURNIQUET_FINGERPRINT_KEY, else the data dir's. */
+export function fingerprintKeyOf(config: { dataDir: string; TOURNIQUET_FINGERPRINT_KEY?: string }): Buffer {
+  return loadOrCreateKey(
+    config.dataDir,
+    'fingerprint.key',
+    config.TOURNIQUET_FINGERPRINT_KEY,
+    'TOURNIQUET_FINGERPRINT_KEY',
+  );
+}

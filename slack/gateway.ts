@@ -2,7 +2,7 @@ import { Client, type Connection } from '@temporalio/client';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
-import { loadOrCreateKey } from '../lib/keys';
+import { fingerprintKeyOf } from '../lib/keys';
 import { mountSlack } from './app';
 import { loadSlackGatewayConfig } from './config';
 
@@ -23,12 +23,7 @@ export function slackGatewayMount(options: {
   if (!slack) return undefined;
   const { config } = options;
   const temporal = new Client({ connection: options.connection, namespace: config.TEMPORAL_NAMESPACE });
-  const fingerprintKey = loadOrCreateKey(
-    config.dataDir,
-    'fingerprint.key',
-    config.TOURNIQUET_FINGERPRINT_KEY,
-    'TOURNIQUET_FINGERPRINT_KEY',
-  );
+  const fingerprintKey = fingerprintKeyOf(config);
   return (app) => {
     mountSlack(app, {
       temporal,

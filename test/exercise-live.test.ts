@@ -61,6 +61,31 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** Runs the live scenario against the Slack stack's server, with the test owners file. */
+async function runLive(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+  progress?: (line: string) => void,
+): Promise<ExerciseResult> {
+  const loaded = loadScenarioFile(scenarioFile);
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+  return runExercise({
+    scenario: loaded.scenario,
+    scenarioFile,
+    scenarioSha256: loaded.sha256,
+    client: stack.temporal.client,
+    address: stack.temporal.address,
+    namespace: 'default',
+    dataDir,
+    fingerprintKey: TEST_FINGERPRINT_KEY,
+    env,
+    realProviders: [],
+    ownersFile: TEST_OWNERS_FILE,
+    workflowBundlePath: await workflowBundlePath(),
+    progress,
+  });
+}
+
 const slackEnv = () => ({
   SLACK_BOT_TOKEN: stack.simulator.botToken,
   SLACK_API_URL: stack.simulator.url,
@@ -71,22 +96,8 @@ test('live responders: platform owners approve from Slack during the exercise, e
   const loaded = loadScenarioFile(scenarioFile);
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
   let incidentId: string | undefined;
-  const exercise = runExercise({
-    scenario: loaded.scenario,
-    scenarioFile,
-    scenarioSha256: loaded.sha256,
-    client: stack.temporal.client,
-    address: stack.temporal.address,
-    namespace: 'default',
-    dataDir: stack.temporal.dataDir,
-    fingerprintKey: TEST_FINGERPRINT_KEY,
-    env: slackEnv(),
-    realProviders: [],
-    ownersFile: TEST_OWNERS_FILE,
-    workflowBundlePath: await workflowBundlePath(),
-    progress: (line) => {
-      incidentId ??= /^(exercise-live-platform-\S+):/.exec(line)?.[1];
-    },
+  const exercise = runLive(slackEnv(), stack.temporal.dataDir, (line) => {
+    incidentId ??= /^(exercise-live-platform-\S+):/.exec(line)?.[1];
   });
 
   // The platform owner watches the channel and clicks Approve on every request addressed to platform.
@@ -192,25 +203,7 @@ test('a live exercise is refused before it starts without Slack, with a script, 
 });
 
 test('a live exercise without Slack configured stops before any incident starts', async () => {
-  const loaded = loadScenarioFile(scenarioFile);
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
-  const dataDir = makeDataDir();
-  await expect(
-    runExercise({
-      scenario: loaded.scenario,
-      scenarioFile,
-      scenarioSha256: loaded.sha256,
-      client: stack.temporal.client,
-      address: stack.temporal.address,
-      namespace: 'default',
-      dataDir,
-      fingerprintKey: TEST_FINGERPRINT_KEY,
-      env: {},
-      realProviders: [],
-      ownersFile: TEST_OWNERS_FILE,
-      workflowBundlePath: await workflowBundlePath(),
-    }),
-  ).rejects.toThrow(
+  await expect(runLive({}, makeDataDir())).rejects.toThrow(
     /responders\.platform\.live: live responders answer in Slack: set SLACK_BOT_TOKEN and SLACK_INCIDENT_CHANNEL/,
   );
   const started: string[] = [];

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ExerciseError, prepareExercise, runExercise } from '../../exercises/engine';
 import { loadScenarioFile } from '../../exercises/scenario';
 import { loadConfig, temporalAddress } from '../../lib/config';
-import { loadOrCreateKey } from '../../lib/keys';
+import { fingerprintKeyOf } from '../../lib/keys';
 import { createLogger } from '../../lib/logger';
 import { formatIssues } from '../../lib/runbook-files';
 import { formatDuration, formatOffset } from '../../reports/model';
@@ -55,12 +55,7 @@ export function registerExerciseCommands(program: Command): void {
       const loaded = loadOrFail(scenarioFile);
 
       const config = loadConfig();
-      const fingerprintKey = loadOrCreateKey(
-        config.dataDir,
-        'fingerprint.key',
-        config.TOURNIQUET_FINGERPRINT_KEY,
-        'TOURNIQUET_FINGERPRINT_KEY',
-      );
+      const fingerprintKey = fingerprintKeyOf(config);
       // Validate against the runbook before anything starts: a bad scenario is a usage error.
       try {
         prepareExercise(loaded.scenario, {

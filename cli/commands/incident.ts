@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { loadOrCreateKey } from '../../lib/keys';
+import { fingerprintKeyOf } from '../../lib/keys';
 import { findRunbook, formatIssues } from '../../lib/runbook-files';
 import { SEVERITIES, type IncidentStatus } from '../../lib/runbook/types';
 import { formatPath } from '../../lib/runbook/validate';
@@ -91,12 +91,7 @@ export function registerIncidentCommands(program: Command): void {
       if (!found.ok) throw new CliError(formatIssues(found).join('\n'), 2);
 
       await withClient(async (client, config) => {
-        const key = loadOrCreateKey(
-          config.dataDir,
-          'fingerprint.key',
-          config.TOURNIQUET_FINGERPRINT_KEY,
-          'TOURNIQUET_FINGERPRINT_KEY',
-        );
+        const key = fingerprintKeyOf(config);
         const input = buildIncidentInput(found.runbook, request.data, key);
         const started = await startIncident(client, config.TEMPORAL_TASK_QUEUE, input);
         const status = options.wait ? await waitForIncident(client, started.incidentId) : undefined;
@@ -162,12 +157,7 @@ export function registerIncidentCommands(program: Command): void {
         throw new CliError(`${field ?? formatPath(issue.path)}: ${issue.message}`, 2);
       }
       await withClient(async (client, config) => {
-        const key = loadOrCreateKey(
-          config.dataDir,
-          'fingerprint.key',
-          config.TOURNIQUET_FINGERPRINT_KEY,
-          'TOURNIQUET_FINGERPRINT_KEY',
-        );
+        const key = fingerprintKeyOf(config);
         const added = await addIncidentNote(client, request.data, key).catch((error: Error) => {
           throw new CliError(`incident ${incidentId}: ${error.message}`);
         });
