@@ -40,7 +40,8 @@ const argsSchema = z.object({
   /** New incidents are limited by how fast the worker runs their first workflow task, not by HTTP. */
   distinctConcurrency: z.coerce.number().int().min(1).max(4_096).default(32),
 });
-type Args = z.infer<typeof argsSchema>;
+export type IngestArgs = z.infer<typeof argsSchema>;
+type Args = IngestArgs;
 
 function parseArgs(argv: string[]): Args {
   const raw: Record<string, string> = {};
@@ -88,7 +89,7 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1];
 }
 
-interface LoadResult {
+export interface LoadResult {
   alerts: number;
   seconds: number;
   perSecond: number;
@@ -312,8 +313,40 @@ function row(name: string, concurrency: number, result: LoadResult, extra: strin
   ].join(' | ')} |`;
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+export interface StormResult {
+  concurrency: number;
+  gateway: LoadResult;
+  bare: LoadResult;
+  /** Incidents the storm's answers named: must be exactly one. */
+  incidents: number;
+  historyEvents?: number;
+  /** `attachAlerts` Updates the gateway sent for the storm (its /metrics). */
+  updates: number;
+}
+
+export interface IngestResult {
+  alertsPerStorm: number;
+  storms: StormResult[];
+  distinct?: {
+    concurrency: number;
+    gateway: LoadResult;
+    bare: LoadResult;
+    incidents: number;
+    meanHistoryEvents: number;
+  };
+  /** Workflows in Temporal at the end: one per storm plus one per distinct secret, if nothing was duplicated. */
+  workflows: number;
+}
+
+/**
+ * Runs the storms and the distinct-secret load against the bare baseline first (alone on the machine: the
+ * HTTP + HMAC ceiling of this box), then against `tourniquet up`.
+ */
+export async function benchIngest(
+  options: Partial<Args> = {},
+  log: (line: string) => void = () => undefined,
+): Promise<IngestResult> {
+  const args: Args = { ...argsSchema.parse({}), ...options };
   const secret = randomBytes(24).toString('hex');
   const runId = Date.now().toString(36);
   // One storm per concurrency level, each about its own secret (so each opens exactly one incident).
@@ -329,6 +362,57 @@ async function main(): Promise<void> {
   const distinct = Array.from({ length: args.secrets }, (_, index) =>
     alertBody(`bench-${runId}-distinct-${index}`, fakeToken()),
   );
+
+  const bare = await startBareServer(secret);
+  const bareStorms: LoadResult[] = [];
+  for (const storm of storms) bareStorms.push(await load(bare.url, secret, storm.bodies, storm.concurrency));
+  const bareDistinct =
+    args.secrets > 0 ? await load(bare.url, secret, distinct, args.distinctConcurrency) : undefined;
+  bare.child.disconnect();
+
+  log('starting tourniquet up …');
+  const stack = await startStack(secret);
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection });
+  try {
+    const result: IngestResult = { alertsPerStorm: args.alerts, storms: [], workflows: 0 };
+    let batchesBefore = 0;
+    for (const [index, storm] of storms.entries()) {
+      const gateway = await load(stack.url, secret, storm.bodies, storm.concurrency);
+      const batches = (await scrapeBatches(stack.url)).batches;
+      const incidents = [...gateway.incidentIds];
+      result.storms.push({
+        concurrency: storm.concurrency,
+        gateway,
+        bare: bareStorms[index],
+        incidents: incidents.length,
+        ...(incidents.length === 1 ? { historyEvents: await historyEvents(client, incidents[0]) } : {}),
+        updates: batches - batchesBefore,
+      });
+      batchesBefore = batches;
+    }
+    if (bareDistinct) {
+      const gateway = await load(stack.url, secret, distinct, args.distinctConcurrency, true);
+      const sample = [...gateway.incidentIds].slice(0, 50);
+      const events = await Promise.all(sample.map((id) => historyEvents(client, id)));
+      result.distinct = {
+        concurrency: args.distinctConcurrency,
+        gateway,
+        bare: bareDistinct,
+        incidents: gateway.incidentIds.size,
+        meanHistoryEvents: events.reduce((sum, value) => sum + value, 0) / (sample.length || 1),
+      };
+    }
+    for await (const _execution of client.workflow.list()) result.workflows += 1;
+    return result;
+  } finally {
+    await connection.close().catch(() => undefined);
+    await stack.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
   const cpu = cpus();
   const load1 = () =>
     loadavg()
@@ -337,76 +421,47 @@ async function main(): Promise<void> {
   process.stdout.write(
     `machine: ${cpu.length} vCPU ${cpu[0]?.model.trim() ?? ''}, Node ${process.version}, load ${load1()}\n`,
   );
-
-  // Bare baseline first, alone on the machine: the HTTP + HMAC ceiling of this box.
-  const bare = await startBareServer(secret);
-  const bareStorms: LoadResult[] = [];
-  for (const storm of storms) bareStorms.push(await load(bare.url, secret, storm.bodies, storm.concurrency));
-  const bareDistinct =
-    args.secrets > 0 ? await load(bare.url, secret, distinct, args.distinctConcurrency) : undefined;
-  bare.child.disconnect();
-
-  process.stdout.write('starting tourniquet up …\n');
-  const stack = await startStack(secret);
-  const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection });
-  try {
-    const lines = [
-      '',
-      `| load | connections | alerts | alerts/s | p50 ack | p99 ack | answers | incidents | history events / incident | updates |`,
-      `| ---- | ----------: | -----: | -------: | ------: | ------: | ------- | --------: | -----------------------: | ------: |`,
-    ];
-    const notes: string[] = [];
-    let batchesBefore = 0;
-    for (const [index, storm] of storms.entries()) {
-      const result = await load(stack.url, secret, storm.bodies, storm.concurrency);
-      const batches = (await scrapeBatches(stack.url)).batches;
-      const incidents = [...result.incidentIds];
-      const events = incidents.length === 1 ? String(await historyEvents(client, incidents[0])) : 'n/a';
-      lines.push(
-        row(`gateway, one secret`, storm.concurrency, result, [
-          String(incidents.length),
-          events,
-          String(batches - batchesBefore),
-        ]),
-      );
-      notes.push(
-        `concurrency ${storm.concurrency}: gateway / bare ${(result.perSecond / bareStorms[index].perSecond).toFixed(2)}, ` +
-          `${result.created} request(s) answered "created"`,
-      );
-      batchesBefore = batches;
-    }
-    if (args.secrets > 0) {
-      const result = await load(stack.url, secret, distinct, args.distinctConcurrency, true);
-      const sample = [...result.incidentIds].slice(0, 50);
-      const events = await Promise.all(sample.map((id) => historyEvents(client, id)));
-      const mean = events.reduce((sum, value) => sum + value, 0) / (sample.length || 1);
-      lines.push(
-        row(`gateway, distinct secrets`, args.distinctConcurrency, result, [
-          String(result.incidentIds.size),
-          `${mean.toFixed(0)} (mean of ${sample.length})`,
-          '–',
-        ]),
-      );
-    }
-    for (const [index, storm] of storms.entries()) {
-      lines.push(row(`bare node:http + HMAC`, storm.concurrency, bareStorms[index], ['–', '–', '–']));
-    }
-    if (bareDistinct)
-      lines.push(row(`bare node:http + HMAC`, args.distinctConcurrency, bareDistinct, ['–', '–', '–']));
-    let workflows = 0;
-    for await (const _execution of client.workflow.list()) workflows += 1;
-    lines.push('', ...notes, `workflows in Temporal: ${workflows}; load average after: ${load1()}`);
-    process.stdout.write(`${lines.join('\n')}\n`);
-  } finally {
-    await connection.close().catch(() => undefined);
-    await stack.stop();
-  }
+  const result = await benchIngest(args, (line) => process.stdout.write(`${line}\n`));
+  const lines = [
+    '',
+    `| load | connections | alerts | alerts/s | p50 ack | p99 ack | answers | incidents | history events / incident | updates |`,
+    `| ---- | ----------: | -----: | -------: | ------: | ------: | ------- | --------: | -----------------------: | ------: |`,
+    ...result.storms.map((storm) =>
+      row('gateway, one secret', storm.concurrency, storm.gateway, [
+        String(storm.incidents),
+        storm.historyEvents === undefined ? 'n/a' : String(storm.historyEvents),
+        String(storm.updates),
+      ]),
+    ),
+    ...(result.distinct
+      ? [
+          row('gateway, distinct secrets', result.distinct.concurrency, result.distinct.gateway, [
+            String(result.distinct.incidents),
+            `${result.distinct.meanHistoryEvents.toFixed(0)} (mean of ≤ 50)`,
+            '–',
+          ]),
+        ]
+      : []),
+    ...result.storms.map((storm) =>
+      row('bare node:http + HMAC', storm.concurrency, storm.bare, ['–', '–', '–']),
+    ),
+    ...(result.distinct
+      ? [row('bare node:http + HMAC', result.distinct.concurrency, result.distinct.bare, ['–', '–', '–'])]
+      : []),
+    '',
+    ...result.storms.map(
+      (storm) =>
+        `concurrency ${storm.concurrency}: gateway / bare ${(storm.gateway.perSecond / storm.bare.perSecond).toFixed(2)}, ` +
+        `${storm.gateway.created} request(s) answered "created"`,
+    ),
+    `workflows in Temporal: ${result.workflows}; load average after: ${load1()}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 if (process.argv.includes('--bare-server')) {
   void runBareServer();
-} else {
+} else if (require.main === module) {
   main().then(
     () => process.exit(0),
     (error: unknown) => {

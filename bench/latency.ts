@@ -6,7 +6,7 @@
  *  - Temporal: `startIncident` (the function the CLI and gateway call) against the real dev server, with the
  *    production worker in this process. The first workflow task is the production one: it schedules the
  *    disable and evidence steps and opens the approval requests of the steps that wait for owners. Once the
- *    sample is taken the incident is terminated and the worker gets a moment to drain, so every sample starts
+ *    sample is taken and the steps that need nobody are done, the incident is terminated, so every sample starts
  *    from an idle system; or
  *  - direct (baseline): the same handler (`executeStep`, in a MockActivityEnvironment) called with the step the
  *    workflow would render, no Temporal at all.
@@ -24,7 +24,8 @@ import type { IncidentInput, Runbook } from '../lib/runbook/types';
 import { createProviderRegistry } from '../providers/registry';
 import { incidentInput, runbookById } from '../test/harness/incidents';
 import { silentLogger } from '../test/harness/worker';
-import { instrumentedProvider, startStack, startWorker } from './lib/stack';
+import { statusQuery } from '../workflows/incident';
+import { instrumentedProvider, startStack, startWorker, type BenchStack } from './lib/stack';
 import { summarize, type Summary } from './lib/stats';
 
 export interface LatencyResult {
@@ -36,7 +37,42 @@ export interface LatencyResult {
 }
 
 const TASK_QUEUE = 'bench-latency';
-const DRAIN_MS = 300;
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 300);
+
+/** Steps that run without any owner: no approval themselves, and every dependency is such a step too. */
+function unattendedSteps(runbook: Runbook): Set<string> {
+  const byId = new Map(runbook.steps.map((step) => [step.id, step]));
+  const memo = new Map<string, boolean>();
+  const unattended = (id: string): boolean => {
+    if (!memo.has(id)) {
+      const step = byId.get(id)!;
+      memo.set(id, step.approval.policy === 'none' && step.after.every(unattended));
+    }
+    return memo.get(id)!;
+  };
+  return new Set(runbook.steps.map((step) => step.id).filter(unattended));
+}
+
+/**
+ * Waits until the incident only waits for owners: every step that needs nobody has finished, and nothing is in
+ * flight (no activity, no workflow task), so ending it leaves the worker idle for the next sample.
+ */
+async function quiescent(stack: BenchStack, incidentId: string, unattended: Set<string>): Promise<void> {
+  const handle = stack.temporal.client.workflow.getHandle(incidentId);
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const status = await handle.query(statusQuery);
+    const done = status.steps
+      .filter((step) => unattended.has(step.id))
+      .every((step) => !['pending', 'running', 'awaiting-approval'].includes(step.state));
+    if (done) {
+      const { raw } = await handle.describe();
+      if ((raw.pendingActivities ?? []).length === 0 && !raw.pendingWorkflowTask) return;
+    }
+    await sleep(50);
+  }
+  throw new Error(`${incidentId} did not settle within 10 s`);
+}
 
 export async function benchLatency(options: { incidents: number; warmup: number }): Promise<LatencyResult> {
   const stack = await startStack();
@@ -54,6 +90,7 @@ export async function benchLatency(options: { incidents: number; warmup: number 
   });
   const runbook: Runbook = runbookById('leaked-workflow-secret');
   const disable = runbook.steps.find((step) => step.id === 'disable-connector')!;
+  const unattended = unattendedSteps(runbook);
 
   const firstCall = (incidentId: string) =>
     new Promise<number>((resolve) =>
@@ -81,11 +118,13 @@ export async function benchLatency(options: { incidents: number; warmup: number 
         temporal.push(at - t0);
         startReturned.push(started - t0);
       }
-      // Nobody will approve the rest: end the incident and let its in-flight activities drain.
+      // Let the steps that need nobody finish, then end the incident: nobody will approve the rest.
+      await quiescent(stack, input.context.incident.id, unattended);
       await stack.temporal.client.workflow
         .getHandle(input.context.incident.id)
         .terminate('benchmark sample taken');
-      await sleep(DRAIN_MS);
+      // The server finishes the termination (history, visibility) before the next alert arrives.
+      await sleep(SETTLE_MS);
 
       // Direct: the same handler, the same provider, no Temporal.
       const d0 = performance.now();

@@ -3,22 +3,22 @@
  * Each figure is measured side by side with its baseline in the same run, and the run prints one table.
  *
  *   npx tsx bench/run.ts                                   # everything (about 5–10 minutes on 2 cores)
- *   npx tsx bench/run.ts --only latency,exercise           # a subset: latency, concurrency, fanout, exercise
+ *   npx tsx bench/run.ts --only latency,exercise           # a subset: latency, ingest, concurrency, fanout, exercise
  *   npx tsx bench/run.ts --incidents 200 --concurrent 100 --calls 500 --json bench-results.json
  *
  * Everything listens on 127.0.0.1 only; every loop is bounded by its counts.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { benchConcurrency, type ConcurrencyResult } from './concurrency';
 import { benchExercise, benchExerciseCli, type ExerciseCliResult, type ExerciseResult } from './exercise';
 import { benchFanOut, type FanOutResult } from './fanout';
+import { benchIngest, type IngestResult } from './ingest';
 import { benchLatency, type LatencyResult } from './latency';
 import { describeMachine, LoadSampler, loadAverage } from './lib/machine';
 import { markdownTable, mib, ms, seconds } from './lib/stats';
 
-const BENCHMARKS = ['latency', 'concurrency', 'fanout', 'exercise'] as const;
+const BENCHMARKS = ['latency', 'ingest', 'concurrency', 'fanout', 'exercise'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 const argsSchema = z.object({
@@ -28,6 +28,14 @@ const argsSchema = z.object({
     .transform((value) => value.split(',').map((name) => name.trim()))
     .pipe(z.array(z.enum(BENCHMARKS)).min(1)),
   incidents: z.coerce.number().int().min(10).max(2_000).default(200),
+  /** Alerts per one-secret storm, distinct secrets, and the storms' connection counts. */
+  alerts: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  secrets: z.coerce.number().int().min(0).max(100_000).default(1_000),
+  connections: z
+    .string()
+    .default('256')
+    .transform((value) => value.split(',').map(Number))
+    .pipe(z.array(z.number().int().min(1).max(4_096)).min(1)),
   warmup: z.coerce.number().int().min(0).max(100).default(10),
   concurrent: z.coerce.number().int().min(1).max(1_000).default(100),
   calls: z.coerce.number().int().min(20).max(5_000).default(500),
@@ -59,6 +67,7 @@ function parseArgs(argv: string[]): z.infer<typeof argsSchema> {
 
 interface Results {
   latency?: LatencyResult;
+  ingest?: IngestResult;
   concurrency?: ConcurrencyResult;
   fanout?: FanOutResult;
   exercise?: ExerciseResult;
@@ -69,7 +78,7 @@ const verdict = (met: boolean) => (met ? 'met' : '**missed**');
 
 function tableRows(results: Results): string[][] {
   const rows: string[][] = [];
-  const { latency, concurrency, fanout, exercise, exerciseCli } = results;
+  const { latency, ingest, concurrency, fanout, exercise, exerciseCli } = results;
   if (latency) {
     const { temporal, direct, startReturned } = latency;
     rows.push([
@@ -87,13 +96,37 @@ function tableRows(results: Results): string[][] {
       verdict(temporal.p99 <= 250),
     ]);
   }
-  rows.push([
-    '2. SIEM ingest',
-    existsSync(join(__dirname, 'ingest.ts')) ? 'see `npx tsx bench/ingest.ts`' : 'not measured here',
-    '—',
-    '—',
-    '(other section)',
-  ]);
+  if (ingest) {
+    for (const storm of ingest.storms) {
+      const { gateway, bare } = storm;
+      rows.push([
+        `2. ingest: ${ingest.alertsPerStorm.toLocaleString('en')} alerts about one secret, ${storm.concurrency} connections`,
+        `${gateway.perSecond.toFixed(0)} alerts/s`,
+        `bare node:http + HMAC ${bare.perSecond.toFixed(0)}/s (gateway ${((100 * gateway.perSecond) / bare.perSecond).toFixed(0)}%); p99 ack ${ms(gateway.p99)} (bare ${ms(bare.p99)}); ${storm.updates} Updates`,
+        '≥ 1,000/s',
+        verdict(gateway.perSecond >= 1_000),
+      ]);
+      rows.push([
+        `2. ingest: incidents and history for that storm`,
+        `${storm.incidents} incident, ${storm.historyEvents ?? 'n/a'} events`,
+        `${Object.entries(gateway.statuses)
+          .map(([status, count]) => `${status}×${count}`)
+          .join(' ')}; ${gateway.created} answered "created"`,
+        'exactly 1, ≤ 1,000 events',
+        verdict(storm.incidents === 1 && gateway.created === 1 && (storm.historyEvents ?? Infinity) <= 1_000),
+      ]);
+    }
+    if (ingest.distinct) {
+      const { gateway, bare, incidents, meanHistoryEvents, concurrency } = ingest.distinct;
+      rows.push([
+        `2. ingest: ${gateway.alerts.toLocaleString('en')} distinct secrets, ${concurrency} connections`,
+        `${gateway.perSecond.toFixed(1)} alerts/s, ${incidents} incidents`,
+        `bare ${bare.perSecond.toFixed(0)}/s; p99 ack ${seconds(gateway.p99)}; ${gateway.retried} retried 503; ${meanHistoryEvents.toFixed(0)} events/incident (mean); ${ingest.workflows} workflows in all`,
+        `exactly ${gateway.alerts}`,
+        verdict(incidents === gateway.alerts && ingest.workflows === gateway.alerts + ingest.storms.length),
+      ]);
+    }
+  }
   if (concurrency) {
     rows.push([
       `3. ${concurrency.incidents} incidents at once: all completed`,
@@ -160,6 +193,11 @@ async function main(): Promise<void> {
   };
   results.latency = await run('latency', () =>
     benchLatency({ incidents: args.incidents, warmup: args.warmup }),
+  );
+  results.ingest = await run('ingest', () =>
+    benchIngest({ alerts: args.alerts, secrets: args.secrets, concurrency: args.connections }, (line) =>
+      process.stderr.write(`${line}\n`),
+    ),
   );
   results.concurrency = await run('concurrency', () => benchConcurrency({ incidents: args.concurrent }));
   results.fanout = await run('fanout', () =>
