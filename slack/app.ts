@@ -1,4 +1,11 @@
-import { App, ExpressReceiver, type AuthorizeResult, type types, webApi } from '@slack/bolt';
+import {
+  App,
+  ExpressReceiver,
+  HTTPModuleFunctions,
+  type AuthorizeResult,
+  type types,
+  webApi,
+} from '@slack/bolt';
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
@@ -200,6 +207,19 @@ export function mountSlack(app: Express, deps: SlackAppDeps): MountedSlack {
     processBeforeResponse: true,
     app,
     logger: slackLogger(logger, 'bolt-receiver'),
+    // Bolt reads a signed body's envelope (`event`, `user`, `team`…) before any listener runs, and throws a
+    // TypeError on one Slack never sends: that is a bad request, not a server error, and nothing has executed.
+    processEventErrorHandler: async (args) => {
+      if (!(args.error instanceof TypeError) || args.response.headersSent) {
+        return HTTPModuleFunctions.defaultProcessEventErrorHandler(args);
+      }
+      logger.warn(
+        { error: args.error.message },
+        'refused a signed Slack request whose envelope Bolt could not read',
+      );
+      args.response.writeHead(400).end();
+      return true;
+    },
   });
 
   // auth.test once (tells us our bot id); a failure is retried on the next request rather than cached.

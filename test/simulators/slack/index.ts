@@ -127,6 +127,11 @@ export interface SlackSimulator {
   callsTo(method: string): SlackApiCall[];
   /** Answers the next call to `method` with this fault; several calls queue up in order. */
   failNext(method: string, fault: SlackFault): void;
+  /**
+   * Slack is down: every Web API call, whatever its method, is answered with `fault` (e.g. `{ status: 503 }`)
+   * until `outage()` is called without one. Queued `failNext` faults wait for the end of the outage.
+   */
+  outage(fault?: SlackFault): void;
   messages(channel?: string): SlackMessage[];
   ephemeralMessages(channel?: string): SlackEphemeralMessage[];
   views(): SlackView[];
@@ -258,6 +263,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions = {}): 
   };
   const calls: SlackApiCall[] = [];
   const faults = new Map<string, SlackFault[]>();
+  let outage: SlackFault | undefined;
   const responseUrlPosts: SlackResponseUrlPost[] = [];
   let lastTs = 0;
 
@@ -532,7 +538,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions = {}): 
       send(response, status, body, headers);
     };
 
-    const fault = faults.get(method)?.shift();
+    const fault = outage ?? faults.get(method)?.shift();
     try {
       call.body = parseArguments(contentType, raw, query);
     } catch (error) {
@@ -635,6 +641,9 @@ export async function startSlackSimulator(options: SlackSimulatorOptions = {}): 
       const queue = faults.get(method) ?? [];
       queue.push(fault);
       faults.set(method, queue);
+    },
+    outage(fault) {
+      outage = fault;
     },
     messages: (channel) =>
       state.messages.filter((message) => channel === undefined || message.channel === channel),
