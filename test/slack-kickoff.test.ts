@@ -6,6 +6,7 @@ import { incidentIdFor } from '../lib/incidents';
 import type { IncidentInput } from '../lib/runbook/types';
 import { loadSlackGatewayConfig, loadSlackWorkerConfig, SlackConfigError } from '../slack/config';
 import { query, TEST_FINGERPRINT_KEY, uniqueConnector, waitFor } from './harness/incidents';
+import { historyText } from './harness/history';
 import {
   messageShortcutPayload,
   selectedOptionValue,
@@ -14,13 +15,7 @@ import {
   slashCommandFields,
   viewSubmissionPayload,
 } from './harness/slack-signing';
-import {
-  historyText,
-  INCIDENT_CHANNEL,
-  startSlackStack,
-  until,
-  type SlackStack,
-} from './fixtures/slack/harness';
+import { INCIDENT_CHANNEL, startSlackStack, until, type SlackStack } from './fixtures/slack/harness';
 import type { SlackView } from './simulators/slack';
 
 const SECOPS_CHANNEL = 'C0SECOPS001';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SIEM_SOURCES, type SiemSource } from '../../gateway/siem';
 import { MAX_BODY_BYTES } from '../../gateway/webhooks';
-import { historyText } from '../fixtures/slack/harness';
+import { historyText } from '../harness/history';
 import { makeCanaries, fixtureNames, fixtureText, type Canaries } from '../fixtures/siem/canaries';
 import { signedHeaders, startGatewayStack, workflowIds, type GatewayStack } from '../fixtures/gateway/stack';
 import {

@@ -4,7 +4,6 @@ import { CONTAIN_SHORTCUT, DENY_VIEW, SECRET_LEAK_COMMAND, SECRET_LEAK_VIEW } fr
 import { makeCanaries, type Canaries } from '../fixtures/siem/canaries';
 import {
   click,
-  historyText,
   INCIDENT_CHANNEL,
   requestMessage,
   signed,
@@ -15,6 +14,7 @@ import {
 import type { SlackMessage } from '../simulators/slack';
 import { fixtureRunbook, incidentInput, query, result, start, waitFor } from '../harness/incidents';
 import { decideAs } from '../harness/owners';
+import { historyText } from '../harness/history';
 import {
   messageShortcutPayload,
   plainTextValues,
