@@ -15,12 +15,12 @@ import {
   closedAndContained,
   incidentIdFor,
   incidentRequestSchema,
+  incidentSearchAttributes,
 } from '../lib/incidents';
 import type { AlertBatch, AlertBatchResult, AlertRef, IncidentInput, Runbook } from '../lib/runbook/types';
 import { ROLE_MEMBERS } from '../providers/catalog';
 import { parseWorkflowRef } from '../providers/github/refs';
 import { attachAlertsUpdate, incidentWorkflow } from '../workflows/incident';
-import { EXERCISE, INCIDENT_KEY, PHASE, RUNBOOK, SEVERITY, STATE } from '../workflows/search-attributes';
 import { AlertBatcher, DEFAULT_BATCHER_OPTIONS } from './alert-batcher';
 import type { GatewayMetrics } from './metrics';
 import type { NormalizedAlert } from './siem';
@@ -225,14 +225,7 @@ export class IncidentIngest {
               args: [input],
               workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
               workflowIdReusePolicy: reusePolicy,
-              typedSearchAttributes: [
-                { key: INCIDENT_KEY, value: input.context.incident.fingerprint },
-                { key: SEVERITY, value: input.context.incident.severity },
-                { key: STATE, value: 'running' },
-                { key: PHASE, value: input.runbook.steps[0].phase },
-                { key: RUNBOOK, value: input.runbook.id },
-                { key: EXERCISE, value: input.exercise },
-              ],
+              typedSearchAttributes: incidentSearchAttributes(input),
             }),
           },
         );

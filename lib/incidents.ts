@@ -5,6 +5,7 @@ import {
   WorkflowNotFoundError,
   type Client,
 } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import { ROLE_MEMBERS } from '../providers/catalog';
 import { correlationFingerprint } from './fingerprint';
@@ -126,6 +127,18 @@ export async function closedAndContained(client: Client, incidentId: string): Pr
   }
 }
 
+/** What an incident is listed and found by from its start, before its workflow updates them. */
+export function incidentSearchAttributes(input: IncidentInput): SearchAttributePair[] {
+  return [
+    { key: INCIDENT_KEY, value: input.context.incident.fingerprint },
+    { key: SEVERITY, value: input.context.incident.severity },
+    { key: STATE, value: 'running' },
+    { key: PHASE, value: input.runbook.steps[0].phase },
+    { key: RUNBOOK, value: input.runbook.id },
+    { key: EXERCISE, value: input.exercise },
+  ];
+}
+
 export async function startIncident(
   client: Client,
   taskQueue: string,
@@ -139,14 +152,7 @@ export async function startIncident(
       taskQueue,
       args: [input],
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      typedSearchAttributes: [
-        { key: INCIDENT_KEY, value: input.context.incident.fingerprint },
-        { key: SEVERITY, value: input.context.incident.severity },
-        { key: STATE, value: 'running' },
-        { key: PHASE, value: input.runbook.steps[0].phase },
-        { key: RUNBOOK, value: input.runbook.id },
-        { key: EXERCISE, value: input.exercise },
-      ],
+      typedSearchAttributes: incidentSearchAttributes(input),
     });
     return { incidentId, created: true };
   } catch (error) {
