@@ -12,8 +12,8 @@ import { normalizeSiemAlert } from '../gateway/siem/normalize';
 import type { NormalizedAlert } from '../gateway/siem/alert';
 import { correlationFingerprint } from '../lib/fingerprint';
 import { buildIncidentInput, incidentRequestSchema, startIncident } from '../lib/incidents';
-import { loadOwnersFile, ownersFilePath } from '../lib/owners';
-import { ownerRolesFromFile } from '../reports/collect';
+import { loadOwnersFile, ownersFilePath, type OwnersFile } from '../lib/owners';
+import { ownerRoles } from '../reports/collect';
 import { loadSlackWorkerConfig, type SlackWorkerConfig } from '../slack/config';
 import { createSlackNotifier, createSlackWebClient, slackUsergroupResolver } from '../slack/notifier';
 import { findRunbook, formatIssues } from '../lib/runbook-files';
@@ -87,6 +87,8 @@ interface Prepared {
   input: IncidentInput;
   alert: NormalizedAlert;
   injectAlerts: Map<number, NormalizedAlert>;
+  /** The production owners matrix (escalation chain, live roles' people); undefined when it does not load. */
+  productionOwners?: OwnersFile;
 }
 
 /** Real time an exercise may overrun its scenario length (machine work runs at 1×): 10%, at least 2 s. */
@@ -159,13 +161,13 @@ export function prepareExercise(
   const file = options.scenarioFile;
   const now = options.now ?? new Date();
   const runbook = resolveRunbook(scenario, file, options.runbooksDir);
-  const ownersFile = options.ownersFile ?? ownersFilePath();
-  const production = loadOwnersFile(ownersFile);
+  const production = loadOwnersFile(options.ownersFile ?? ownersFilePath());
+  const productionOwners = production.ok ? production.owners : undefined;
   const issues = checkScenarioAgainstRunbook(
     scenario,
     runbook,
-    ownersBackups(ownersFile),
-    production.ok ? production.owners : undefined,
+    ownersBackups(productionOwners),
+    productionOwners,
   );
   if (issues.length > 0) throw new ExerciseError(file, issues);
 
@@ -236,7 +238,7 @@ export function prepareExercise(
     clock: { speed: scenario.clock.speed },
     ...(Object.keys(faults).length > 0 ? { simulation: { faults } } : {}),
   };
-  return { runbook, input, alert: first, injectAlerts, incidentId };
+  return { runbook, input, alert: first, injectAlerts, incidentId, productionOwners };
 }
 
 /** A live exercise needs Slack: its people answer there (or with their own keys). */
@@ -256,9 +258,9 @@ function liveSlack(scenario: Scenario, file: string, env: NodeJS.ProcessEnv): Sl
 }
 
 /** Identity (`slack:U…`, `key:<name>`) → the live roles it answers for, for the report. */
-function liveIdentities(ownersFile: string, live: string[]): Record<string, string[]> {
+function liveIdentities(owners: OwnersFile | undefined, live: string[]): Record<string, string[]> {
   const identities: Record<string, string[]> = {};
-  for (const [identity, roles] of Object.entries(ownerRolesFromFile(ownersFile))) {
+  for (const [identity, roles] of Object.entries(owners ? ownerRoles(owners) : {})) {
     const answered = roles.filter((role) => live.includes(role));
     if (answered.length > 0) identities[identity] = answered;
   }
@@ -306,12 +308,12 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const live = liveRoles(scenario);
   const slack = live.length > 0 ? liveSlack(scenario, options.scenarioFile, env) : undefined;
-  const production = loadOwnersFile(ownersFile);
+  const { productionOwners } = prepared;
   const exerciseOwners = createExerciseOwners(
     scenario,
     dir,
-    ownersBackups(ownersFile),
-    production.ok ? { owners: production.owners, dataDir } : undefined,
+    ownersBackups(productionOwners),
+    productionOwners ? { owners: productionOwners, dataDir } : undefined,
     slack ? slackUsergroupResolver(createSlackWebClient(slack, logger)) : undefined,
   );
 
@@ -333,7 +335,7 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     sla: scenario.sla,
     notes: [],
     personas: exerciseOwners.personas.map(({ name, roles }) => ({ name, roles })),
-    live: liveIdentities(ownersFile, live),
+    live: liveIdentities(productionOwners, live),
     decisions: [],
   };
   saveExerciseRecord(dataDir, record);

@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
 import {
   ensureOperatorKeys,
-  loadOwnersFile,
   OwnerDirectory,
   ownersFileSchema,
   type OwnersFile,
@@ -25,11 +24,9 @@ export interface ExerciseOwners {
 }
 
 /** Backup role of each role in an owners file (the escalation chain the exercise plays through). */
-export function ownersBackups(ownersFile: string): Record<string, string> {
-  const loaded = loadOwnersFile(ownersFile);
-  if (!loaded.ok) return {};
+export function ownersBackups(owners: OwnersFile | undefined): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(loaded.owners.roles)
+    Object.entries(owners?.roles ?? {})
       .filter(([, role]) => role.backup)
       .map(([name, role]) => [name, role.backup!]),
   );

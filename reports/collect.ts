@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { loadExerciseRecord, personaRoles } from '../exercises/record';
-import { loadOwnersFile } from '../lib/owners';
+import { loadOwnersFile, type OwnersFile } from '../lib/owners';
 import type { IncidentInput, IncidentStatus } from '../lib/runbook/types';
 import { statusQuery } from '../workflows/incident';
 import type { ReportInput } from './model';
@@ -11,12 +11,16 @@ export class ReportSourceError extends Error {}
 /** Approver identity → roles from an owners file: out-of-band keys and Slack users. */
 export function ownerRolesFromFile(file: string): Record<string, string[]> {
   const loaded = loadOwnersFile(file);
-  if (!loaded.ok) return {};
+  return loaded.ok ? ownerRoles(loaded.owners) : {};
+}
+
+/** Approver identity → roles of a loaded owners matrix. */
+export function ownerRoles(owners: OwnersFile): Record<string, string[]> {
   const roles: Record<string, string[]> = {};
   const add = (identity: string, role: string) => {
     roles[identity] = [...new Set([...(roles[identity] ?? []), role])];
   };
-  for (const [role, definition] of Object.entries(loaded.owners.roles)) {
+  for (const [role, definition] of Object.entries(owners.roles)) {
     for (const user of definition.slack.users) add(`slack:${user}`, role);
     for (const approver of definition.outOfBand) {
       add(`key:${approver.name}`, role);
