@@ -83,7 +83,16 @@ function sections(report: AfterActionReport) {
   ]
     .sort((a, b) => a.offsetMs - b.offsetMs)
     .map((entry) => entry.row);
-  return { milestones, owners, roles, escalations, timeline };
+  const steps = report.steps.map((step) => [
+    step.id,
+    step.phase,
+    step.owner ?? '',
+    step.state,
+    step.provider ?? '',
+    step.attempts ? String(step.attempts) : '',
+    step.error ?? step.reason ?? '',
+  ]);
+  return { milestones, owners, roles, escalations, steps, timeline };
 }
 
 function notesHeading(report: AfterActionReport): string {
@@ -181,18 +190,7 @@ export function renderMarkdown(report: AfterActionReport): string {
       : []),
     '## Steps',
     '',
-    ...table(
-      ['Step', 'Phase', 'Owner', 'State', 'Provider', 'Attempts', 'Note'],
-      report.steps.map((step) => [
-        step.id,
-        step.phase,
-        step.owner ?? '',
-        step.state,
-        step.provider ?? '',
-        step.attempts ? String(step.attempts) : '',
-        step.error ?? step.reason ?? '',
-      ]),
-    ),
+    ...table(['Step', 'Phase', 'Owner', 'State', 'Provider', 'Attempts', 'Note'], s.steps),
     '',
     '## Full timeline',
     '',
@@ -289,19 +287,7 @@ ${htmlTable(['Role', 'Asked for', 'Answered', 'Missed the deadline'], s.roles, '
 ${htmlTable(['At', 'Step', 'What', 'Detail'], s.escalations, 'escalations')}
 ${notes}
 <h2>Steps</h2>
-${htmlTable(
-  ['Step', 'Phase', 'Owner', 'State', 'Provider', 'Attempts', 'Note'],
-  report.steps.map((step) => [
-    step.id,
-    step.phase,
-    step.owner ?? '',
-    step.state,
-    step.provider ?? '',
-    step.attempts ? String(step.attempts) : '',
-    step.error ?? step.reason ?? '',
-  ]),
-  'steps',
-)}
+${htmlTable(['Step', 'Phase', 'Owner', 'State', 'Provider', 'Attempts', 'Note'], s.steps, 'steps')}
 <h2>Full timeline</h2>
 ${htmlTable(['At', 'Event', 'Step', 'Actor', 'Detail'], s.timeline, 'timeline')}
 ${report.exercise?.references?.length ? `<h2>References</h2><ul>${report.exercise.references.map((reference) => `<li>${escapeXml(reference)}</li>`).join('')}</ul>` : ''}
