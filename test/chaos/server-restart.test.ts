@@ -7,7 +7,15 @@ import { incidentInput, runbookById, start, waitFor } from '../harness/incidents
 import { withoutApprovals } from '../harness/owners';
 import { startTestTemporal, type TestTemporal } from '../harness/temporal';
 import { startInProcessWorker, type InProcessWorker } from '../harness/worker';
-import { between, CHAOS_SEED, exactlyOnce, recordChaos, report, seededRandom } from './support';
+import {
+  between,
+  CHAOS_SEED,
+  exactlyOnce,
+  expectCompletedExactlyOnce,
+  recordChaos,
+  report,
+  seededRandom,
+} from './support';
 
 /**
  * The Temporal server is SIGKILLed and restarted on the same SQLite file, three times, at seeded random moments while
@@ -101,18 +109,5 @@ test(`SIGKILL and restart the Temporal server ${RESTARTS} times mid-incident: ev
 
   expect(runningAtKill).toBeGreaterThan(0);
   expect(once.duplicates).toEqual([]);
-  for (const status of statuses) {
-    expect({ id: status.incidentId, state: status.state }).toEqual({
-      id: status.incidentId,
-      state: 'completed',
-    });
-    expect(status.steps.filter((step) => step.state !== 'succeeded')).toEqual([]);
-    for (const effect of [
-      'rotate-credential simulated.rotateCredential',
-      'rotate-credential github.storeSecret',
-      'revoke-old-credential simulated.revokeCredential',
-    ]) {
-      expect(once.effects.get(`${status.incidentId}/${effect}`)).toBe(1);
-    }
-  }
+  expectCompletedExactlyOnce(statuses, once);
 }, 420_000);

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROVIDER_CATALOGS } from '../../providers/catalog';
+import type { IncidentStatus } from '../../lib/runbook/types';
 import type { JournalEntry } from '../../providers/simulated';
 
 /** The seed of every pseudo-random choice in the chaos suites; `CHAOS_SEED=<n>` replays another run. */
@@ -45,6 +46,27 @@ export function exactlyOnce(entries: JournalEntry[]): ExactlyOnceReport {
   }
   const duplicates = [...effects.entries()].filter(([, count]) => count > 1).map(([key]) => key);
   return { effects, duplicates };
+}
+
+/**
+ * Every incident completed with every step succeeded, and the rotation, its delivery and the revocation each
+ * changed the system exactly once.
+ */
+export function expectCompletedExactlyOnce(statuses: IncidentStatus[], once: ExactlyOnceReport): void {
+  for (const status of statuses) {
+    expect({ id: status.incidentId, state: status.state }).toEqual({
+      id: status.incidentId,
+      state: 'completed',
+    });
+    expect(status.steps.filter((step) => step.state !== 'succeeded')).toEqual([]);
+    for (const effect of [
+      'rotate-credential simulated.rotateCredential',
+      'rotate-credential github.storeSecret',
+      'revoke-old-credential simulated.revokeCredential',
+    ]) {
+      expect(once.effects.get(`${status.incidentId}/${effect}`)).toBe(1);
+    }
+  }
 }
 
 export interface ChaosCounts {

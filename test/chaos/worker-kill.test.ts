@@ -7,7 +7,15 @@ import { incidentInput, runbookById, start } from '../harness/incidents';
 import { withoutApprovals } from '../harness/owners';
 import { startTestTemporal, type TestTemporal } from '../harness/temporal';
 import { killProcess, spawnWorkerProcess } from '../harness/worker';
-import { between, CHAOS_SEED, exactlyOnce, recordChaos, report, seededRandom } from './support';
+import {
+  between,
+  CHAOS_SEED,
+  exactlyOnce,
+  expectCompletedExactlyOnce,
+  recordChaos,
+  report,
+  seededRandom,
+} from './support';
 
 /**
  * The worker (`tourniquet worker`, a child process) is SIGKILLed at seeded random moments while 20 incidents
@@ -103,19 +111,5 @@ test(`SIGKILL the worker ${KILLS} times at random points during ${INCIDENTS} inc
   expect(once.duplicates).toEqual([]);
   // The kills landed inside steps, not only between them.
   expect(retried.length).toBeGreaterThan(0);
-  for (const status of statuses) {
-    expect({ id: status.incidentId, state: status.state }).toEqual({
-      id: status.incidentId,
-      state: 'completed',
-    });
-    expect(status.steps.filter((step) => step.state !== 'succeeded')).toEqual([]);
-    // Rotation, its delivery and the revocation each changed the system exactly once.
-    for (const effect of [
-      'rotate-credential simulated.rotateCredential',
-      'rotate-credential github.storeSecret',
-      'revoke-old-credential simulated.revokeCredential',
-    ]) {
-      expect(once.effects.get(`${status.incidentId}/${effect}`)).toBe(1);
-    }
-  }
+  expectCompletedExactlyOnce(statuses, once);
 }, 420_000);
