@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncidentStatus } from '../lib/runbook/types';
-import { startIncident } from '../lib/incidents';
+import { startIncident } from '../client';
 import { incidentInput, runbookById } from '../test/harness/incidents';
 import { withoutApprovals } from '../test/harness/owners';
 import { killProcess, spawnWorkerProcess } from '../test/harness/worker';

@@ -16,14 +16,13 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startIncident } from '../lib/incidents';
+import { incidentStatus, startIncident } from '../client';
 import { topologicalOrder } from '../lib/runbook/dag';
 import { durationMs } from '../lib/runbook/duration';
 import type { IncidentStatus, Runbook } from '../lib/runbook/types';
 import { incidentInput, runbookById } from '../test/harness/incidents';
 import { decideAs } from '../test/harness/owners';
 import { workflowBundlePath } from '../test/harness/temporal';
-import { statusQuery } from '../workflows/incident';
 import { startStack, startWorker, type BenchStack } from './lib/stack';
 
 export interface ExerciseResult {
@@ -79,10 +78,9 @@ async function respondAtDeadlines(
   incidentId: string,
   closed: () => boolean,
 ): Promise<number> {
-  const handle = stack.temporal.client.workflow.getHandle(incidentId);
   let approvals = 0;
   while (!closed()) {
-    const status = await handle.query(statusQuery).catch(() => undefined);
+    const status = await incidentStatus(stack.temporal.client, incidentId).catch(() => undefined);
     for (const request of status?.approvals ?? []) {
       if (!request.escalated || request.breakGlassEligible) continue;
       for (const name of ['alice', 'bob', 'carol']) {

@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startIncident } from '../lib/incidents';
+import { startIncident } from '../client';
 import type {
   IncidentInput,
   IncidentStatus,

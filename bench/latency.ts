@@ -17,14 +17,13 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createStepActivities } from '../activities/execute-step';
-import { startIncident } from '../lib/incidents';
+import { incidentStatus, startIncident } from '../client';
 import { resolveAction } from '../lib/runbook/actions';
 import { renderParams } from '../lib/runbook/template';
 import type { IncidentInput, Runbook } from '../lib/runbook/types';
 import { createProviderRegistry } from '../providers/registry';
 import { incidentInput, runbookById } from '../test/harness/incidents';
 import { silentLogger } from '../test/harness/worker';
-import { statusQuery } from '../workflows/incident';
 import { instrumentedProvider, startStack, startWorker, type BenchStack } from './lib/stack';
 import { summarize, type Summary } from './lib/stats';
 
@@ -61,7 +60,7 @@ async function quiescent(stack: BenchStack, incidentId: string, unattended: Set<
   const handle = stack.temporal.client.workflow.getHandle(incidentId);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const status = await handle.query(statusQuery);
+    const status = await incidentStatus(stack.temporal.client, incidentId);
     const done = status.steps
       .filter((step) => unattended.has(step.id))
       .every((step) => !['pending', 'running', 'awaiting-approval'].includes(step.state));

@@ -11,7 +11,16 @@ import type { EvidenceVault, JsonValue } from '../evidence';
 import { normalizeSiemAlert } from '../gateway/siem/normalize';
 import type { NormalizedAlert } from '../gateway/siem/alert';
 import { correlationFingerprint } from '../lib/fingerprint';
-import { buildIncidentInput, incidentRequestSchema, startIncident } from '../lib/incidents';
+import {
+  attachAlerts,
+  buildIncidentInput,
+  cancelIncident,
+  closedIncidentStatus,
+  incidentRequestSchema,
+  incidentStatus,
+  signalNote,
+  startIncident,
+} from '../client';
 import { loadOwnersFile, ownersFilePath, type OwnersFile } from '../lib/owners';
 import { ownerRoles } from '../reports/collect';
 import { loadSlackWorkerConfig, type SlackWorkerConfig } from '../slack/config';
@@ -26,7 +35,6 @@ import { buildReport, formatOffset, type AfterActionReport, type ReportNote } fr
 import { renderHtml, renderMarkdown } from '../reports/render';
 import { createTourniquetWorker } from '../worker/create-worker';
 import { configuredProviders } from '../worker/providers';
-import { attachAlertsUpdate, noteSignal, statusQuery } from '../workflows/incident';
 import { createExerciseOwners, ownersBackups } from './owners';
 import {
   exerciseDir,
@@ -34,7 +42,7 @@ import {
   saveExerciseRecord,
   type ExerciseRecord,
   type ScriptedDecision,
-} from './record';
+} from '../reports/record';
 import { ScriptedResponders } from './responders';
 import { checkScenarioAgainstRunbook, liveRoles, type Scenario, type ScenarioAlert } from './scenario';
 
@@ -349,7 +357,6 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
   });
   const timers: NodeJS.Timeout[] = [];
   const pending: Promise<unknown>[] = [];
-  const handle = client.workflow.getHandle(incidentId);
   let t0 = Date.now();
   const scenarioNow = () => formatOffset((Date.now() - t0) * speed);
   const progressDecision = (decision: ScriptedDecision): void => {
@@ -397,27 +404,22 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     record.notes.push({ at: at.toISOString(), kind, text });
     progress(`${formatOffset((at.getTime() - t0) * speed)} ${kind}: ${text}`);
     pending.push(recordEvidence(vault, incidentId, 'exercise-inject', { kind, text }, logger));
-    const signalled = handle
-      .signal(noteSignal, { actor: `exercise:${kind}`, text })
-      .catch((error: unknown) =>
+    const signalled = signalNote(client, incidentId, { actor: `exercise:${kind}`, text }).catch(
+      (error: unknown) =>
         logger.info({ incidentId, error: (error as Error).message }, 'inject not in the timeline'),
-      );
+    );
     pending.push(signalled);
     return signalled;
   };
   const attach = (alert: NormalizedAlert, token: string): Promise<unknown> =>
-    handle.executeUpdate(attachAlertsUpdate, {
-      args: [
+    attachAlerts(client, incidentId, {
+      token,
+      alerts: [
         {
-          token,
-          alerts: [
-            {
-              alertId: alert.alertId,
-              source: alert.source,
-              detector: alert.detector,
-              observedAt: alert.observedAt,
-            },
-          ],
+          alertId: alert.alertId,
+          source: alert.source,
+          detector: alert.detector,
+          observedAt: alert.observedAt,
         },
       ],
     });
@@ -488,17 +490,13 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
       const timer = setTimeout(() => done('timed-out'), Math.max(0, deadline - Date.now()));
       timers.push(timer);
     });
-    const closedStatus = handle.result().then(
-      (value) => value as IncidentStatus,
-      () => undefined,
-    );
+    const closedStatus = closedIncidentStatus(client, incidentId);
     // Look at the incident now and then too, as a responder watching the incident channel would.
     let closed = false;
     void closedStatus.then(() => (closed = true));
     const watching = (async () => {
       while (!closed) {
-        await handle
-          .query(statusQuery)
+        await incidentStatus(client, incidentId)
           .then((status) => responders.observe(status.approvals))
           .catch(() => undefined);
         await new Promise((done) => setTimeout(done, WATCH_MS));
@@ -513,10 +511,10 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
         'exercise',
         `scenario time is up (${formatOffset(scenario.clock.duration)}): incident cancelled`,
       );
-      await handle.cancel().catch(() => undefined);
+      await cancelIncident(client, incidentId).catch(() => undefined);
     }
     await responders.stop();
-    const final = (await closedStatus) ?? (await handle.query(statusQuery));
+    const final = (await closedStatus) ?? (await incidentStatus(client, incidentId));
     const wallMs = Date.parse(final.closedAt ?? new Date().toISOString()) - t0;
     for (const timer of timers) clearTimeout(timer);
     await Promise.allSettled(pending);
@@ -573,9 +571,9 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
       record.outcome = 'aborted';
       saveExerciseRecord(dataDir, record);
       // Let the workflow close while its worker is still there.
-      await handle.cancel().catch(() => undefined);
+      await cancelIncident(client, incidentId).catch(() => undefined);
       await Promise.race([
-        handle.result().catch(() => undefined),
+        closedIncidentStatus(client, incidentId),
         new Promise((done) => setTimeout(done, 5_000)),
       ]);
     }

@@ -2,10 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { Notifier } from '../activities/notify';
 import type { IncidentNotification, NotificationResult } from '../activities/types';
-import { ApprovalRefusedError, signOutOfBandDecision, submitDecision } from '../lib/approvals-client';
+import { ApprovalRefusedError, incidentStatus, signOutOfBandDecision, submitDecision } from '../client';
 import type { ApprovalRequest } from '../lib/runbook/types';
-import { statusQuery } from '../workflows/incident';
-import type { ScriptedDecision } from './record';
+import type { ScriptedDecision } from '../reports/record';
 import type { Scenario } from './scenario';
 
 export interface ScriptedResponderOptions {
@@ -114,7 +113,7 @@ export class ScriptedResponders implements Notifier {
   /** The request as it stands now (current nonce, approvals so far), or undefined once it is settled. */
   private async current(stepId: string): Promise<ApprovalRequest | undefined> {
     if (this.stopped || this.settled.has(stepId)) return undefined;
-    const status = await this.options.client.workflow.getHandle(this.options.incidentId).query(statusQuery);
+    const status = await incidentStatus(this.options.client, this.options.incidentId);
     return status.approvals.find((request) => request.stepId === stepId);
   }
 

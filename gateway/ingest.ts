@@ -1,26 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import {
-  WithStartWorkflowOperation,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowIdConflictPolicy,
-  WorkflowIdReusePolicy,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type Client,
-} from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import {
+  attachAlertsWithStart,
   buildIncidentInput,
-  closedAndContained,
   incidentIdFor,
   incidentRequestSchema,
-  incidentSearchAttributes,
-} from '../lib/incidents';
-import type { AlertBatch, AlertBatchResult, AlertRef, IncidentInput, Runbook } from '../lib/runbook/types';
+  type AttachOutcome,
+} from '../client';
+import type { AlertBatch, AlertRef, IncidentInput, Runbook } from '../lib/runbook/types';
 import { ROLE_MEMBERS } from '../providers/catalog';
 import { parseWorkflowRef } from '../providers/github/refs';
-import { attachAlertsUpdate, incidentWorkflow } from '../workflows/incident';
 import { AlertBatcher, DEFAULT_BATCHER_OPTIONS } from './alert-batcher';
 import type { GatewayMetrics } from './metrics';
 import type { NormalizedAlert } from './siem';
@@ -28,18 +19,7 @@ import type { NormalizedAlert } from './siem';
 export type ParsedIncidentRequest = z.output<typeof incidentRequestSchema>;
 
 /** What every waiting request of one batch is told. */
-export interface IngestOutcome {
-  incidentId: string;
-  /**
-   * `created` for every request of the batch whose update started the incident (the batcher sends the first
-   * alert about a quiet secret alone, so normally exactly one request), `joined` for every other: the incident
-   * existed already (running, or closed and contained, then `closed` is true).
-   */
-  status: 'created' | 'joined';
-  closed: boolean;
-  /** Alerts the incident holds after this batch (0 when it is closed). */
-  alertCount: number;
-}
+export type IngestOutcome = AttachOutcome;
 
 interface PendingAlert {
   ref: AlertRef;
@@ -171,7 +151,7 @@ export class IncidentIngest {
     const startedAt = Date.now();
     try {
       const outcome = await client.withDeadline(Date.now() + this.flushTimeoutMs, () =>
-        this.attach(incidentId, batch, input),
+        attachAlertsWithStart(client, { incidentId, taskQueue: this.options.taskQueue, batch, input }),
       );
       metrics?.batches.inc({ outcome: outcome.closed ? 'closed' : outcome.status });
       if (outcome.status === 'created') {
@@ -200,54 +180,6 @@ export class IncidentIngest {
         'SIEM alerts not attached: Temporal did not answer',
       );
       throw new IngestUnavailableError('Temporal is not answering: try again shortly');
-    }
-  }
-
-  /**
-   * Update-with-start. The first attempt refuses to reuse the id of a closed run, so a contained incident is
-   * never started again, even if it closes between two calls; a closed run that did not contain the secret
-   * (failed or cancelled) is started again, as `tourniquet incident start` does.
-   */
-  private async attach(incidentId: string, batch: AlertBatch, input: IncidentInput): Promise<IngestOutcome> {
-    let reusePolicy: WorkflowIdReusePolicy = WorkflowIdReusePolicy.REJECT_DUPLICATE;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const result: AlertBatchResult = await this.options.client.workflow.executeUpdateWithStart(
-          attachAlertsUpdate,
-          {
-            args: [batch],
-            // The same id on every attempt: if an earlier attempt did land, the server answers its outcome
-            // instead of recording the batch twice.
-            updateId: batch.token,
-            startWorkflowOperation: new WithStartWorkflowOperation(incidentWorkflow, {
-              workflowId: incidentId,
-              taskQueue: this.options.taskQueue,
-              args: [input],
-              workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-              workflowIdReusePolicy: reusePolicy,
-              typedSearchAttributes: incidentSearchAttributes(input),
-            }),
-          },
-        );
-        return {
-          incidentId,
-          status: result.created ? 'created' : 'joined',
-          closed: false,
-          alertCount: result.alertCount,
-        };
-      } catch (error) {
-        if (attempt >= 4) throw error;
-        if (error instanceof WorkflowExecutionAlreadyStartedError) {
-          if (await closedAndContained(this.options.client, incidentId)) {
-            return { incidentId, status: 'joined', closed: true, alertCount: 0 };
-          }
-          reusePolicy = WorkflowIdReusePolicy.ALLOW_DUPLICATE;
-          continue;
-        }
-        // The run closed while the update waited to be accepted: try again, which finds it closed.
-        if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError) continue;
-        throw error;
-      }
     }
   }
 }

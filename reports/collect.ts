@@ -1,9 +1,9 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import { loadExerciseRecord, personaRoles } from '../exercises/record';
+import { loadExerciseRecord, personaRoles } from './record';
 import { loadOwnersFile, type OwnersFile } from '../lib/owners';
 import type { IncidentInput, IncidentStatus } from '../lib/runbook/types';
-import { statusQuery } from '../workflows/incident';
+import { incidentStatus } from '../client';
 import type { ReportInput } from './model';
 
 export class ReportSourceError extends Error {}
@@ -77,7 +77,7 @@ export async function loadReportInput(
   } else {
     const how = description.status.name === 'RUNNING' ? 'running' : description.status.name.toLowerCase();
     status = await withTimeout(
-      handle.query(statusQuery),
+      incidentStatus(client, incidentId),
       options.queryTimeoutMs ?? 15_000,
       `incident ${incidentId} is ${how} and no worker answered its status query (is \`tourniquet up\` running?)`,
     );

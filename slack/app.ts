@@ -10,12 +10,16 @@ import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { scrubSecrets } from '../gateway/siem/scrub';
-import { ApprovalRefusedError, submitDecision } from '../lib/approvals-client';
-import { buildIncidentInput, startIncident } from '../lib/incidents';
+import { scrubSecrets } from '../lib/scrub';
+import {
+  ApprovalRefusedError,
+  buildIncidentInput,
+  reportRefusal,
+  startIncident,
+  submitDecision,
+} from '../client';
 import { findRunbook, formatIssues } from '../lib/runbook-files';
 import type { ApprovalDecision } from '../lib/runbook/types';
-import { approvalRefusedSignal } from '../workflows/incident';
 import {
   APPROVE_ACTION,
   CONTAIN_SHORTCUT,
@@ -256,10 +260,11 @@ export function mountSlack(app: Express, deps: SlackAppDeps): MountedSlack {
 
   /** A refusal this app decides (not the workflow): told to the user and written to the timeline. */
   const refuseClick = async (click: Click, reason: string) => {
-    await deps.temporal.workflow
-      .getHandle(click.binding.incidentId)
-      .signal(approvalRefusedSignal, { stepId: click.binding.stepId, actor: `slack:${click.user}`, reason })
-      .catch(() => undefined);
+    await reportRefusal(deps.temporal, click.binding.incidentId, {
+      stepId: click.binding.stepId,
+      actor: `slack:${click.user}`,
+      reason,
+    });
     await ephemeral(click.channel, click.user, refusalText(reason), click.threadTs);
   };
 

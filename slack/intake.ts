@@ -1,8 +1,8 @@
 import type { types } from '@slack/bolt';
 import { z } from 'zod';
-import { scrubSecrets } from '../gateway/siem/scrub';
+import { scrubSecrets } from '../lib/scrub';
 import { fingerprintSecret } from '../lib/fingerprint';
-import { incidentRequestSchema } from '../lib/incidents';
+import { incidentRequestSchema } from '../client';
 import { SEVERITIES } from '../lib/runbook/types';
 import { decodeJson, SECRET_LEAK_VIEW } from './binding';
 import type { Block } from './messages';

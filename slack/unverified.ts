@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { approvalRefusedSignal, statusQuery } from '../workflows/incident';
+import { incidentStatus, reportRefusal } from '../client';
 import { APPROVE_ACTION, DENY_ACTION, decodeBinding, type ApprovalBinding } from './binding';
 
 /**
@@ -68,10 +68,7 @@ export class RejectedRequestReporter {
     }
     const { binding, user } = click;
     if (!this.take(this.lookups, now, 60_000, this.budget.lookupsPerMinute)) return false;
-    const status = await this.temporal.workflow
-      .getHandle(binding.incidentId)
-      .query(statusQuery)
-      .catch(() => undefined);
+    const status = await incidentStatus(this.temporal, binding.incidentId).catch(() => undefined);
     const current = status?.approvals.find(
       (request) => request.stepId === binding.stepId && request.nonce === binding.nonce,
     );
@@ -83,7 +80,7 @@ export class RejectedRequestReporter {
     if (!this.take(recent, now, this.budget.perIncidentWindowMs, this.budget.perIncident)) return false;
     this.perIncident.set(binding.incidentId, recent);
     if (this.perIncident.size > 1000) this.perIncident.delete(this.perIncident.keys().next().value!);
-    await this.temporal.workflow.getHandle(binding.incidentId).signal(approvalRefusedSignal, {
+    await reportRefusal(this.temporal, binding.incidentId, {
       stepId: binding.stepId,
       actor: user ? `slack-unverified:${user}` : 'slack-unverified',
       reason,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ApprovalRefusedError, signOutOfBandDecision, submitDecision } from '../lib/approvals-client';
+import { ApprovalRefusedError, signOutOfBandDecision, submitDecision } from '../client';
 import type { ApprovalRequest, IncidentStatus } from '../lib/runbook/types';
 import { RecordingEvidenceSink } from './harness/evidence';
 import { fixtureRunbook, incidentInput, query, result, start, waitFor } from './harness/incidents';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import pino from 'pino';
-import { startIncident, type IncidentRequest } from '../lib/incidents';
+import { startIncident, type IncidentRequest } from '../client';
 import type { IncidentInput, IncidentStatus, Runbook, StepStatus } from '../lib/runbook/types';
 import { createPostgresProvider } from '../providers/postgres';
 import { AdminSession } from '../providers/postgres/db';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { INCIDENT_SEARCH_ATTRIBUTES } from '../client';
 import { configSchema } from '../lib/config';
 
 const ROOT = join(__dirname, '..');
@@ -52,7 +52,7 @@ test('the search attributes registered match the ones the workflow writes', () =
   const registered = [...script.matchAll(/(Tourniquet\w+):(\w+)/g)]
     .map((match) => `${match[1]}=${match[2].toUpperCase()}`)
     .sort();
-  expect(registered).toEqual(SEARCH_ATTRIBUTES.map((key) => `${key.name}=${key.type}`).sort());
+  expect(registered).toEqual(INCIDENT_SEARCH_ATTRIBUTES.map((key) => `${key.name}=${key.type}`).sort());
 });
 
 test('workers and the gateway reach Temporal by its service name and read only known settings', () => {

@@ -4,7 +4,7 @@ import { fixtureRunbook, incidentInput, query, result, start, waitFor } from './
 import { decideAs } from './harness/owners';
 import { startTestTemporal, type TestTemporal } from './harness/temporal';
 import { startInProcessWorker, type InProcessWorker } from './harness/worker';
-import { ApprovalRefusedError } from '../lib/approvals-client';
+import { ApprovalRefusedError } from '../client';
 
 let temporal: TestTemporal;
 let worker: InProcessWorker;

@@ -1,4 +1,4 @@
-import { alertIdsQuery } from '../workflows/incident';
+import { incidentAlertIds } from '../client';
 import { fixtureText, makeCanaries, type Canaries } from './fixtures/siem/canaries';
 import {
   historyEventCount,
@@ -73,7 +73,7 @@ test('2,000 concurrent alerts about one secret from three detectors: one inciden
   expect(joined).toBe(1999);
 
   expect(await workflowIds(stack)).toEqual([incidentId]);
-  const recorded = await stack.temporal.client.workflow.getHandle(incidentId).query(alertIdsQuery);
+  const recorded = await incidentAlertIds(stack.temporal.client, incidentId);
   expect([...recorded].sort()).toEqual(alerts.map((alert) => alert.alertId).sort());
 
   const events = await historyEventCount(stack, incidentId);

@@ -7,8 +7,7 @@ import { connectorFor } from '../gateway/ingest';
 import { startGateway } from '../gateway/server';
 import { normalizeSiemAlert, type SiemSource } from '../gateway/siem';
 import { createSiemWebhooks } from '../gateway/webhooks';
-import { cancelIncident } from '../lib/incidents';
-import { alertIdsQuery, statusQuery } from '../workflows/incident';
+import { cancelIncident, incidentAlertIds, incidentStatus } from '../client';
 import { runCli } from './harness/cli';
 import { runbookById, TASK_QUEUE, TEST_FINGERPRINT_KEY, waitFor } from './harness/incidents';
 import { withoutApprovals } from './harness/owners';
@@ -277,12 +276,12 @@ describe('raised alerts open one incident per secret', () => {
     const second = await send(stack, 'github', JSON.stringify(event));
     expect(second).toEqual({ status: 202, body: { incidentId, status: 'joined' } });
 
-    const status = await stack.temporal.client.workflow.getHandle(incidentId).query(statusQuery);
+    const status = await incidentStatus(stack.temporal.client, incidentId);
     expect(status.connector).toBe('github:acme/payments/.github/workflows/deploy.yml');
     expect(status.severity).toBe('critical');
     expect(status.runbookId).toBe('leaked-workflow-secret');
     expect(status.alerts).toEqual({ count: 2, sources: { generic: 1, github: 1 } });
-    expect(await stack.temporal.client.workflow.getHandle(incidentId).query(alertIdsQuery)).toEqual([
+    expect(await incidentAlertIds(stack.temporal.client, incidentId)).toEqual([
       `webhook-test-${sequence}`,
       'acme/payments#4242',
     ]);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
-import { noteSignal } from '../workflows/incident';
+import { signalNote } from '../client';
 import { RecordingEvidenceSink } from './harness/evidence';
 import { runCli } from './harness/cli';
 import { fetchHistoryText } from './harness/history';
@@ -121,12 +121,12 @@ test('bad note input names the argument and sends nothing; an unknown incident i
 test('the workflow keeps history bounded: notes are cut to 1,000 characters and only the first 200 are recorded', async () => {
   const incidentId = await start(temporal.client, incidentInput(fixtureRunbook('approvals')));
   const handle = temporal.client.workflow.getHandle(incidentId);
-  await handle.signal(noteSignal, { actor: 'user:long', text: 'a'.repeat(5_000) });
-  await handle.signal(noteSignal, { actor: 'user:blank', text: '   ' });
+  await signalNote(temporal.client, incidentId, { actor: 'user:long', text: 'a'.repeat(5_000) });
+  await signalNote(temporal.client, incidentId, { actor: 'user:blank', text: '   ' });
   for (let batch = 0; batch < 5; batch += 1) {
     await Promise.all(
       Array.from({ length: 50 }, (_, index) =>
-        handle.signal(noteSignal, { actor: 'user:flood', text: `note ${batch * 50 + index}` }),
+        signalNote(temporal.client, incidentId, { actor: 'user:flood', text: `note ${batch * 50 + index}` }),
       ),
     );
   }

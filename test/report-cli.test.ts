@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApprovalRefusedError } from '../lib/approvals-client';
+import { ApprovalRefusedError } from '../client';
 import type { ApprovalRequest, IncidentStatus } from '../lib/runbook/types';
 import { loadReportInput } from '../reports/collect';
 import { buildReport } from '../reports/model';

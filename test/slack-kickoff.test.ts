@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fingerprintSecret } from '../lib/fingerprint';
-import { incidentIdFor } from '../lib/incidents';
+import { incidentIdFor } from '../client';
 import type { IncidentInput } from '../lib/runbook/types';
 import { loadSlackGatewayConfig, loadSlackWorkerConfig, SlackConfigError } from '../slack/config';
 import { query, TEST_FINGERPRINT_KEY, uniqueConnector, waitFor } from './harness/incidents';

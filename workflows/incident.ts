@@ -2,10 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  defineQuery,
-  defineUpdate,
   isCancellation,
-  defineSignal,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -19,7 +16,6 @@ import type {
   AlertBatch,
   AlertBatchResult,
   ApprovalDecision,
-  ApprovalDecisionResult,
   ApprovalRequest,
   IncidentInput,
   IncidentState,
@@ -33,34 +29,17 @@ import type {
   TimelineEventType,
 } from '../lib/runbook/types';
 import { ApprovalGate } from './approval-gate';
+import {
+  alertIdsQuery,
+  approvalRefusedSignal,
+  attachAlertsUpdate,
+  decideStepUpdate,
+  noteSignal,
+  statusQuery,
+  type ApprovalRefusal,
+  type IncidentNote,
+} from './messages';
 import { PHASE, STATE } from './search-attributes';
-
-export const statusQuery = defineQuery<IncidentStatus>('status');
-
-/** Approve or deny a step; the validator refuses anything not bound to the current request. */
-export const decideStepUpdate = defineUpdate<ApprovalDecisionResult, [ApprovalDecision]>('decideStep');
-
-/** A refused approval attempt, reported by the gateway or CLI that saw the validator refuse it. */
-export interface ApprovalRefusal {
-  stepId: string;
-  actor: string;
-  reason: string;
-}
-export const approvalRefusedSignal = defineSignal<[ApprovalRefusal]>('approvalRefused');
-
-/**
- * Something the responders learned ("the token was used from a new IP"), or an exercise's inject. `actor` says
- * who wrote it: `user:<name>`, `slack:<id>`, `exercise:<kind>`. Callers scrub the text before sending it.
- */
-export interface IncidentNote {
-  actor: string;
-  text: string;
-}
-export const noteSignal = defineSignal<[IncidentNote]>('note');
-
-/** Later alerts about the same secret, batched by the gateway so history stays bounded. */
-export const attachAlertsUpdate = defineUpdate<AlertBatchResult, [AlertBatch]>('attachAlerts');
-export const alertIdsQuery = defineQuery<string[]>('alertIds');
 
 /** Refusals beyond this many are counted, not each written to the timeline (a flood must not bloat history). */
 const MAX_RECORDED_REFUSALS = 200;

@@ -1,1 +1,2 @@
-export { incidentWorkflow, statusQuery, decideStepUpdate } from './incident';
+// The worker bundles this file: it exports the workflow functions and nothing else.
+export { incidentWorkflow } from './incident';

@@ -1,6 +1,6 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
-/** Registered on the server at start (see lib/temporal/dev-server.ts); keep the two lists in step. */
+/** Registered on the server at start: `client/` hands this list to the dev-server launcher and docker-compose names it. */
 export const INCIDENT_KEY = defineSearchAttributeKey('TourniquetIncidentKey', SearchAttributeType.KEYWORD);
 export const SEVERITY = defineSearchAttributeKey('TourniquetSeverity', SearchAttributeType.KEYWORD);
 export const PHASE = defineSearchAttributeKey('TourniquetPhase', SearchAttributeType.KEYWORD);

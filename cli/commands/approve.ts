@@ -9,7 +9,7 @@ import {
   readPrivateKey,
   signOutOfBandDecision,
   submitDecision,
-} from '../../lib/approvals-client';
+} from '../../client';
 import { rawPublicKey } from '../../lib/owners';
 import { CliError } from '../errors';
 import { withClient } from '../temporal';

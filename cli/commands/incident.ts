@@ -14,7 +14,7 @@ import {
   listIncidents,
   startIncident,
   waitForIncident,
-} from '../../lib/incidents';
+} from '../../client';
 import { CliError } from '../errors';
 import { withClient } from '../temporal';
 

@@ -3,7 +3,8 @@ import { Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig, temporalAddress } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
-import { findTemporalCli, startDevServer, type DevServer } from '../../lib/temporal/dev-server';
+import { INCIDENT_SEARCH_ATTRIBUTES } from '../../client';
+import { findTemporalCli, startDevServer, type DevServer } from '../../temporal/dev-server';
 import { startConfiguredWorker } from '../../worker/runtime';
 import { runWorkerProcess } from '../../worker/main';
 import { runGatewayProcess, startConfiguredGateway } from '../../gateway/main';
@@ -22,6 +23,7 @@ async function up(): Promise<void> {
       dataDir: config.dataDir,
       port: config.TEMPORAL_PORT,
       uiPort: config.TEMPORAL_UI_PORT,
+      searchAttributes: INCIDENT_SEARCH_ATTRIBUTES,
     });
   }
   const address = temporalAddress(config);

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { AlertLifecycle, AlertLocation, Severity } from './alert';
-import type { JsonPath, SecretFinding } from './scrub';
+import type { JsonPath, SecretFinding } from '../../lib/scrub';
 
 /** What an adapter reads from its vendor's body; `normalizeSiemAlert` turns it into a NormalizedAlert. */
 export interface AdapterOutput {

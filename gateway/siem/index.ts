@@ -17,7 +17,7 @@ export {
   type SiemRequestHeaders,
 } from './auth';
 export { createReplayCache, type ReplayCache, type ReplayCacheOptions } from './replay-cache';
-export { scrubSecrets, type ScrubOptions, type ScrubResult, type SecretFinding } from './scrub';
+export { scrubSecrets, type ScrubOptions, type ScrubResult, type SecretFinding } from '../../lib/scrub';
 export { normalizeSiemAlert, type NormalizeOptions, type NormalizeResult } from './normalize';
 export {
   normalizedAlertSchema,

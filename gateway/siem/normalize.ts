@@ -9,7 +9,7 @@ import { githubAdapter } from './adapters/github';
 import { gitguardianAdapter } from './adapters/gitguardian';
 import { splunkAdapter } from './adapters/splunk';
 import { normalizedAlertSchema, type AlertLifecycle, type NormalizedAlert } from './alert';
-import { ScrubDepthError, scrubSecrets, type SecretFinding } from './scrub';
+import { ScrubDepthError, scrubSecrets, type SecretFinding } from '../../lib/scrub';
 import type { SiemSource } from './sources';
 
 export interface NormalizeOptions {

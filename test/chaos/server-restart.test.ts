@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { openVault } from '../../evidence';
 import type { IncidentStatus, SimulatedFaultSpec } from '../../lib/runbook/types';
-import { statusQuery } from '../../workflows/incident';
+import { incidentStatus } from '../../client';
 import { incidentInput, runbookById, start, waitFor } from '../harness/incidents';
 import { withoutApprovals } from '../harness/owners';
 import { startTestTemporal, type TestTemporal } from '../harness/temporal';
@@ -83,9 +83,7 @@ test(`SIGKILL and restart the Temporal server ${RESTARTS} times mid-incident: ev
     await sleep(between(random, 500, 3000));
     const running = await Promise.all(
       inputs.map((input) =>
-        temporal.client.workflow
-          .getHandle(input.context.incident.id)
-          .query(statusQuery)
+        incidentStatus(temporal.client, input.context.incident.id)
           .then((status) => status.steps.filter((step) => step.state === 'running').length)
           .catch(() => 0),
       ),

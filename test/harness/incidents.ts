@@ -3,12 +3,12 @@ import type { Client } from '@temporalio/client';
 import {
   buildIncidentInput,
   incidentRequestSchema,
+  incidentStatus,
   startIncident,
   type IncidentRequest,
-} from '../../lib/incidents';
+} from '../../client';
 import { findRunbook, loadRunbookFile, formatIssues } from '../../lib/runbook-files';
 import type { IncidentInput, IncidentStatus, Runbook } from '../../lib/runbook/types';
-import { statusQuery } from '../../workflows/incident';
 
 export const TEST_FINGERPRINT_KEY = Buffer.alloc(32, 7);
 export const TASK_QUEUE = 'tourniquet-test';
@@ -57,7 +57,7 @@ export async function result(client: Client, incidentId: string): Promise<Incide
 }
 
 export async function query(client: Client, incidentId: string): Promise<IncidentStatus> {
-  return client.workflow.getHandle(incidentId).query(statusQuery);
+  return incidentStatus(client, incidentId);
 }
 
 export async function waitFor<T>(

@@ -1,9 +1,8 @@
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { ensureOperatorKeys, loadOwnersFile, OwnerDirectory } from '../../lib/owners';
-import { readPrivateKey, signOutOfBandDecision, submitDecision } from '../../lib/approvals-client';
+import { incidentStatus, readPrivateKey, signOutOfBandDecision, submitDecision } from '../../client';
 import type { ApprovalDecisionResult, ApprovalRequest, Runbook } from '../../lib/runbook/types';
-import { statusQuery } from '../../workflows/incident';
 
 export const TEST_OWNERS_FILE = join(__dirname, '..', 'fixtures', 'owners.yaml');
 
@@ -54,7 +53,7 @@ export async function approveUntilClosed(client: Client, dataDir: string, incide
   for (;;) {
     const description = await handle.describe();
     if (description.status.name !== 'RUNNING') return;
-    const status = await handle.query(statusQuery);
+    const status = await incidentStatus(client, incidentId);
     for (const request of status.approvals) {
       for (const name of ['alice', 'bob', 'carol']) {
         const outcome = await decideAs(client, dataDir, incidentId, request, name).catch(() => undefined);

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { findTemporalCli, startDevServer, type DevServer } from '../../lib/temporal/dev-server';
+import { INCIDENT_SEARCH_ATTRIBUTES } from '../../client';
+import { findTemporalCli, startDevServer, type DevServer } from '../../temporal/dev-server';
 import { bundleWorkflows } from '../../worker/create-worker';
 import { freePort } from './ports';
 
@@ -29,7 +30,8 @@ export function makeDataDir(prefix = 'tourniquet-test-'): string {
 export async function startTestTemporal(dataDir = makeDataDir()): Promise<TestTemporal> {
   const cli = findTemporalCli({ progress: (line) => process.stderr.write(`${line}\n`) });
   const port = await freePort();
-  let server = await startDevServer({ cli, dataDir, port, headless: true });
+  const serverOptions = { cli, dataDir, port, headless: true, searchAttributes: INCIDENT_SEARCH_ATTRIBUTES };
+  let server = await startDevServer(serverOptions);
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: 'default' });
   return {
@@ -43,7 +45,7 @@ export async function startTestTemporal(dataDir = makeDataDir()): Promise<TestTe
     },
     async restart(signal: NodeJS.Signals = 'SIGTERM') {
       await server.stop(signal);
-      server = await startDevServer({ cli, dataDir, port, headless: true });
+      server = await startDevServer(serverOptions);
     },
     async stop() {
       await connection.close().catch(() => undefined);

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { MILESTONE_IDS } from '../reports/milestones';
+import { MILESTONE_IDS } from './milestones';
 
 /** Where an exercise keeps its keys, run record and reports: `<data dir>/exercises/<incident id>/`. */
 export function exerciseDir(dataDir: string, incidentId: string): string {

@@ -1,4 +1,4 @@
-import { fingerprintSecret, redactedHint, type RedactedHint } from '../../lib/fingerprint';
+import { fingerprintSecret, redactedHint, type RedactedHint } from './fingerprint';
 
 /** How sure the scrubber is that a value is a secret, strongest first; the strongest finding keys the incident. */
 export const SECRET_CONFIDENCE = ['declared', 'pattern', 'field', 'assignment'] as const;

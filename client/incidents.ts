@@ -1,23 +1,35 @@
 import { userInfo } from 'node:os';
 import {
+  WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import { ROLE_MEMBERS } from '../providers/catalog';
-import { correlationFingerprint } from './fingerprint';
+import { correlationFingerprint } from '../lib/fingerprint';
 import {
   SEVERITIES,
+  type AlertBatch,
+  type AlertBatchResult,
   type IncidentContext,
   type IncidentInput,
   type IncidentStatus,
   type Runbook,
-} from './runbook/types';
-import { scrubSecrets } from '../gateway/siem/scrub';
-import { decideStepUpdate, noteSignal, statusQuery } from '../workflows/incident';
+} from '../lib/runbook/types';
+import { scrubSecrets } from '../lib/scrub';
+import type { incidentWorkflow } from '../workflows/incident';
+import {
+  alertIdsQuery,
+  attachAlertsUpdate,
+  noteSignal,
+  statusQuery,
+  type IncidentNote,
+} from '../workflows/messages';
 import { EXERCISE, INCIDENT_KEY, PHASE, RUNBOOK, SEVERITY, STATE } from '../workflows/search-attributes';
 
 const providerRef = (role: 'connector' | 'issuer') =>
@@ -58,6 +70,9 @@ export const incidentRequestSchema = z
   })
   .strict();
 export type IncidentRequest = z.input<typeof incidentRequestSchema>;
+
+/** The workflow type, by name: a client never loads workflow code. */
+export const INCIDENT_WORKFLOW = 'incidentWorkflow';
 
 export function incidentIdFor(fingerprint: string): string {
   return `incident-${fingerprint.slice(0, 24)}`;
@@ -147,7 +162,7 @@ export async function startIncident(
   const incidentId = input.context.incident.id;
   if (await closedAndContained(client, incidentId)) return { incidentId, created: false };
   try {
-    await client.workflow.start('incidentWorkflow', {
+    await client.workflow.start(INCIDENT_WORKFLOW, {
       workflowId: incidentId,
       taskQueue,
       args: [input],
@@ -185,7 +200,7 @@ export interface IncidentListing {
 
 export async function listIncidents(client: Client, limit = 100): Promise<IncidentListing[]> {
   const incidents: IncidentListing[] = [];
-  for await (const execution of client.workflow.list({ query: `WorkflowType = 'incidentWorkflow'` })) {
+  for await (const execution of client.workflow.list({ query: `WorkflowType = '${INCIDENT_WORKFLOW}'` })) {
     const attributes = execution.typedSearchAttributes;
     incidents.push({
       incidentId: execution.workflowId,
@@ -234,4 +249,95 @@ export async function cancelIncident(client: Client, incidentId: string): Promis
   await client.workflow.getHandle(incidentId).cancel();
 }
 
-export { decideStepUpdate };
+/** A note from a caller that has already scrubbed and attributed it (an exercise inject, a test). */
+export async function signalNote(client: Client, incidentId: string, note: IncidentNote): Promise<void> {
+  await client.workflow.getHandle(incidentId).signal(noteSignal, note);
+}
+
+/** The id of every alert the incident has joined, in arrival order. */
+export async function incidentAlertIds(client: Client, incidentId: string): Promise<string[]> {
+  return client.workflow.getHandle(incidentId).query(alertIdsQuery);
+}
+
+/** Joins alerts to a running incident (no start): the exercise engine's later detections. */
+export async function attachAlerts(
+  client: Client,
+  incidentId: string,
+  batch: AlertBatch,
+): Promise<AlertBatchResult> {
+  return client.workflow.getHandle(incidentId).executeUpdate(attachAlertsUpdate, { args: [batch] });
+}
+
+/** The incident's final status once it closes, or undefined when it failed or was cancelled. */
+export async function closedIncidentStatus(
+  client: Client,
+  incidentId: string,
+): Promise<IncidentStatus | undefined> {
+  return client.workflow
+    .getHandle(incidentId)
+    .result()
+    .then(
+      (value) => value as IncidentStatus,
+      () => undefined,
+    );
+}
+
+/** What a batch of alerts did to its incident. */
+export interface AttachOutcome {
+  incidentId: string;
+  /** `created` when this batch's update started the incident, else `joined` (running, or closed and contained). */
+  status: 'created' | 'joined';
+  closed: boolean;
+  /** Alerts the incident holds after this batch (0 when it is closed). */
+  alertCount: number;
+}
+
+/**
+ * Update-with-start: one `attachAlerts` Update that starts the incident if it is not running, so concurrent
+ * alerts about one secret can never start two incidents. The first attempt refuses to reuse the id of a closed
+ * run, so a contained incident is never started again, even if it closes between two calls; a closed run that
+ * did not contain the secret (failed or cancelled) is started again, as `tourniquet incident start` does.
+ */
+export async function attachAlertsWithStart(
+  client: Client,
+  options: { incidentId: string; taskQueue: string; batch: AlertBatch; input: IncidentInput },
+): Promise<AttachOutcome> {
+  const { incidentId, taskQueue, batch, input } = options;
+  let reusePolicy: WorkflowIdReusePolicy = WorkflowIdReusePolicy.REJECT_DUPLICATE;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const result: AlertBatchResult = await client.workflow.executeUpdateWithStart(attachAlertsUpdate, {
+        args: [batch],
+        // The same id on every attempt: if an earlier attempt did land, the server answers its outcome
+        // instead of recording the batch twice.
+        updateId: batch.token,
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof incidentWorkflow>(INCIDENT_WORKFLOW, {
+          workflowId: incidentId,
+          taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          workflowIdReusePolicy: reusePolicy,
+          typedSearchAttributes: incidentSearchAttributes(input),
+        }),
+      });
+      return {
+        incidentId,
+        status: result.created ? 'created' : 'joined',
+        closed: false,
+        alertCount: result.alertCount,
+      };
+    } catch (error) {
+      if (attempt >= 4) throw error;
+      if (error instanceof WorkflowExecutionAlreadyStartedError) {
+        if (await closedAndContained(client, incidentId)) {
+          return { incidentId, status: 'joined', closed: true, alertCount: 0 };
+        }
+        reusePolicy = WorkflowIdReusePolicy.ALLOW_DUPLICATE;
+        continue;
+      }
+      // The run closed while the update waited to be accepted: try again, which finds it closed.
+      if (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError) continue;
+      throw error;
+    }
+  }
+}

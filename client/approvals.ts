@@ -5,9 +5,19 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
-import { outOfBandMessage } from './runbook/approval-check';
-import type { ApprovalDecision, ApprovalDecisionResult, ApprovalRequest, Approver } from './runbook/types';
-import { approvalRefusedSignal, decideStepUpdate, statusQuery } from '../workflows/incident';
+import { outOfBandMessage } from '../lib/runbook/approval-check';
+import type {
+  ApprovalDecision,
+  ApprovalDecisionResult,
+  ApprovalRequest,
+  Approver,
+} from '../lib/runbook/types';
+import {
+  approvalRefusedSignal,
+  decideStepUpdate,
+  statusQuery,
+  type ApprovalRefusal,
+} from '../workflows/messages';
 
 export class ApprovalRefusedError extends Error {}
 
@@ -37,15 +47,28 @@ export async function submitDecision(
       error instanceof WorkflowUpdateFailedError
         ? (error.cause?.message ?? error.message)
         : (error as Error).message;
-    await handle
-      .signal(approvalRefusedSignal, {
-        stepId: decision.stepId,
-        actor: identityOf(decision.approver),
-        reason,
-      })
-      .catch(() => undefined);
+    await reportRefusal(client, incidentId, {
+      stepId: decision.stepId,
+      actor: identityOf(decision.approver),
+      reason,
+    });
     throw new ApprovalRefusedError(reason);
   }
+}
+
+/**
+ * Writes a refused approval attempt to the incident's timeline (who, which step, why). Best effort: the
+ * refusal itself has already happened, and an incident that is gone has no timeline to write to.
+ */
+export async function reportRefusal(
+  client: Client,
+  incidentId: string,
+  refusal: ApprovalRefusal,
+): Promise<void> {
+  await client.workflow
+    .getHandle(incidentId)
+    .signal(approvalRefusedSignal, refusal)
+    .catch(() => undefined);
 }
 
 export async function pendingRequest(

@@ -13,7 +13,6 @@ import {
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 // Later tags carry replace directives in go.mod and cannot be `go install`ed.
@@ -96,6 +95,14 @@ export interface DevServerOptions {
   namespace?: string;
   /** Passed through to the server's stderr; by default its logs go to `<dataDir>/temporal/server.log`. */
   inheritOutput?: boolean;
+  /** Registered at start so workflows can publish them; the launcher knows no workflow of its own. */
+  searchAttributes: readonly SearchAttributeDefinition[];
+}
+
+/** A custom search attribute as `temporal server start-dev --search-attribute name=Type` takes it. */
+export interface SearchAttributeDefinition {
+  name: string;
+  type: string;
 }
 
 export interface DevServer {
@@ -190,7 +197,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--dynamic-config-value',
     'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
   ];
-  for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${key.type}`);
+  for (const key of options.searchAttributes) args.push('--search-attribute', `${key.name}=${key.type}`);
   if (options.namespace && options.namespace !== 'default') args.push('--namespace', options.namespace);
   if (options.headless || options.uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort));

@@ -1,0 +1,8 @@
+/**
+ * The one way to talk to an incident. The CLI, the gateway, Slack, exercises and reports start, signal, update
+ * and query incidents only through these functions; none of them imports `workflows/`.
+ */
+export * from './approvals';
+export * from './incidents';
+export type { ApprovalRefusal, IncidentNote } from '../workflows/messages';
+export { SEARCH_ATTRIBUTES as INCIDENT_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
