@@ -25,7 +25,9 @@ import type {
 } from '../lib/runbook/types';
 import { createProviderRegistry } from '../providers/registry';
 import type { ProviderRegistry } from '../providers/registry';
-import { createSimulatedProvider, SimulationJournal } from '../providers/simulated';
+import { PROVIDER_CATALOGS } from '../providers';
+import { createSimulatedProvider } from '../providers/simulated/provider';
+import { SimulationJournal } from '../providers/simulated/journal';
 import type { ActionContext, EvidenceStore, Provider } from '../providers/types';
 import { RecordingEvidenceSink } from '../test/harness/evidence';
 import { incidentInput } from '../test/harness/incidents';
@@ -83,7 +85,7 @@ interface Setup {
 function setUp(stack: BenchStack, name: string, engineOnly: boolean, latencyMs: number): Setup {
   // A journal per run, so no run pays for the entries of the one before.
   const journal = new SimulationJournal(join(stack.dataDir, 'simulated', `${name}.jsonl`));
-  const base = createSimulatedProvider('simulated', { journal });
+  const base = createSimulatedProvider('simulated', { catalog: PROVIDER_CATALOGS.simulated, journal });
   const gauge = new InFlight();
   const rotate = base.actions.rotateCredential;
   const issuer: Provider = {

@@ -10,7 +10,7 @@ import {
 } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
-import { ROLE_MEMBERS } from '../providers/catalog';
+import { PROVIDER_DIRECTORY } from '../providers';
 import { correlationFingerprint } from '../lib/fingerprint';
 import {
   SEVERITIES,
@@ -32,16 +32,15 @@ import {
 } from '../workflows/messages';
 import { EXERCISE, INCIDENT_KEY, PHASE, RUNBOOK, SEVERITY, STATE } from '../workflows/search-attributes';
 
+/** `<provider>:<reference>` for a role, checked by the provider that plays it (see providers/index.ts). */
 const providerRef = (role: 'connector' | 'issuer') =>
-  z
-    .string()
-    .regex(
-      /^[a-z][\w-]*:.+$/,
-      `expected <provider>:<reference>, e.g. ${role === 'connector' ? 'github:acme/app/deploy.yml' : 'postgres:app_user'}`,
-    )
-    .refine((value) => ROLE_MEMBERS[role].includes(value.slice(0, value.indexOf(':'))), {
-      message: `provider must be one of ${ROLE_MEMBERS[role].join(', ')}`,
-    });
+  z.string().superRefine((value, ctx) => {
+    try {
+      PROVIDER_DIRECTORY.parseRef(role, value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
 
 /** What starts an incident, from any entry point (CLI, Slack modal, SIEM alert, exercise). */
 export const incidentRequestSchema = z
@@ -78,9 +77,10 @@ export function incidentIdFor(fingerprint: string): string {
   return `incident-${fingerprint.slice(0, 24)}`;
 }
 
-function splitRef(value: string): { provider: string; ref: string } {
+/** `<provider>:<target>` of a destination: its provider stores the replacement credential at the target. */
+function splitDestination(value: string): { provider: string; target: string } {
   const colon = value.indexOf(':');
-  return { provider: value.slice(0, colon), ref: value.slice(colon + 1) };
+  return { provider: value.slice(0, colon), target: value.slice(colon + 1) };
 }
 
 export function buildIncidentInput(
@@ -92,11 +92,10 @@ export function buildIncidentInput(
   const fingerprint =
     request.secretFingerprint ??
     correlationFingerprint(fingerprintKey, ['manual', request.connector, request.secretKind]);
-  const connector = splitRef(request.connector);
+  const connector = PROVIDER_DIRECTORY.parseRef('connector', request.connector);
   const credential = request.credential
-    ? splitRef(request.credential)
+    ? PROVIDER_DIRECTORY.parseRef('issuer', request.credential)
     : { provider: 'simulated', ref: connector.ref };
-  const repository = connector.provider === 'github' ? connector.ref.split('/').slice(0, 2).join('/') : '';
   const openedAt = now.toISOString();
   const context: IncidentContext = {
     incident: {
@@ -111,14 +110,11 @@ export function buildIncidentInput(
       exposureStart: request.exposureStart ?? new Date(now.getTime() - 86_400_000).toISOString(),
       hint: request.hint,
     },
-    connector: { ...connector, repository },
+    connector: { provider: connector.provider, ref: connector.ref, repository: connector.repository ?? '' },
     credential: {
       issuer: credential.provider,
       ref: credential.ref,
-      destinations: request.destinations.map((destination) => {
-        const { provider, ref } = splitRef(destination);
-        return { provider, target: ref };
-      }),
+      destinations: request.destinations.map(splitDestination),
     },
   };
   return { runbook, context, exercise: request.exercise };

@@ -10,8 +10,7 @@ import {
   type AttachOutcome,
 } from '../client';
 import type { AlertBatch, AlertRef, IncidentInput, Runbook } from '../lib/runbook/types';
-import { ROLE_MEMBERS } from '../providers/catalog';
-import { parseWorkflowRef } from '../providers/github/refs';
+import { PROVIDER_DIRECTORY } from '../providers';
 import { AlertBatcher, DEFAULT_BATCHER_OPTIONS } from './alert-batcher';
 import type { GatewayMetrics } from './metrics';
 import type { NormalizedAlert } from './siem';
@@ -48,27 +47,23 @@ export interface IncidentIngestOptions {
 
 export class IngestUnavailableError extends Error {}
 
-/** The containment target of an alert: its connector, else a GitHub workflow where it leaked, else simulated. */
+/**
+ * The containment target of an alert: its connector, else a connector that runs where it leaked (a GitHub
+ * workflow), else simulated. Every candidate is checked by the provider that would act on it.
+ */
 export function connectorFor(alert: NormalizedAlert): string {
-  const candidates: string[] = [];
-  if (alert.connector) candidates.push(alert.connector);
-  for (const location of alert.locations) {
-    if (!location.repository || !location.workflow) continue;
-    const workflow = location.workflow.replace(/^\/+/, '');
-    candidates.push(`github:${location.repository}/${workflow}`);
-  }
+  const candidates = [
+    alert.connector,
+    ...alert.locations.map((location) => PROVIDER_DIRECTORY.connectorRefFor(location)),
+  ];
   for (const candidate of candidates) {
-    const colon = candidate.indexOf(':');
-    const provider = colon > 0 ? candidate.slice(0, colon) : '';
-    if (!ROLE_MEMBERS.connector.includes(provider)) continue;
-    if (provider === 'github') {
-      try {
-        parseWorkflowRef(candidate);
-      } catch {
-        continue;
-      }
+    if (candidate === undefined) continue;
+    try {
+      PROVIDER_DIRECTORY.parseRef('connector', candidate);
+      return candidate;
+    } catch {
+      continue;
     }
-    return candidate;
   }
   return `simulated:${alert.source}`;
 }

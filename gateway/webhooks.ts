@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Config } from '../lib/config';
 import { fingerprintKeyOf } from '../lib/keys';
-import { findRunbook, formatIssues } from '../lib/runbook-files';
+import { findRunbook, formatIssues } from '../runbooks';
 import type { Runbook } from '../lib/runbook/types';
 import { BatcherClosedError, BatcherOverloadedError, BatcherTimeoutError } from './alert-batcher';
 import { alertRefFor, IncidentIngest, incidentRequestFor, type IncidentIngestOptions } from './ingest';

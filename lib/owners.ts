@@ -2,7 +2,7 @@ import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypt
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { BUILTIN_RUNBOOKS_DIR } from './runbook-files';
+import { BUILTIN_RUNBOOKS_DIR } from './paths';
 import { formatPath, type RunbookIssue } from './runbook/validate';
 import type { OwnerSnapshot } from './runbook/types';
 import { readYamlFile } from './yaml-file';

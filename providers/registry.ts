@@ -1,6 +1,7 @@
-import { PROVIDER_CATALOGS } from './catalog';
-import { createSimulatedProvider, type SimulationJournal } from './simulated';
-import { ProviderError, type ActionContext, type Provider } from './types';
+import { PROVIDER_CATALOGS } from './index';
+import type { SimulationJournal } from './simulated/journal';
+import { createSimulatedProvider } from './simulated/provider';
+import { ProviderError, type ActionContext, type Provider, type ProviderCatalog } from './types';
 
 export interface ProviderRegistry {
   /** The real provider when it is configured and this is not an exercise; otherwise the simulated stand-in. */
@@ -17,15 +18,18 @@ export interface ProviderRegistry {
 export function createProviderRegistry(options: {
   real: Provider[];
   journal: SimulationJournal;
+  /** The systems a stand-in can be made for; the provider list's by default. */
+  catalogs?: Readonly<Record<string, ProviderCatalog>>;
 }): ProviderRegistry {
+  const catalogs = options.catalogs ?? PROVIDER_CATALOGS;
   const real = new Map(options.real.map((provider) => [provider.name, provider]));
   const simulated = new Map<string, Provider>();
   const simulatedFor = (system: string): Provider => {
     let provider = simulated.get(system);
     if (!provider) {
-      if (!PROVIDER_CATALOGS[system])
-        throw new ProviderError(`unknown provider "${system}"`, false, 'UnknownProvider');
-      provider = createSimulatedProvider(system, { journal: options.journal });
+      const catalog = catalogs[system];
+      if (!catalog) throw new ProviderError(`unknown provider "${system}"`, false, 'UnknownProvider');
+      provider = createSimulatedProvider(system, { catalog, journal: options.journal });
       simulated.set(system, provider);
     }
     return provider;

@@ -1,26 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
+import type { ProviderCatalog, SummaryValue } from '../lib/runbook/types';
 
-/**
- * What the runbook validator and the approval message need to know about an action, independent of
- * whether it is carried out by the real system or by the simulated provider.
- */
-export interface ActionSpec<P extends z.ZodType = z.ZodType> {
-  /** One line shown to the approver: what will be done. */
-  description: string;
-  params: P;
-  /** Safe to run again with the same parameters: it reads the current state first. */
-  idempotent: boolean;
-  /** Can be undone; `undo` names the action (same provider) that does it. */
-  reversible: boolean;
-  undo?: string;
-  /** Destroys data that evidence may still need. A runbook must order such a step after evidence capture. */
-  destructive?: 'log-purge';
-  /** Writes artifacts into the evidence vault. */
-  preservesEvidence?: boolean;
-}
-
-export type ProviderCatalog = Record<string, ActionSpec>;
+export type { ActionSpec, ProviderCatalog, SummaryValue } from '../lib/runbook/types';
 
 /** A preserved artifact as the vault reports it back; never the artifact's content. */
 export interface PreservedArtifact {
@@ -87,7 +69,10 @@ export interface SecretDestination {
   storeSecret(target: string, value: string, ctx: ActionContext): Promise<void>;
 }
 
-export type SummaryValue = string | number | boolean | null | string[];
+/** Reads back a value a destination holds, so verification can connect with what consumers actually get. */
+export interface SecretReader {
+  readSecret(target: string): Promise<string>;
+}
 
 export interface ActionResult {
   /** Non-secret facts for the timeline: ids, counts, state before and after. Never a secret value. */

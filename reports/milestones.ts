@@ -1,4 +1,4 @@
-import { catalogFor } from '../providers/catalog';
+import { catalogFor } from '../providers';
 import type { ActionSpec } from '../providers/types';
 import type { Phase, StepStatus } from '../lib/runbook/types';
 

@@ -4,8 +4,8 @@ import { incidentInput, query, result, runbookById, start, waitFor } from './har
 import { withoutApprovals } from './harness/owners';
 import { startTestTemporal, type TestTemporal } from './harness/temporal';
 import { killProcess, spawnWorkerProcess, startInProcessWorker } from './harness/worker';
-import { SimulationJournal, type JournalEntry } from '../providers/simulated';
-import { PROVIDER_CATALOGS } from '../providers/catalog';
+import { SimulationJournal, type JournalEntry } from '../providers/simulated/journal';
+import { PROVIDER_CATALOGS } from '../providers';
 import { join } from 'node:path';
 
 let temporal: TestTemporal;

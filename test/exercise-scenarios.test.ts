@@ -5,7 +5,7 @@ import { openVault } from '../evidence';
 import { runExercise, type ExerciseResult } from '../exercises/engine';
 import { loadScenarioFile } from '../exercises/scenario';
 import type { IncidentStatus, Runbook } from '../lib/runbook/types';
-import { SimulationJournal } from '../providers/simulated';
+import { SimulationJournal } from '../providers/simulated/journal';
 import { milestoneSteps } from '../reports/milestones';
 import { formatOffset } from '../reports/model';
 import { configuredProviders } from '../worker/providers';

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fingerprintSecret } from '../lib/fingerprint';
-import { createGitHubProvider, gitHubOptionsFromEnv, type GitHubProviderOptions } from '../providers/github';
+import { createGitHubProvider } from '../providers/github/provider';
+import { gitHubOptionsFromEnv, type GitHubProviderOptions } from '../providers/github/options';
 import { ProviderError, type ActionResult } from '../providers/types';
 import {
   startGitHubSimulator,

@@ -4,13 +4,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHttpConnectorProvider } from '../providers/http-connector/provider';
 import {
-  createHttpConnectorProvider,
   loadConnectorFile,
   parseConnectorConfig,
   type ConnectorDefinition,
-} from '../providers/http-connector';
-import { createFileSinkProvider } from '../providers/sinks/file';
+} from '../providers/http-connector/schema';
+import { createFileDestinationProvider } from '../providers/file/destination';
 import { ProviderError, type ActionContext } from '../providers/types';
 
 const validConnector = `
@@ -117,7 +117,7 @@ describe('a generic HTTP connector', () => {
   const token = `tok_${randomBytes(12).toString('hex')}`;
   const rotated: string[] = [];
   const transcript: string[] = [];
-  const fileSink = createFileSinkProvider();
+  const fileDestination = createFileDestinationProvider();
   let platform: Platform;
   let elsewhere: Platform;
   let sinkDir: string;
@@ -137,7 +137,8 @@ describe('a generic HTTP connector', () => {
       },
       heartbeat: () => undefined,
       evidence: { preserve: () => Promise.reject(new Error('unused')) },
-      deliverSecret: (destination, value) => fileSink.destination.storeSecret(destination.target, value, ctx),
+      deliverSecret: (destination, value) =>
+        fileDestination.destination.storeSecret(destination.target, value, ctx),
     };
     return ctx;
   }
@@ -198,7 +199,7 @@ connectors:
       destinations: [`file:${target}`],
     });
     expect(rotated).toHaveLength(1);
-    expect(await fileSink.destination.readSecret(target)).toBe(rotated[0]);
+    expect(await fileDestination.destination.readSecret(target)).toBe(rotated[0]);
     expect((await stat(target)).mode & 0o777).toBe(0o600);
     expect(platform.seen.at(-1)).toMatchObject({ idempotencyKey: 'inc-generic/rotate' });
   });

@@ -1,10 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import {
-  createHttpConnectorProvider,
-  loadConnectorFile,
-  type ConnectorDefinition,
-} from '../providers/http-connector';
+import { createHttpConnectorProvider } from '../providers/http-connector/provider';
+import { loadConnectorFile, type ConnectorDefinition } from '../providers/http-connector/schema';
 import { ProviderError, type ActionContext } from '../providers/types';
 import { startN8nSimulator, type N8nSimulator } from './simulators/n8n/server';
 

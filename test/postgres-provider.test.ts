@@ -4,12 +4,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { createPostgresProvider, postgresOptionsFromEnv, type PostgresProvider } from '../providers/postgres';
-import { createFileSinkProvider } from '../providers/sinks/file';
+import { postgresOptionsFromEnv } from '../providers/postgres/options';
+import { createPostgresProvider, type PostgresProvider } from '../providers/postgres/provider';
+import { createFileDestinationProvider } from '../providers/file/destination';
 import { ProviderError, type ActionContext, type SummaryValue } from '../providers/types';
 import { startPostgres, type PostgresServer } from './harness/postgres';
 
-const fileSink = createFileSinkProvider();
+const fileDestination = createFileDestinationProvider();
 /** Everything the providers said or returned, searched for secrets at the end. */
 const transcript: string[] = [];
 /** Every password that existed during the run: the leaked ones and every value minted. */
@@ -50,7 +51,7 @@ function makeContext(
         secrets.add(value);
         if (destination.provider !== 'file')
           throw new Error(`no destination provider ${destination.provider}`);
-        await fileSink.destination.storeSecret(destination.target, value, ctx);
+        await fileDestination.destination.storeSecret(destination.target, value, ctx);
       }),
   };
   return ctx;
@@ -142,7 +143,7 @@ beforeAll(async () => {
     POSTGRES_ADMIN_URL: pg.adminUrl,
     POSTGRES_CONNECT_TIMEOUT_MS: '3000',
   });
-  provider = createPostgresProvider({ ...options!, secretReaders: { file: fileSink.destination } });
+  provider = createPostgresProvider({ ...options!, secretReaders: { file: fileDestination.destination } });
 });
 
 afterAll(async () => {
@@ -151,7 +152,7 @@ afterAll(async () => {
 });
 
 describe('postgres provider against a real server', () => {
-  test('rotation: the old password dies, the new one works through the file sink, live sessions are killed', async () => {
+  test('rotation: the old password dies, the new one works through the file destination, live sessions are killed', async () => {
     const oldPassword = leaked('old');
     await createRole('app_user', oldPassword);
     const attackerSession = new Client({
@@ -178,7 +179,7 @@ describe('postgres provider against a real server', () => {
       reusedEarlierAttempt: false,
     });
     expect((await stat(sinkPath('app_user'))).mode & 0o777).toBe(0o600);
-    const newPassword = await fileSink.destination.readSecret(sinkPath('app_user'));
+    const newPassword = await fileDestination.destination.readSecret(sinkPath('app_user'));
     secrets.add(newPassword);
     expect(newPassword).not.toBe(oldPassword);
     expect(await loginAs('app_user', oldPassword)).toBe('28P01');
@@ -215,7 +216,7 @@ describe('postgres provider against a real server', () => {
   });
 
   test('segmentation: revokeGrants blocks a new connection and cuts grants; restoreGrants brings them back', async () => {
-    const password = await fileSink.destination.readSecret(sinkPath('app_user'));
+    const password = await fileDestination.destination.readSecret(sinkPath('app_user'));
     const privileges = () =>
       admin('appdb', async (client) => {
         const { rows } = await client.query<{
@@ -314,7 +315,7 @@ describe('postgres provider against a real server', () => {
       provider.actions.rotateCredential({ ref, destinations }, makeContext({ idempotencyKey })),
     );
     expect(second.summary.reusedEarlierAttempt).toBe(false);
-    const delivered = await fileSink.destination.readSecret(sinkPath('retry_user'));
+    const delivered = await fileDestination.destination.readSecret(sinkPath('retry_user'));
     seen.push(delivered);
 
     // Attempt 3: a retry after success changes nothing.
@@ -325,7 +326,7 @@ describe('postgres provider against a real server', () => {
       reusedEarlierAttempt: true,
       credentialVersion: second.summary.credentialVersion,
     });
-    expect(await fileSink.destination.readSecret(sinkPath('retry_user'))).toBe(delivered);
+    expect(await fileDestination.destination.readSecret(sinkPath('retry_user'))).toBe(delivered);
 
     const outcomes = await Promise.all(seen.map((value) => loginAs('retry_user', value)));
     expect(outcomes.filter((outcome) => outcome === 'ok')).toHaveLength(1);
@@ -344,7 +345,7 @@ describe('postgres provider against a real server', () => {
           secrets.add(value);
           // Long enough that the other attempt is waiting on the role lock while this one delivers.
           await new Promise((resolveDelay) => setTimeout(resolveDelay, 300));
-          await fileSink.destination.storeSecret(destination.target, value, ctx);
+          await fileDestination.destination.storeSecret(destination.target, value, ctx);
         },
       });
       return ctx;
@@ -355,7 +356,7 @@ describe('postgres provider against a real server', () => {
     ]);
     expect(results.map((result) => result.summary.reusedEarlierAttempt).sort()).toEqual([false, true]);
     expect(minted).toHaveLength(1);
-    const delivered = await fileSink.destination.readSecret(sinkPath('race_user'));
+    const delivered = await fileDestination.destination.readSecret(sinkPath('race_user'));
     expect(delivered).toBe(minted[0]);
     expect(await loginAs('race_user', delivered)).toBe('ok');
   });
@@ -386,7 +387,7 @@ describe('postgres provider against a real server', () => {
       ),
     );
     expect(afterRotation.summary.outcome).toBe('already-replaced-by-rotation');
-    const delivered = await fileSink.destination.readSecret(sinkPath('revoke_user'));
+    const delivered = await fileDestination.destination.readSecret(sinkPath('revoke_user'));
     expect(await loginAs('revoke_user', delivered)).toBe('ok');
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { validateRunbook } from '../lib/runbook/validate';
+import { ACTION_CATALOGS } from '../providers';
 import { runCli } from './harness/cli';
 import { startTestTemporal, type TestTemporal } from './harness/temporal';
 
@@ -92,11 +93,11 @@ const cases: [string, (runbook: RawRunbook) => void, RegExp][] = [
 
 describe('runbook validation', () => {
   test('the shipped runbook is valid', () => {
-    expect(validateRunbook(defaultRunbook())).toMatchObject({ ok: true });
+    expect(validateRunbook(defaultRunbook(), { catalogs: ACTION_CATALOGS })).toMatchObject({ ok: true });
   });
 
   test.each(cases)('refuses %s with a message naming the place', (_name, change, expected) => {
-    const result = validateRunbook(mutate(change));
+    const result = validateRunbook(mutate(change), { catalogs: ACTION_CATALOGS });
     expect(result.ok).toBe(false);
     const lines = result.ok ? [] : result.issues.map((issue) => `${issue.path}: ${issue.message}`);
     expect(lines.join('\n')).toMatch(expected);

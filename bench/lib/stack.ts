@@ -4,7 +4,9 @@ import { performance } from 'node:perf_hooks';
 import { LogNotifier } from '../../activities/notify';
 import { openVault } from '../../evidence';
 import { createProviderRegistry, type ProviderRegistry } from '../../providers/registry';
-import { createSimulatedProvider, SimulationJournal } from '../../providers/simulated';
+import { PROVIDER_CATALOGS } from '../../providers';
+import { createSimulatedProvider } from '../../providers/simulated/provider';
+import { SimulationJournal } from '../../providers/simulated/journal';
 import type { ActionContext, EvidenceStore, Provider } from '../../providers/types';
 import { testOwners } from '../../test/harness/owners';
 import { startTestTemporal, workflowBundlePath, type TestTemporal } from '../../test/harness/temporal';
@@ -84,7 +86,7 @@ export function instrumentedProvider(
   journal: SimulationJournal,
   observe: CallObserver,
 ): Provider {
-  const base = createSimulatedProvider(system, { journal });
+  const base = createSimulatedProvider(system, { catalog: PROVIDER_CATALOGS[system], journal });
   const actions = Object.fromEntries(
     Object.entries(base.actions).map(([action, implementation]) => [
       action,

@@ -7,7 +7,7 @@ import { loadScenarioFile } from '../../exercises/scenario';
 import { loadConfig, temporalAddress } from '../../lib/config';
 import { fingerprintKeyOf } from '../../lib/keys';
 import { createLogger } from '../../lib/logger';
-import { formatIssues } from '../../lib/runbook-files';
+import { formatIssues } from '../../runbooks';
 import { formatDuration, formatOffset } from '../../reports/model';
 import { CliError } from '../errors';
 import { withClient } from '../temporal';

@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { fingerprintKeyOf } from '../../lib/keys';
-import { findRunbook, formatIssues } from '../../lib/runbook-files';
+import { findRunbook, formatIssues } from '../../runbooks';
 import { SEVERITIES, type IncidentStatus } from '../../lib/runbook/types';
 import { formatPath } from '../../lib/runbook/validate';
 import {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadOwnersFile, ownersFilePath } from '../../lib/owners';
-import { formatIssues, loadRunbookFile } from '../../lib/runbook-files';
+import { formatIssues, loadRunbookFile } from '../../runbooks';
 import { readYamlFile } from '../../lib/yaml-file';
 
 export function registerRunbookCommands(program: Command): void {

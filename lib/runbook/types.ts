@@ -2,6 +2,7 @@
  * Runbook and incident types shared by the validator (Node) and the workflow (Temporal sandbox).
  * This folder must stay free of Node built-ins and I/O: the workflow bundle imports it.
  */
+import type { z } from 'zod';
 
 export const PHASES = [
   'disable-connector',
@@ -197,6 +198,36 @@ export type StepState =
   | 'cancelled';
 
 export type SummaryValue = string | number | boolean | null | string[];
+
+/**
+ * What the runbook validator and the approval message need to know about an action, independent of
+ * whether it is carried out by the real system or by the simulated provider.
+ */
+export interface ActionSpec<P extends z.ZodType = z.ZodType> {
+  /** One line shown to the approver: what will be done. */
+  description: string;
+  params: P;
+  /** Safe to run again with the same parameters: it reads the current state first. */
+  idempotent: boolean;
+  /** Can be undone; `undo` names the action (same provider) that does it. */
+  reversible: boolean;
+  undo?: string;
+  /** Destroys data that evidence may still need. A runbook must order such a step after evidence capture. */
+  destructive?: 'log-purge';
+  /** Writes artifacts into the evidence vault. */
+  preservesEvidence?: boolean;
+}
+
+export type ProviderCatalog = Record<string, ActionSpec>;
+
+/**
+ * Every action a runbook may name, handed to the validator by whoever loads runbooks (it derives from the
+ * provider list): by role (`connector.disableConnector`) and by system (`github.removeDeployKeys`).
+ */
+export interface ActionCatalogs {
+  roles: Readonly<Record<string, ProviderCatalog>>;
+  systems: Readonly<Record<string, ProviderCatalog>>;
+}
 
 export interface StepStatus {
   id: string;

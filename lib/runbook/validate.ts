@@ -1,11 +1,9 @@
 import { z } from 'zod';
-import { catalogFor, PROVIDER_CATALOGS, ROLE_CATALOGS } from '../../providers/catalog';
-import type { ActionSpec } from '../../providers/types';
 import { isRole, splitAction } from './actions';
 import { ancestors, topologicalOrder } from './dag';
 import { runbookSchema } from './schema';
 import { lookupPath, renderParams, templateReferences, TemplateError, type TemplateScope } from './template';
-import type { IncidentContext, Params, Runbook, RunbookStep } from './types';
+import type { ActionCatalogs, ActionSpec, IncidentContext, Params, Runbook, RunbookStep } from './types';
 
 export const DEFAULT_OWNER_ROLES = ['platform', 'iam', 'secops', 'app-owner', 'incident-commander'];
 
@@ -51,11 +49,17 @@ function zodIssues(error: z.ZodError, prefix: string): RunbookIssue[] {
   }));
 }
 
-function actionSpec(action: string): { spec?: ActionSpec; problem?: string } {
+export interface ValidationOptions {
+  /** Every action a runbook may name; callers derive it from the provider list (`ACTION_CATALOGS`). */
+  catalogs: ActionCatalogs;
+  ownerRoles?: string[];
+}
+
+function actionSpec(catalogs: ActionCatalogs, action: string): { spec?: ActionSpec; problem?: string } {
   const { provider, action: name } = splitAction(action);
-  const catalog = catalogFor(provider);
+  const catalog = catalogs.roles[provider] ?? catalogs.systems[provider];
   if (!catalog) {
-    const known = [...Object.keys(ROLE_CATALOGS), ...Object.keys(PROVIDER_CATALOGS)].join(', ');
+    const known = [...Object.keys(catalogs.roles), ...Object.keys(catalogs.systems)].join(', ');
     return { problem: `unknown provider "${provider}" (known: ${known})` };
   }
   const spec = catalog[name];
@@ -119,7 +123,8 @@ function checkParams(
   return parsed.success ? [] : zodIssues(parsed.error, where);
 }
 
-export function validateRunbook(raw: unknown, ownerRoles: string[] = DEFAULT_OWNER_ROLES): RunbookValidation {
+export function validateRunbook(raw: unknown, options: ValidationOptions): RunbookValidation {
+  const { catalogs, ownerRoles = DEFAULT_OWNER_ROLES } = options;
   const parsed = runbookSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error, '') };
   const runbook = parsed.data;
@@ -168,7 +173,7 @@ export function validateRunbook(raw: unknown, ownerRoles: string[] = DEFAULT_OWN
         issues.push({ path: `${at}.when.${key}`, message: `unknown context field "${key}"` });
       }
     }
-    const { spec, problem } = actionSpec(step.action);
+    const { spec, problem } = actionSpec(catalogs, step.action);
     if (!spec) {
       issues.push({ path: `${at}.action`, message: problem! });
       return;
@@ -176,7 +181,7 @@ export function validateRunbook(raw: unknown, ownerRoles: string[] = DEFAULT_OWN
     issues.push(...checkParams(step, `${at}.params`, spec, step.params, stepAncestors));
 
     if (step.compensate) {
-      const undo = actionSpec(step.compensate.action);
+      const undo = actionSpec(catalogs, step.compensate.action);
       if (!undo.spec) issues.push({ path: `${at}.compensate.action`, message: undo.problem! });
       else
         issues.push(
@@ -217,7 +222,7 @@ export function validateRunbook(raw: unknown, ownerRoles: string[] = DEFAULT_OWN
     if (spec.destructive === 'log-purge' && order.ok) {
       const preserved = [...stepAncestors].some((id) => {
         const ancestor = runbook.steps.find((candidate) => candidate.id === id);
-        return ancestor ? actionSpec(ancestor.action).spec?.preservesEvidence === true : false;
+        return ancestor ? actionSpec(catalogs, ancestor.action).spec?.preservesEvidence === true : false;
       });
       if (!preserved) {
         issues.push({
@@ -231,17 +236,20 @@ export function validateRunbook(raw: unknown, ownerRoles: string[] = DEFAULT_OWN
   if (issues.length > 0) return { ok: false, issues };
   // The workflow cannot read catalogs, so each reversible step carries its undo explicitly.
   const steps = runbook.steps.map((step) =>
-    step.reversible && !step.compensate ? { ...step, compensate: compensationFor(step) } : step,
+    step.reversible && !step.compensate ? { ...step, compensate: compensationFor(catalogs, step) } : step,
   );
   return { ok: true, runbook: { ...runbook, steps } };
 }
 
 /** The undo a step would get: its explicit `compensate`, else the catalog's undo action with the same params. */
-export function compensationFor(step: RunbookStep): { action: string; params: Params } | undefined {
+export function compensationFor(
+  catalogs: ActionCatalogs,
+  step: RunbookStep,
+): { action: string; params: Params } | undefined {
   if (step.compensate)
     return { action: step.compensate.action, params: step.compensate.params ?? step.params };
   const { provider } = splitAction(step.action);
-  const spec = actionSpec(step.action).spec;
+  const spec = actionSpec(catalogs, step.action).spec;
   if (!spec?.undo) return undefined;
   return { action: `${provider}.${spec.undo}`, params: step.params };
 }

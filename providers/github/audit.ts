@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { z } from 'zod';
-import type { githubCatalog } from '../catalog/github';
+import type { githubCatalog } from './catalog';
 import type { ActionContext, ActionResult } from '../types';
 import { toProviderError, type GitHubOctokit, type Permissions } from './client';
 import { parseRepository } from './refs';

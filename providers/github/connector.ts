@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
-import type { connectorCatalog } from '../catalog/connector';
+import type { connectorCatalog } from '../roles/connector';
 import { ProviderError, type ActionImplementations, type ActionResult } from '../types';
 import type { GitHubOctokit } from './client';
 import { preserveRedirectedLog } from './evidence';

@@ -1,48 +1,43 @@
-import { connectorCatalog } from '../catalog/connector';
-import { githubCatalog } from '../catalog/github';
-import { defineProvider, type Provider } from '../types';
-import { auditActions } from './audit';
-import { GitHubClients } from './client';
-import { connectorActions } from './connector';
-import { installationActions } from './installation';
-import type { GitHubProviderOptions } from './options';
-import { secretActions, secretsDestination } from './secrets';
-import { segmentActions } from './segment';
-import { StepMemory, type GitHubDeps } from './shared';
-
-export { gitHubOptionsFromEnv } from './options';
-export type {
-  GitHubAuthOptions,
-  GitHubProviderOptions,
-  GitHubRetryTuning,
-  GitHubThrottleTuning,
-} from './options';
-export { parseSecretTarget, parseWorkflowRef } from './refs';
-
-export const gitHubProviderCatalog = { ...connectorCatalog, ...githubCatalog };
-export type GitHubProviderCatalog = typeof gitHubProviderCatalog;
+import { defineProviderPlugin } from '../plugin';
+import { gitHubProviderCatalog } from './catalog';
+import { gitHubOptionsFromEnv, type GitHubProviderOptions } from './options';
+import { parseSecretTarget, parseWorkflowRef } from './refs';
 
 /**
- * The `github` provider: the connector role for GitHub Actions workflows (ref `owner/repo/<workflow file or id>`),
- * the GitHub-specific containment actions, and a secret destination (`owner/repo:NAME`,
- * `owner/repo:env/<environment>:NAME`) that stores Actions secrets as sealed boxes.
+ * GitHub: Actions workflows as connectors (`github:owner/repo/<workflow file or id>`), the GitHub-specific
+ * containment actions, and Actions secrets as a destination (`github:owner/repo:NAME`).
  */
-export function createGitHubProvider(options: GitHubProviderOptions): Provider<GitHubProviderCatalog> {
-  const deps: GitHubDeps = {
-    clients: new GitHubClients({ ...options, baseUrl: options.baseUrl.replace(/\/+$/, '') }),
-    options,
-    memory: new StepMemory(),
-  };
-  return defineProvider(
-    'github',
-    gitHubProviderCatalog,
-    {
-      ...connectorActions(deps),
-      ...segmentActions(deps),
-      ...secretActions(deps),
-      ...installationActions(deps),
-      ...auditActions(deps),
-    },
-    secretsDestination(deps),
-  );
-}
+export const github = defineProviderPlugin<GitHubProviderOptions>({
+  name: 'github',
+  summary:
+    'Actions workflows (disable, cancel runs, logs), deploy keys, webhooks, Actions secrets (sealed boxes)',
+  roles: ['connector', 'destination'],
+  catalog: gitHubProviderCatalog,
+  settings: [
+    'GITHUB_API_URL',
+    'GITHUB_TOKEN',
+    'GITHUB_APP_ID',
+    'GITHUB_APP_INSTALLATION_ID',
+    'GITHUB_APP_PRIVATE_KEY',
+    'GITHUB_APP_PRIVATE_KEY_FILE',
+  ],
+  examples: { connector: 'github:acme/app/deploy.yml', destination: 'github:acme/app:DEPLOY_TOKEN' },
+  fromEnv: gitHubOptionsFromEnv,
+  // Octokit loads only in a worker that has GitHub configured, not in the CLI.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  create: (options) => (require('./provider') as typeof import('./provider')).createGitHubProvider(options),
+  parseRef(ref, role) {
+    if (role === 'destination') return { repository: parseSecretTarget(ref).repository.fullName };
+    return { repository: parseWorkflowRef(ref).fullName };
+  },
+  connectorRefFor({ repository, workflow }) {
+    if (!repository || !workflow) return undefined;
+    const ref = `${repository}/${workflow.replace(/^\/+/, '')}`;
+    try {
+      parseWorkflowRef(ref);
+      return `github:${ref}`;
+    } catch {
+      return undefined;
+    }
+  },
+});

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { githubCatalog } from '../catalog/github';
+import type { githubCatalog } from './catalog';
 import { ProviderError, type ActionContext, type ActionResult } from '../types';
 import { toProviderError } from './client';
 import type { GitHubDeps } from './shared';

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import sodium from 'libsodium-wrappers';
 import type { z } from 'zod';
 import { fingerprintSecret, redactedHint } from '../../lib/fingerprint';
-import type { githubCatalog } from '../catalog/github';
+import type { githubCatalog } from './catalog';
 import { ProviderError, type ActionContext, type ActionResult, type SecretDestination } from '../types';
 import type { GitHubOctokit, Permissions } from './client';
 import {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { githubCatalog } from '../catalog/github';
+import type { githubCatalog } from './catalog';
 import type { ActionContext, ActionResult } from '../types';
 import type { GitHubOctokit } from './client';
 import { parseRepository, type RepositoryRef } from './refs';

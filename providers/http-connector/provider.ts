@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable } from 'node:stream';
-import { connectorCatalog } from '../catalog/connector';
-import { issuerCatalog, type SecretDestinationParams } from '../catalog/issuer';
+import { connectorCatalog } from '../roles/connector';
+import { issuerCatalog, type SecretDestinationParams } from '../roles/issuer';
 import {
   defineProvider,
   ProviderError,

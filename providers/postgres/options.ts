@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ProviderError } from '../types';
+import { ProviderError, type SecretReader } from '../types';
 
 /** What revokeGrants cuts; all of them unless configured otherwise. `login` is the emergency switch (NOLOGIN). */
 export const grantScopes = [
@@ -22,10 +22,7 @@ export type AdminUrlSource =
   | { kind: 'env'; variable: string; env: Readonly<Record<string, string | undefined>> }
   | { kind: 'file'; path: string };
 
-/** Reads back a value a destination holds, so verification can connect with what consumers actually get. */
-export interface SecretReader {
-  readSecret(target: string): Promise<string>;
-}
+export type { SecretReader } from '../types';
 
 export interface PostgresProviderOptions {
   adminUrlSource: AdminUrlSource;
@@ -36,7 +33,7 @@ export interface PostgresProviderOptions {
   segmentScopes?: readonly GrantScope[];
   /** Schema holding Tourniquet's own bookkeeping (rotation and segmentation records) in the target database. */
   stateSchema?: string;
-  /** Keyed by destination provider name, e.g. `{ file: fileSink.destination }`. */
+  /** Keyed by destination provider name, e.g. `{ file: fileDestination.destination }`. */
   secretReaders?: Record<string, SecretReader>;
 }
 

@@ -1,7 +1,7 @@
 import '../simulators/github/jest-esm-interop';
 import { openVault } from '../../evidence';
 import type { IncidentStatus } from '../../lib/runbook/types';
-import { createGitHubProvider } from '../../providers/github';
+import { createGitHubProvider } from '../../providers/github/provider';
 import { incidentInput, runbookById, start } from '../harness/incidents';
 import { withoutApprovals } from '../harness/owners';
 import { startTestTemporal, type TestTemporal } from '../harness/temporal';

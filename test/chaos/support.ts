@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROVIDER_CATALOGS } from '../../providers/catalog';
+import { PROVIDER_CATALOGS } from '../../providers';
 import type { IncidentStatus } from '../../lib/runbook/types';
-import type { JournalEntry } from '../../providers/simulated';
+import type { JournalEntry } from '../../providers/simulated/journal';
 
 /** The seed of every pseudo-random choice in the chaos suites; `CHAOS_SEED=<n>` replays another run. */
 export const CHAOS_SEED = Number(process.env.CHAOS_SEED ?? 20_250_917);

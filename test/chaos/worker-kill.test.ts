@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncidentStatus, SimulatedFaultSpec } from '../../lib/runbook/types';
-import { SimulationJournal } from '../../providers/simulated';
+import { SimulationJournal } from '../../providers/simulated/journal';
 import { incidentInput, runbookById, start } from '../harness/incidents';
 import { withoutApprovals } from '../harness/owners';
 import { startTestTemporal, type TestTemporal } from '../harness/temporal';

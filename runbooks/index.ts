@@ -1,10 +1,15 @@
+/**
+ * The runbook files: found by id or path, read, and validated against the provider list's catalogs.
+ */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_OWNER_ROLES, validateRunbook, type RunbookIssue } from './runbook/validate';
-import type { Runbook } from './runbook/types';
-import { readYamlFile } from './yaml-file';
+import { DEFAULT_OWNER_ROLES, validateRunbook, type RunbookIssue } from '../lib/runbook/validate';
+import { ACTION_CATALOGS } from '../providers';
+import type { Runbook } from '../lib/runbook/types';
+import { BUILTIN_RUNBOOKS_DIR } from '../lib/paths';
+import { readYamlFile } from '../lib/yaml-file';
 
-export const BUILTIN_RUNBOOKS_DIR = resolve(__dirname, '..', 'runbooks');
+export { BUILTIN_RUNBOOKS_DIR };
 
 export type RunbookFileResult =
   { ok: true; runbook: Runbook; file: string } | { ok: false; file: string; issues: RunbookIssue[] };
@@ -13,7 +18,7 @@ export function loadRunbookFile(file: string, ownerRoles: string[] = DEFAULT_OWN
   const read = readYamlFile(file);
   if (!read.ok) return { ok: false, file, issues: read.issues };
   const raw = read.raw;
-  const result = validateRunbook(raw, ownerRoles);
+  const result = validateRunbook(raw, { catalogs: ACTION_CATALOGS, ownerRoles });
   return result.ok ? { ok: true, runbook: result.runbook, file } : { ok: false, file, issues: result.issues };
 }
 

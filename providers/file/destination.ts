@@ -9,7 +9,7 @@ import {
   type SecretDestination,
 } from '../types';
 
-export interface FileSinkOptions {
+export interface FileDestinationOptions {
   /** When set, every target must resolve inside this directory (relative targets are taken from it). */
   baseDirectory?: string;
 }
@@ -19,9 +19,11 @@ export interface FileSecretDestination extends SecretDestination {
   readSecret(target: string): Promise<string>;
 }
 
-export type FileSinkProvider = Provider<Record<string, never>> & { destination: FileSecretDestination };
+export type FileDestinationProvider = Provider<Record<string, never>> & {
+  destination: FileSecretDestination;
+};
 
-function resolveTarget(target: string, options: FileSinkOptions): string {
+function resolveTarget(target: string, options: FileDestinationOptions): string {
   if (target.includes('\0'))
     throw new ProviderError('file target: contains a NUL byte', false, 'InvalidParams');
   if (!options.baseDirectory) {
@@ -70,11 +72,15 @@ function fileError(action: string, path: string, error: unknown): ProviderError 
   const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
   // Missing directories and permissions will not heal by retrying; a full disk or I/O hiccup might.
   const retryable = !['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 'EROFS'].includes(code);
-  return new ProviderError(`file sink: ${action} ${path} failed (${code})`, retryable, 'FileSink');
+  return new ProviderError(
+    `file destination: ${action} ${path} failed (${code})`,
+    retryable,
+    'FileDestination',
+  );
 }
 
 /** The `file` destination for local use: `target` is a path; the file holds the value and nothing else. */
-export function createFileSinkProvider(options: FileSinkOptions = {}): FileSinkProvider {
+export function createFileDestinationProvider(options: FileDestinationOptions = {}): FileDestinationProvider {
   const destination: FileSecretDestination = {
     async storeSecret(target: string, value: string, ctx: ActionContext): Promise<void> {
       const path = resolveTarget(target, options);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { connectorCatalog } from '../roles/connector';
 import type { ProviderCatalog } from '../types';
 
 /** GitHub-specific actions beyond the connector role (segmentation, secrets, audit). */
@@ -146,3 +147,7 @@ export const githubCatalog = {
     preservesEvidence: true,
   },
 } satisfies ProviderCatalog;
+
+/** Everything the `github` provider offers: the connector role plus the GitHub-specific actions. */
+export const gitHubProviderCatalog = { ...connectorCatalog, ...githubCatalog };
+export type GitHubProviderCatalog = typeof gitHubProviderCatalog;

@@ -1,0 +1,19 @@
+import { file } from './file';
+import { github } from './github';
+import { httpConnector } from './http-connector';
+import { providerDirectory, type ProviderDefinition } from './plugin';
+import { postgres } from './postgres';
+import { ROLE_CATALOGS } from './roles';
+import { simulated } from './simulated';
+
+/**
+ * The one list of systems Tourniquet can act on. Validation, simulation, the worker's registry, reference parsing
+ * and the README's provider table all derive from it: a new system is its folder plus one line here.
+ */
+export const PROVIDERS: readonly ProviderDefinition[] = [github, postgres, httpConnector, file, simulated];
+
+export const PROVIDER_DIRECTORY = providerDirectory(PROVIDERS, ROLE_CATALOGS);
+export const ACTION_CATALOGS = PROVIDER_DIRECTORY.catalogs;
+export const PROVIDER_CATALOGS = ACTION_CATALOGS.systems;
+export const ROLE_MEMBERS = PROVIDER_DIRECTORY.roleMembers;
+export const catalogFor = (name: string) => PROVIDER_DIRECTORY.catalogFor(name);
