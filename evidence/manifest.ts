@@ -10,7 +10,7 @@ import {
   sourceSchema,
   stepIdSchema,
 } from './config';
-import { canonicalJson } from './digest';
+import { canonicalJson } from '../lib/runbook/canonical';
 import { describeZodError } from './errors';
 import type { SigningKey } from './keys';
 

@@ -17,7 +17,8 @@ import {
   sourceSchema,
   stepIdSchema,
 } from './config';
-import { DigestTap, canonicalJson, digestFile } from './digest';
+import { canonicalJson } from '../lib/runbook/canonical';
+import { DigestTap, digestFile } from './digest';
 import { EvidenceError, errnoCode, invalidInput } from './errors';
 import { type EncryptionKey, type SigningKey, loadEncryptionKey, loadSigningKey } from './keys';
 import { withFileLock } from './lock';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { create as createTar, extract as extractTar } from 'tar';
 import { openVault, type EvidenceVault, type VerificationReport } from '../evidence/index';
-import { canonicalJson } from '../evidence/digest';
+import { canonicalJson } from '../lib/runbook/canonical';
 import { fingerprintPublicKey } from '../evidence/keys';
 import {
   generatedContent,

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { SIEM_SOURCES } from './sources';
 
-export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
-export type Severity = (typeof SEVERITIES)[number];
+import { SEVERITIES, type Severity } from '../../lib/runbook/types';
+
+export { SEVERITIES, type Severity };
 
 /** A leaked secret is an emergency until a detector says otherwise. */
 export const DEFAULT_SEVERITY: Severity = 'high';
