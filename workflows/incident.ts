@@ -7,7 +7,7 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { IncidentActivities, MessageRef, StepExecutionResult } from '../activities/types';
+import type { IncidentActivities, StepExecutionResult } from '../activities/types';
 import { resolveAction } from '../lib/runbook/actions';
 import { topologicalOrder } from '../lib/runbook/dag';
 import { durationMs } from '../lib/runbook/duration';
@@ -39,6 +39,7 @@ import {
   type ApprovalRefusal,
   type IncidentNote,
 } from './messages';
+import { IncidentNotifications, notifier } from './notifications';
 import { PHASE, STATE } from './search-attributes';
 
 /** Refusals beyond this many are counted, not each written to the timeline (a flood must not bloat history). */
@@ -47,12 +48,6 @@ const MAX_RECORDED_REFUSALS = 200;
 const MAX_RECORDED_NOTES = 200;
 const MAX_NOTE_LENGTH = 1_000;
 const MAX_ACTOR_LENGTH = 100;
-
-const notifier = proxyActivities<IncidentActivities>({
-  startToCloseTimeout: '30s',
-  // Slack answering 500 or ratelimited: keep trying for a good while; the incident never waits on it.
-  retry: { maximumAttempts: 20, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
 
 /** Steps whose failure or refusal keeps their dependants from running. */
 const BLOCKING: ReadonlySet<StepStatus['state']> = new Set(['failed', 'cancelled']);
@@ -70,20 +65,33 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   return run.execute();
 }
 
+/**
+ * One incident, from opening to close: the runbook's DAG interpreted step by step. Everything the `status` query
+ * shows lives here, and every change goes through `record` (the timeline) so history and Slack tell one story.
+ *
+ * How a run goes: `execute` starts one promise per step in topological order; each waits for its `after` steps,
+ * then skips, asks the approval gate, or calls `executeStep` (the only side effect, in an activity). A failure or
+ * a denial follows the step's `onFailure`: `continue` blocks only its dependants, `halt` stops scheduling new
+ * steps, `compensate` halts and then undoes the completed reversible steps, newest first. Nothing here may read
+ * the clock or randomness except through the Temporal workflow APIs: it is replayed from history.
+ */
 class IncidentRun {
   private readonly steps = new Map<string, StepStatus>();
   private readonly timeline: TimelineEvent[] = [];
+  /** Succeeded step ids in completion order: compensation undoes them in reverse. */
   private readonly completionOrder: string[] = [];
+  /** What a reader of the report must not miss: `break-glass:<step>`, `denied:<step>`. */
   private readonly flags: string[] = [];
   private readonly alerts = { ids: [] as string[], sources: {} as Record<string, number>, batches: 0 };
+  /** Counted past their caps so a flood of refusals or notes cannot grow history without bound. */
   private refusals = 0;
   private notes = 0;
-  private thread?: MessageRef;
-  private readonly requestMessages = new Map<string, MessageRef>();
-  private notifications: Promise<void> = Promise.resolve();
+  private readonly notifications: IncidentNotifications;
   readonly gate: ApprovalGate;
+  /** Published as search attributes whenever they change, so `incident list` needs no query. */
   private state: IncidentState = 'running';
   private phase: Phase | 'closed';
+  /** Set by a failure or denial whose onFailure is not `continue`: steps not yet started are skipped. */
   private halted = false;
   private compensationRequested = false;
   private closedAt?: string;
@@ -99,6 +107,18 @@ class IncidentRun {
       });
     }
     this.phase = input.runbook.steps[0].phase;
+    this.notifications = new IncidentNotifications({
+      incidentId: input.context.incident.id,
+      exercise: input.exercise,
+      severity: input.context.incident.severity,
+      undelivered: (event, error) =>
+        this.record(
+          'failed',
+          'workflow',
+          event.stepId,
+          `notification not delivered: ${failureMessage(error)}`,
+        ),
+    });
     this.gate = new ApprovalGate({
       context: input.context,
       clockSpeed: input.clock?.speed ?? 1,
@@ -355,7 +375,7 @@ class IncidentRun {
   /** The final status and the incident's own history go to the evidence vault once the last message is out. */
   private async preserveRecord(): Promise<void> {
     // A message lost to cancellation must not keep the record out of the vault.
-    await this.notifications.catch(() => undefined);
+    await this.notifications.drained();
     await notifier.preserveIncidentRecord(this.status());
   }
 
@@ -372,42 +392,8 @@ class IncidentRun {
     this.post(this.timeline[this.timeline.length - 1], request, mention);
   }
 
-  /**
-   * Notifications go out in order, off the critical path: a slow or failing Slack never delays containment,
-   * and a message that cannot be delivered is written to the timeline instead.
-   */
   private post(event: TimelineEvent, request?: ApprovalRequest, mention?: string[]): void {
-    const snapshot = request ? { ...request, approvals: [...request.approvals] } : undefined;
-    this.notifications = this.notifications.then(async () => {
-      try {
-        const result = await notifier.notify({
-          incidentId: this.input.context.incident.id,
-          exercise: this.input.exercise,
-          severity: this.input.context.incident.severity,
-          thread: this.thread,
-          event,
-          request: snapshot,
-          mention,
-          replaces: snapshot ? this.requestMessages.get(snapshot.stepId) : undefined,
-        });
-        if (event.type === 'incident-opened' && result.message) this.thread = result.message;
-        if (
-          snapshot &&
-          result.message &&
-          (event.type === 'approval-requested' || event.type === 'escalated')
-        ) {
-          this.requestMessages.set(snapshot.stepId, result.message);
-        }
-      } catch (error) {
-        if (isCancellation(error)) throw error;
-        this.record(
-          'failed',
-          'workflow',
-          event.stepId,
-          `notification not delivered: ${failureMessage(error)}`,
-        );
-      }
-    });
+    this.notifications.post(event, request, mention);
   }
 
   private activitiesFor(step: RunbookStep): IncidentActivities {
