@@ -11,6 +11,8 @@ export const configSchema = z.object({
   TOURNIQUET_LOG_LEVEL: z
     .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
     .default('info'),
+  /** Unset: human-readable logs when stderr is a terminal, JSON lines otherwise (pipes, containers). */
+  TOURNIQUET_LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   TOURNIQUET_RUNBOOKS_DIR: z.string().min(1).optional(),
   TOURNIQUET_FINGERPRINT_KEY: z.string().min(1).optional(),
   TOURNIQUET_WORKFLOW_BUNDLE: z.string().min(1).optional(),

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig, temporalAddress } from '../../lib/config';
-import { createLogger } from '../../lib/logger';
+import { createLogger, resolveLogFormat } from '../../lib/logger';
 import { INCIDENT_SEARCH_ATTRIBUTES } from '../../client';
 import { findTemporalCli, startDevServer, type DevServer } from '../../temporal/dev-server';
 import { startConfiguredWorker } from '../../worker/runtime';
@@ -12,7 +12,12 @@ import { runGatewayProcess, startConfiguredGateway } from '../../gateway/main';
 async function up(): Promise<void> {
   const config = loadConfig();
   mkdirSync(config.dataDir, { recursive: true });
-  const logger = createLogger(config.TOURNIQUET_LOG_LEVEL);
+  // Readable lines at a terminal, JSON when piped or in a container, unless TOURNIQUET_LOG_FORMAT says otherwise.
+  const logger = createLogger(
+    config.TOURNIQUET_LOG_LEVEL,
+    'tourniquet',
+    resolveLogFormat(config.TOURNIQUET_LOG_FORMAT),
+  );
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
   let server: DevServer | undefined;
