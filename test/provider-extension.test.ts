@@ -202,27 +202,7 @@ test('the registered provider is validated, simulated and executed by the copy',
     THROWAWAY_LOG: logFile,
     TOURNIQUET_LOG_LEVEL: 'warn',
   };
-  // Its references are checked by its own parseRef before anything starts.
-  const badRef = cli(
-    [
-      'incident',
-      'start',
-      '--runbook',
-      runbookFile,
-      '--secret-kind',
-      'api-key',
-      '--severity',
-      'high',
-      '--connector',
-      'throwaway:crate-7',
-    ],
-    env,
-  );
-  expect(badRef.status).toBe(2);
-  expect(badRef.stderr).toMatch(/--connector: throwaway: "crate-7" is not box-<number>/);
-
-  await startWorker(env);
-  const start = (box: string, exercise: boolean) =>
+  const start = (box: string, ...flags: string[]) =>
     cli(
       [
         'incident',
@@ -235,15 +215,19 @@ test('the registered provider is validated, simulated and executed by the copy',
         'high',
         '--connector',
         `throwaway:${box}`,
-        '--wait',
-        '--json',
-        ...(exercise ? ['--exercise'] : []),
+        ...flags,
       ],
       env,
     );
+  // Its references are checked by its own parseRef before anything starts.
+  const badRef = start('crate-7');
+  expect(badRef.status).toBe(2);
+  expect(badRef.stderr).toMatch(/--connector: throwaway: "crate-7" is not box-<number>/);
+
+  await startWorker(env);
 
   // Simulated: an exercise never reaches the real system, yet the stand-in knows the new actions.
-  const exercise = start('box-1', true);
+  const exercise = start('box-1', '--wait', '--json', '--exercise');
   expect([exercise.status, exercise.stderr]).toEqual([0, '']);
   expect(JSON.parse(exercise.stdout)).toMatchObject({ state: 'completed', runbook: 'quarantine-box' });
   const simulatedCalls = readFileSync(journal, 'utf8')
@@ -257,7 +241,7 @@ test('the registered provider is validated, simulated and executed by the copy',
   expect(existsSync(logFile)).toBe(false);
 
   // Executed: outside an exercise the worker created the real provider from THROWAWAY_LOG.
-  const real = start('box-2', false);
+  const real = start('box-2', '--wait', '--json');
   expect([real.status, real.stderr]).toEqual([0, '']);
   expect(JSON.parse(real.stdout)).toMatchObject({ state: 'completed' });
   expect(readFileSync(logFile, 'utf8').trim().split('\n')).toEqual([
