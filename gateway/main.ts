@@ -1,7 +1,7 @@
 import { Connection } from '@temporalio/client';
 import { loadConfig, temporalAddress, type Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
-import { slackGatewayMount, type GatewayMount } from '../slack/gateway';
+import { slackGatewayMount, type GatewayMount } from '../slack/mount';
 import { startGateway, type Gateway } from './server';
 import { siemWebhooksFromEnv } from './webhooks';
 

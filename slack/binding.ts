@@ -8,6 +8,10 @@ export const SECRET_LEAK_VIEW = 'secret_leak';
 export const SECRET_LEAK_COMMAND = '/secret-leak';
 export const CONTAIN_SHORTCUT = 'contain_leaked_secret';
 
+/** The ids and timestamps Slack payloads carry, as Slack writes them. */
+export const slackId = z.string().regex(/^[A-Z][A-Z0-9]{2,}$/, 'expected a Slack id');
+export const slackTs = z.string().regex(/^\d+\.\d+$/, 'expected a Slack timestamp');
+
 /**
  * What an Approve / Deny button carries: exactly the action it approves. No secret: the nonce only names the
  * request (the workflow's validator checks it), the hash names the parameters.

@@ -1,0 +1,67 @@
+import type { App } from '@slack/bolt';
+import { buildIncidentInput, startIncident } from '../../client';
+import { findRunbook, formatIssues } from '../../runbooks';
+import { SECRET_LEAK_VIEW } from '../binding';
+import { decodeIntakeMetadata, FIELD_BLOCKS, parseIntake } from '../intake';
+import { escapeMrkdwn, mention } from '../messages';
+import { postOrDirectMessage, readModalSubmission, type ListenerDeps } from './shared';
+
+/** Intake modal: the receiver checks the signature, so the submitter is the requester; secrets are refused. */
+export function register(app: App, deps: ListenerDeps): void {
+  app.view({ type: 'view_submission', callback_id: SECRET_LEAK_VIEW }, async ({ ack, body }) => {
+    const submission = readModalSubmission(body, decodeIntakeMetadata);
+    if (!submission) {
+      await ack({
+        response_action: 'errors',
+        errors: { [FIELD_BLOCKS.secretKind]: 'Secret kind: the form could not be read; open it again' },
+      });
+      return;
+    }
+    const { user, values, metadata } = submission;
+    const intake = parseIntake(deps.fingerprintKey, user, values, metadata);
+    if (!intake.ok) {
+      await ack({ response_action: 'errors', errors: intake.errors });
+      return;
+    }
+    const found = findRunbook(deps.intake.runbookId, deps.intake.runbooksDir);
+    if (!found.ok) {
+      deps.logger.error({ issues: formatIssues(found) }, 'cannot load the runbook /secret-leak starts');
+      await ack({
+        response_action: 'errors',
+        errors: {
+          [FIELD_BLOCKS.secretKind]:
+            'Secret kind: Tourniquet cannot load its runbook; tell the platform team',
+        },
+      });
+      return;
+    }
+    const input = buildIncidentInput(found.runbook, intake.request, deps.fingerprintKey);
+    const started = await startIncident(deps.temporal, deps.intake.taskQueue, input);
+    await ack();
+    deps.logger.info(
+      { incidentId: started.incidentId, created: started.created, user },
+      'incident started from Slack',
+    );
+    const { incidentChannel } = deps.intake;
+    const lines = [
+      `:rotating_light: ${mention(user)} ${started.created ? 'started' : 'joined the existing'} incident \`${started.incidentId}\`` +
+        ` (severity *${intake.request.severity}*): ${escapeMrkdwn(intake.request.secretKind)} in \`${escapeMrkdwn(intake.request.connector)}\`.`,
+      `Containment is running${incidentChannel ? `; follow it in ${escapeMrkdwn(incidentChannel)}` : ''}.`,
+      ...(intake.whereSeen ? [`Seen at: ${escapeMrkdwn(intake.whereSeen)}`] : []),
+      ...(intake.notes ? [`Notes: ${escapeMrkdwn(intake.notes)}`] : []),
+    ];
+    const text = lines.join('\n');
+    // Answers in the channel the command came from; a DM to the user when the app cannot post there.
+    await postOrDirectMessage(
+      deps,
+      () =>
+        deps.slack.chat.postMessage({
+          channel: metadata.channel,
+          text,
+          unfurl_links: false,
+          unfurl_media: false,
+        }),
+      { user, text, failure: 'could not answer /secret-leak' },
+    );
+  });
+}
