@@ -12,10 +12,37 @@ const esmOnly = [
   'universal-github-app-jwt',
 ];
 
-module.exports = {
+/**
+ * The `unit` project (`npm run test:unit`): suites that need no server. They start no Temporal (dev server, worker
+ * or replayer), no PostgreSQL, no simulator from test/simulators and no gateway or Slack stack; they may use the
+ * filesystem, child processes that only touch it (the evidence CLI, a killed writer) and a loopback HTTP stand-in
+ * defined in the suite itself (siem-auth, http-connector-config). A suite not listed here is an `integration` suite,
+ * so a new one that needs a server never lands in `unit` by accident.
+ */
+const UNIT_SUITES = [
+  'docker-compose',
+  'evidence-canary',
+  'evidence-cli',
+  'evidence-concurrency',
+  'evidence-crash',
+  'evidence-sealed-stream',
+  'evidence-tamper',
+  'evidence-vault',
+  'execute-step',
+  'gateway-batcher',
+  'http-connector-config',
+  'logger-format',
+  'provider-plugins',
+  'siem-auth',
+  'siem-normalize',
+  'siem-scrub',
+];
+const unitSuites = UNIT_SUITES.map((name) => `<rootDir>/test/${name}.test.ts`);
+
+const project = {
+  rootDir: __dirname,
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   // Fault injection runs on its own: `npm run test:chaos` (CI runs both).
   testPathIgnorePatterns: ['/node_modules/', '/test/chaos/'],
   transform: {
@@ -23,6 +50,20 @@ module.exports = {
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+};
+
+module.exports = {
+  projects: [
+    { ...project, displayName: 'unit', testMatch: unitSuites },
+    // Everything else. Excluded by negated globs (Jest expands no <rootDir> after `!`) rather than by ignore
+    // patterns, which `test:chaos` overrides on the command line.
+    {
+      ...project,
+      displayName: 'integration',
+      testMatch: ['**/*.test.ts', ...UNIT_SUITES.map((name) => `!**/test/${name}.test.ts`)],
+    },
+  ],
+  // Global options (Jest reads these from the top level only, not per project).
   testTimeout: 120000,
   // The Temporal native runtime keeps handles open after the last test; the suites stop their own servers.
   forceExit: true,

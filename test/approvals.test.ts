@@ -1,28 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { ApprovalRefusedError, signOutOfBandDecision, submitDecision } from '../client';
 import type { ApprovalRequest, IncidentStatus } from '../lib/runbook/types';
-import { RecordingEvidenceSink } from './harness/evidence';
 import { fixtureRunbook, incidentInput, query, result, start, waitFor } from './harness/incidents';
 import { decideAs, operatorKey } from './harness/owners';
-import { startTestTemporal, type TestTemporal } from './harness/temporal';
-import { startInProcessWorker, type InProcessWorker } from './harness/worker';
+import { useTemporalWorker } from './harness/stack';
 
-let temporal: TestTemporal;
-let worker: InProcessWorker;
-
-beforeAll(async () => {
-  temporal = await startTestTemporal();
-  worker = await startInProcessWorker({
-    address: temporal.address,
-    dataDir: temporal.dataDir,
-    evidence: new RecordingEvidenceSink(),
-  });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await temporal?.stop();
-});
+const stack = useTemporalWorker();
 
 async function awaitingRequest(
   incidentId: string,
@@ -30,7 +13,7 @@ async function awaitingRequest(
   escalated?: boolean,
 ): Promise<ApprovalRequest> {
   return waitFor(async () => {
-    const status = await query(temporal.client, incidentId);
+    const status = await query(stack.client, incidentId);
     return status.approvals.find(
       (request) => request.stepId === stepId && (escalated === undefined || request.escalated === escalated),
     );
@@ -48,7 +31,7 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
 }
 
 const executed = async (incidentId: string, stepId: string) =>
-  (await worker.journal.entries()).filter(
+  (await stack.worker.journal.entries()).filter(
     (entry) => entry.incidentId === incidentId && entry.stepId === stepId && entry.effect === 'applied',
   );
 
@@ -62,7 +45,7 @@ test('an owner approves: the step runs; every forged, stale, replayed or unautho
     requester: 'slack:U0PLATFORM1',
     severity: 'low',
   });
-  const incidentId = await start(temporal.client, input);
+  const incidentId = await start(stack.client, input);
   const request = await awaitingRequest(incidentId, 'rotate');
   expect(request).toMatchObject({
     policy: 'owner',
@@ -71,21 +54,19 @@ test('an owner approves: the step runs; every forged, stale, replayed or unautho
     reversible: false,
     action: 'simulated.rotateCredential',
   });
-  expect((await query(temporal.client, incidentId)).state).toBe('awaiting-approval');
+  expect((await query(stack.client, incidentId)).state).toBe('awaiting-approval');
 
-  const dataDir = temporal.dataDir;
+  const dataDir = stack.dataDir;
   const refusals = [
-    await refusal(decideAs(temporal.client, dataDir, incidentId, request, 'carol')),
-    await refusal(decideAs(temporal.client, dataDir, incidentId, request, 'alice')),
+    await refusal(decideAs(stack.client, dataDir, incidentId, request, 'carol')),
+    await refusal(decideAs(stack.client, dataDir, incidentId, request, 'alice')),
     await refusal(
-      decideAs(temporal.client, dataDir, incidentId, { ...request, paramsHash: 'f'.repeat(64) }, 'bob'),
+      decideAs(stack.client, dataDir, incidentId, { ...request, paramsHash: 'f'.repeat(64) }, 'bob'),
     ),
-    await refusal(
-      decideAs(temporal.client, dataDir, incidentId, { ...request, nonce: 'not-the-nonce' }, 'bob'),
-    ),
+    await refusal(decideAs(stack.client, dataDir, incidentId, { ...request, nonce: 'not-the-nonce' }, 'bob')),
     await refusal(
       submitDecision(
-        temporal.client,
+        stack.client,
         incidentId,
         signOutOfBandDecision({
           incidentId,
@@ -99,7 +80,7 @@ test('an owner approves: the step runs; every forged, stale, replayed or unautho
     ),
     await refusal(
       submitDecision(
-        temporal.client,
+        stack.client,
         incidentId,
         signOutOfBandDecision({
           incidentId,
@@ -121,13 +102,13 @@ test('an owner approves: the step runs; every forged, stale, replayed or unautho
   ]);
   expect(await executed(incidentId, 'rotate')).toHaveLength(0);
 
-  const approved = await decideAs(temporal.client, dataDir, incidentId, request, 'bob');
+  const approved = await decideAs(stack.client, dataDir, incidentId, request, 'bob');
   expect(approved).toEqual({ stepId: 'rotate', outcome: 'approved', approvals: 1, required: 1 });
-  const replayed = await refusal(decideAs(temporal.client, dataDir, incidentId, request, 'bob'));
+  const replayed = await refusal(decideAs(stack.client, dataDir, incidentId, request, 'bob'));
   expect(replayed).toBe('step "rotate" is not awaiting approval');
 
   await waitFor(async () => ((await executed(incidentId, 'rotate')).length === 1 ? true : undefined));
-  const status = await query(temporal.client, incidentId);
+  const status = await query(stack.client, incidentId);
   const refused = status.timeline.filter(
     (event) => event.type === 'approval-refused' && event.stepId === 'rotate',
   );
@@ -143,7 +124,7 @@ test('an owner approves: the step runs; every forged, stale, replayed or unautho
   expect(status.timeline.find((event) => event.type === 'approved' && event.stepId === 'rotate')?.actor).toBe(
     'key:bob',
   );
-  await temporal.client.workflow.getHandle(incidentId).cancel();
+  await stack.client.workflow.getHandle(incidentId).cancel();
 });
 
 test('two-person: the same person twice counts once, a second distinct owner completes it; a deny skips and flags', async () => {
@@ -151,10 +132,10 @@ test('two-person: the same person twice counts once, a second distinct owner com
     requester: 'cli:someone-else',
     severity: 'low',
   });
-  const incidentId = await start(temporal.client, input);
+  const incidentId = await start(stack.client, input);
   await decideAs(
-    temporal.client,
-    temporal.dataDir,
+    stack.client,
+    stack.dataDir,
     incidentId,
     await awaitingRequest(incidentId, 'rotate'),
     'alice',
@@ -162,23 +143,23 @@ test('two-person: the same person twice counts once, a second distinct owner com
 
   const revoke = await awaitingRequest(incidentId, 'revoke');
   expect(revoke.required).toBe(2);
-  expect(await decideAs(temporal.client, temporal.dataDir, incidentId, revoke, 'alice')).toMatchObject({
+  expect(await decideAs(stack.client, stack.dataDir, incidentId, revoke, 'alice')).toMatchObject({
     outcome: 'recorded',
     approvals: 1,
   });
-  expect(await refusal(decideAs(temporal.client, temporal.dataDir, incidentId, revoke, 'alice'))).toBe(
+  expect(await refusal(decideAs(stack.client, stack.dataDir, incidentId, revoke, 'alice'))).toBe(
     'already approved by this person; a second, distinct owner is needed',
   );
   expect(await executed(incidentId, 'revoke')).toHaveLength(0);
-  expect(await decideAs(temporal.client, temporal.dataDir, incidentId, revoke, 'bob')).toMatchObject({
+  expect(await decideAs(stack.client, stack.dataDir, incidentId, revoke, 'bob')).toMatchObject({
     outcome: 'approved',
     approvals: 2,
   });
 
   const keys = await awaitingRequest(incidentId, 'keys');
   await decideAs(
-    temporal.client,
-    temporal.dataDir,
+    stack.client,
+    stack.dataDir,
     incidentId,
     keys,
     'bob',
@@ -186,9 +167,9 @@ test('two-person: the same person twice counts once, a second distinct owner com
     'deploy keys are needed for the hotfix',
   );
   const hooks = await awaitingRequest(incidentId, 'hooks');
-  await decideAs(temporal.client, temporal.dataDir, incidentId, hooks, 'alice');
+  await decideAs(stack.client, stack.dataDir, incidentId, hooks, 'alice');
 
-  const status = await result(temporal.client, incidentId);
+  const status = await result(stack.client, incidentId);
   expect(stepState(status, 'revoke').state).toBe('succeeded');
   expect(stepState(status, 'verify').state).toBe('succeeded');
   expect(stepState(status, 'keys')).toMatchObject({ state: 'skipped', reason: 'denied by key:bob' });
@@ -206,15 +187,15 @@ test('at the deadline the request escalates to the backup; a reversible step bre
     requester: 'cli:someone-else',
     severity: 'critical',
   });
-  const incidentId = await start(temporal.client, input);
+  const incidentId = await start(stack.client, input);
   const keys = await awaitingRequest(incidentId, 'keys', false);
   // carol is the incident commander, the backup of platform: not an approver until the request escalates.
-  expect(await refusal(decideAs(temporal.client, temporal.dataDir, incidentId, keys, 'carol'))).toBe(
+  expect(await refusal(decideAs(stack.client, stack.dataDir, incidentId, keys, 'carol'))).toBe(
     '"carol" is not an out-of-band approver of platform',
   );
 
   const hooksDone = await waitFor(async () => {
-    const status = await query(temporal.client, incidentId);
+    const status = await query(stack.client, incidentId);
     return stepState(status, 'hooks').state === 'succeeded' ? status : undefined;
   });
   expect(hooksDone.flags).toContain('break-glass:hooks');
@@ -231,20 +212,20 @@ test('at the deadline the request escalates to the backup; a reversible step bre
   expect(escalated.roles).toEqual(['platform', 'incident-commander']);
   expect(escalated.nonce).not.toBe(keys.nonce);
   await new Promise((resolve) => setTimeout(resolve, 4000));
-  const later = await query(temporal.client, incidentId);
+  const later = await query(stack.client, incidentId);
   expect(stepState(later, 'keys').state).toBe('awaiting-approval');
   expect(await executed(incidentId, 'keys')).toHaveLength(0);
   expect(later.flags).not.toContain('break-glass:keys');
 
-  expect(await refusal(decideAs(temporal.client, temporal.dataDir, incidentId, keys, 'carol'))).toMatch(
+  expect(await refusal(decideAs(stack.client, stack.dataDir, incidentId, keys, 'carol'))).toMatch(
     /no longer current|expired/,
   );
-  const current = (await query(temporal.client, incidentId)).approvals.find(
+  const current = (await query(stack.client, incidentId)).approvals.find(
     (request) => request.stepId === 'keys',
   )!;
-  expect(await decideAs(temporal.client, temporal.dataDir, incidentId, current, 'carol')).toMatchObject({
+  expect(await decideAs(stack.client, stack.dataDir, incidentId, current, 'carol')).toMatchObject({
     outcome: 'approved',
   });
   await waitFor(async () => ((await executed(incidentId, 'keys')).length === 1 ? true : undefined));
-  await temporal.client.workflow.getHandle(incidentId).cancel();
+  await stack.client.workflow.getHandle(incidentId).cancel();
 });

@@ -8,11 +8,11 @@ import { Client } from 'pg';
 import pino from 'pino';
 import { startIncident, type IncidentRequest } from '../client';
 import type { IncidentInput, IncidentStatus, Runbook, StepStatus } from '../lib/runbook/types';
-import { createPostgresProvider } from '../providers/postgres';
+import { createPostgresProvider } from '../providers/postgres/provider';
 import { AdminSession } from '../providers/postgres/db';
 import type { AdminUrlSource } from '../providers/postgres/options';
 import { ensureStateTables } from '../providers/postgres/state';
-import { createFileSinkProvider } from '../providers/sinks/file';
+import { createFileDestinationProvider } from '../providers/file/destination';
 import type { Provider } from '../providers/types';
 import { historyText } from './harness/history';
 import { RecordingEvidenceSink } from './harness/evidence';
@@ -28,26 +28,19 @@ import {
 } from './harness/incidents';
 import { freePort } from './harness/ports';
 import { startPostgres, type PostgresServer } from './harness/postgres';
-import { startTestTemporal, type TestTemporal } from './harness/temporal';
-import {
-  killProcess,
-  spawnWorkerProcess,
-  startInProcessWorker,
-  type InProcessWorker,
-} from './harness/worker';
+import { useTemporalWorker } from './harness/stack';
+import { killProcess, spawnWorkerProcess, startInProcessWorker } from './harness/worker';
 
 /**
  * The `leaked-database-credential` runbook end to end: the real Temporal dev server, a real PostgreSQL, the real
- * postgres provider and file sink in the worker; only the connector (GitHub) is simulated.
+ * postgres provider and file destination in the worker; only the connector (GitHub) is simulated.
  */
 
 const RUNBOOK = 'leaked-database-credential';
 const UNREACHABLE =
   /^PostgreSQL 127\.0\.0\.1:\d+\/appdb is unreachable \(ECONNREFUSED\) while connecting as the admin role "tourniquet_admin"$/;
 
-let temporal: TestTemporal;
 let pg: PostgresServer;
-let worker: InProcessWorker;
 let sinkDir: string;
 /** Every line any worker logged (in-process at debug level, worker processes at info). */
 const workerLogs: string[] = [];
@@ -63,15 +56,15 @@ function adminUrlSource(url: string): AdminUrlSource {
   return { kind: 'env', variable: 'POSTGRES_ADMIN_URL', env: { POSTGRES_ADMIN_URL: url } };
 }
 
-/** What the production worker configures (worker/providers.ts): the file sink, and postgres reading it back. */
+/** What the production worker configures (worker/providers.ts): the file destination, and postgres reading it back. */
 function realProviders(adminUrl: string): Provider[] {
-  const fileSink = createFileSinkProvider();
+  const fileDestination = createFileDestinationProvider();
   const postgres = createPostgresProvider({
     adminUrlSource: adminUrlSource(adminUrl),
     connectTimeoutMs: 2_000,
-    secretReaders: { file: fileSink.destination },
+    secretReaders: { file: fileDestination.destination },
   });
-  return [postgres, fileSink];
+  return [postgres, fileDestination];
 }
 
 /**
@@ -149,8 +142,8 @@ function dbRequest(role: string, destination: string): Partial<IncidentRequest> 
 }
 
 async function runToEnd(input: IncidentInput, taskQueue = TASK_QUEUE): Promise<IncidentStatus> {
-  const incidentId = await start(temporal.client, input, taskQueue);
-  const status = await result(temporal.client, incidentId);
+  const incidentId = await start(stack.client, input, taskQueue);
+  const status = await result(stack.client, incidentId);
   statuses.push(status);
   return status;
 }
@@ -181,8 +174,14 @@ async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
   return child;
 }
 
-beforeAll(async () => {
-  [temporal, pg] = await Promise.all([startTestTemporal(), startPostgres()]);
+// Jest runs afterAll hooks in the order they are registered: worker processes, then the stack, then PostgreSQL.
+afterAll(async () => {
+  for (const child of children) await killProcess(child);
+});
+
+// PostgreSQL starts and gets its application database while the Temporal server starts.
+const stack = useTemporalWorker(async () => {
+  pg = await startPostgres();
   secrets.set('admin password', decodeURIComponent(new URL(pg.adminUrl).password));
   await admin('postgres', async (client) => {
     await client.query('CREATE DATABASE appdb');
@@ -195,19 +194,10 @@ beforeAll(async () => {
     await client.query("INSERT INTO app.orders VALUES (1, 'tourniquet')");
   });
   sinkDir = await mkdtemp(join(tmpdir(), 'tourniquet-db-e2e-'));
-  worker = await startInProcessWorker({
-    address: temporal.address,
-    dataDir: temporal.dataDir,
-    evidence: new RecordingEvidenceSink(),
-    real: realProviders(pg.adminUrl),
-    logger,
-  });
+  return { real: realProviders(pg.adminUrl), logger };
 });
 
 afterAll(async () => {
-  for (const child of children) await killProcess(child);
-  await worker?.stop();
-  await temporal?.stop();
   await pg?.stop();
   if (sinkDir) await rm(sinkDir, { recursive: true, force: true });
 });
@@ -329,12 +319,12 @@ test('running it twice: a second start joins the incident, a closed one is not r
   const runbook = unattended();
   const input = incidentInput(runbook, dbRequest(role, destination));
 
-  const incidentId = await start(temporal.client, input);
-  expect(await startIncident(temporal.client, TASK_QUEUE, input)).toEqual({ incidentId, created: false });
-  const first = await result(temporal.client, incidentId);
+  const incidentId = await start(stack.client, input);
+  expect(await startIncident(stack.client, TASK_QUEUE, input)).toEqual({ incidentId, created: false });
+  const first = await result(stack.client, incidentId);
   statuses.push(first);
   expect(first.state).toBe('completed');
-  expect(await startIncident(temporal.client, TASK_QUEUE, input)).toEqual({ incidentId, created: false });
+  expect(await startIncident(stack.client, TASK_QUEUE, input)).toEqual({ incidentId, created: false });
   expect(stepOf(first, 'rotate-credential').attempts).toBe(1);
   expect(await rotationRecords(incidentId)).toEqual([
     { key: `${incidentId}/rotate-credential`, delivered: true },
@@ -386,15 +376,15 @@ test('the worker process is SIGKILLed after the new password was set and deliver
   try {
     // The production worker process (`tourniquet worker`), configured from the environment like a deployment.
     const env = {
-      TEMPORAL_ADDRESS: temporal.address,
-      TOURNIQUET_DATA_DIR: temporal.dataDir,
+      TEMPORAL_ADDRESS: stack.address,
+      TOURNIQUET_DATA_DIR: stack.dataDir,
       TEMPORAL_TASK_QUEUE: taskQueue,
       TOURNIQUET_LOG_LEVEL: 'info',
       POSTGRES_ADMIN_URL: pg.adminUrl,
     };
     const first = await spawnWorker(env);
     const input = incidentInput(unattended(), dbRequest(role, destination));
-    const incidentId = await start(temporal.client, input, taskQueue);
+    const incidentId = await start(stack.client, input, taskQueue);
 
     const heldPid = await waitFor(async () => {
       const { rows } = await gate.query<{ pid: number }>(
@@ -417,7 +407,7 @@ test('the worker process is SIGKILLed after the new password was set and deliver
     await gate.query('SELECT pg_advisory_unlock($1)', [gateKey]);
 
     const second = await spawnWorker(env);
-    const status = await result(temporal.client, incidentId);
+    const status = await result(stack.client, incidentId);
     statuses.push(status);
     await killProcess(second, 'SIGTERM');
 
@@ -458,8 +448,8 @@ test('an unreachable database: the step retries, then fails with a clear message
   const adminUrl = new URL(pg.adminUrl);
   adminUrl.port = String(port);
   const flaky = await startInProcessWorker({
-    address: temporal.address,
-    dataDir: temporal.dataDir,
+    address: stack.address,
+    dataDir: stack.dataDir,
     evidence: new RecordingEvidenceSink(),
     real: realProviders(adminUrl.toString()),
     taskQueue,
@@ -468,7 +458,7 @@ test('an unreachable database: the step retries, then fails with a clear message
   const retrying = async (incidentId: string) =>
     waitFor(
       async () => {
-        const { raw } = await temporal.client.workflow.getHandle(incidentId).describe();
+        const { raw } = await stack.client.workflow.getHandle(incidentId).describe();
         return raw.pendingActivities?.find(
           (activity) => (activity.attempt ?? 0) >= 2 && activity.lastFailure,
         );
@@ -489,7 +479,7 @@ test('an unreachable database: the step retries, then fails with a clear message
       })),
     };
     const incidentId = await start(
-      temporal.client,
+      stack.client,
       incidentInput(impatient, dbRequest(role, destination)),
       taskQueue,
     );
@@ -497,11 +487,11 @@ test('an unreachable database: the step retries, then fails with a clear message
     // While Temporal retries the step, the incident is running and says why it waits.
     const pending = await retrying(incidentId);
     expect(pending.lastFailure?.message).toMatch(UNREACHABLE);
-    const during = await query(temporal.client, incidentId);
+    const during = await query(stack.client, incidentId);
     expect(during.state).toBe('running');
     expect(stepOf(during, 'segment-role').state).toBe('running');
 
-    const failed = await result(temporal.client, incidentId);
+    const failed = await result(stack.client, incidentId);
     statuses.push(failed);
     expect(failed.state).toBe('failed');
     expect(stepOf(failed, 'segment-role')).toMatchObject({
@@ -531,13 +521,13 @@ test('an unreachable database: the step retries, then fails with a clear message
         detail: expect.stringMatching(UNREACHABLE),
       }),
     );
-    expect(await query(temporal.client, incidentId)).toMatchObject({ state: 'failed' });
+    expect(await query(stack.client, incidentId)).toMatchObject({ state: 'failed' });
     // Nothing changed at the database: the leaked password still works, which is why the incident says failed.
     expect(await loginAs(role, leaked)).toBe('ok');
 
     // Again with the production retry policy; the database comes back (on that port) between two attempts.
     const again = await start(
-      temporal.client,
+      stack.client,
       incidentInput(production, dbRequest(role, destination)),
       taskQueue,
     );
@@ -552,7 +542,7 @@ test('an unreachable database: the step retries, then fails with a clear message
     });
     proxy = listening;
     await new Promise<void>((resolve) => listening.listen(port, '127.0.0.1', resolve));
-    const recovered = await result(temporal.client, again);
+    const recovered = await result(stack.client, again);
     statuses.push(recovered);
     expect(recovered.state).toBe('completed');
     expect(stepOf(recovered, 'segment-role').attempts).toBeGreaterThanOrEqual(2);
@@ -575,10 +565,7 @@ test('a DBA alters the role while the segmentation runs: the losing ALTER ROLE i
   try {
     await dba.query('BEGIN');
     await dba.query(`ALTER ROLE ${role} CONNECTION LIMIT 5`);
-    const incidentId = await start(
-      temporal.client,
-      incidentInput(unattended(), dbRequest(role, destination)),
-    );
+    const incidentId = await start(stack.client, incidentInput(unattended(), dbRequest(role, destination)));
     // The segmentation's ALTER ROLE … NOLOGIN waits for the DBA's transaction; when it commits, PostgreSQL fails
     // the waiter with "tuple concurrently updated" (XX000) instead of applying it on top.
     // (Watched from another session: inside the DBA's transaction, pg_stat_activity is a frozen snapshot.)
@@ -595,7 +582,7 @@ test('a DBA alters the role while the segmentation runs: the losing ALTER ROLE i
     );
     await dba.query('COMMIT');
 
-    const status = await result(temporal.client, incidentId);
+    const status = await result(stack.client, incidentId);
     statuses.push(status);
     expect(status.state).toBe('completed');
     expect(stepOf(status, 'segment-role').attempts).toBe(2);
@@ -622,8 +609,8 @@ test('canary: no password (leaked, minted, lost, admin) is in Temporal history, 
   const haystacks: { where: string; bytes: Buffer }[] = [];
 
   const histories: string[] = [];
-  for await (const execution of temporal.client.workflow.list()) {
-    const history = await temporal.client.workflow
+  for await (const execution of stack.client.workflow.list()) {
+    const history = await stack.client.workflow
       .getHandle(execution.workflowId, execution.runId)
       .fetchHistory();
     const text = historyText(history);
@@ -636,8 +623,8 @@ test('canary: no password (leaked, minted, lost, admin) is in Temporal history, 
   expect(histories.length).toBeGreaterThanOrEqual(7);
   haystacks.push({ where: 'statuses and timelines', bytes: Buffer.from(JSON.stringify(statuses)) });
   haystacks.push({ where: 'worker logs', bytes: Buffer.from(workerLogs.join('')) });
-  const files = await filesUnder(temporal.dataDir);
-  expect(files).toContain(join(temporal.dataDir, 'temporal', 'temporal.sqlite'));
+  const files = await filesUnder(stack.dataDir);
+  expect(files).toContain(join(stack.dataDir, 'temporal', 'temporal.sqlite'));
   for (const file of files) haystacks.push({ where: file, bytes: await readFile(file) });
   const pgLog = await pg.readLog();
   haystacks.push({ where: 'PostgreSQL server log', bytes: Buffer.from(pgLog) });

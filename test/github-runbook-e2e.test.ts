@@ -3,23 +3,20 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { openVault, type EvidenceVault } from '../evidence';
-import { createGitHubProvider } from '../providers/github';
+import { openVault } from '../evidence';
+import { createGitHubProvider } from '../providers/github/provider';
 import { fetchHistoryText } from './harness/history';
 import { incidentInput, result, runbookById, start } from './harness/incidents';
 import { approveUntilClosed } from './harness/owners';
-import { startTestTemporal, type TestTemporal } from './harness/temporal';
-import { startInProcessWorker, type InProcessWorker } from './harness/worker';
-import { startGitHubSimulator, type GitHubSimulator } from './simulators/github';
+import { useTemporalWorker } from './harness/stack';
+import { startGitHubSimulator, type GitHubSimulator, type SimInstallation } from './simulators/github';
 
 /**
  * The default runbook with the real GitHub provider against the GitHub REST simulator (every request checked
  * against GitHub's OpenAPI description), on the real Temporal dev server, with the real evidence vault.
  */
-let temporal: TestTemporal;
-let worker: InProcessWorker;
 let sim: GitHubSimulator;
-let vault: EvidenceVault;
+let installation: SimInstallation;
 const logLines: string[] = [];
 let jobLogHashes: string[] = [];
 const REPO = 'acme/payments';
@@ -27,7 +24,7 @@ const OLD_SECRET = `ghp_${'o'.repeat(8)}OLDVALUE${Date.now()}`;
 
 beforeAll(async () => {
   sim = await startGitHubSimulator();
-  const installation = sim.installApp({
+  installation = sim.installApp({
     account: 'acme',
     permissions: {
       actions: 'write',
@@ -59,30 +56,24 @@ beforeAll(async () => {
   sim.addHook(REPO, { url: 'https://hooks.example.com/a', secret: 'hook-secret', active: true });
   sim.addDeployKey(REPO, { title: 'deploy bot' });
   sim.seedSecret(REPO, 'DEPLOY_TOKEN', OLD_SECRET);
-
-  temporal = await startTestTemporal();
-  vault = await openVault({ dataDir: temporal.dataDir });
-  const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
-  worker = await startInProcessWorker({
-    address: temporal.address,
-    dataDir: temporal.dataDir,
-    evidence: vault,
-    logger,
-    real: [
-      createGitHubProvider({
-        baseUrl: sim.url,
-        auth: { appId: sim.app.appId, privateKey: sim.app.privateKey, installationId: installation.id },
-        throttle: { writeSpacing: 'none' },
-        retry: { retries: 2, retryAfterBaseValueMs: 20 },
-        cancelGraceMs: 300,
-      }),
-    ],
-  });
 });
 
+// Set up after the simulator (hooks run in order), and stopped before it.
+const stack = useTemporalWorker(() => ({
+  evidence: (dataDir) => openVault({ dataDir }),
+  logger: pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }),
+  real: [
+    createGitHubProvider({
+      baseUrl: sim.url,
+      auth: { appId: sim.app.appId, privateKey: sim.app.privateKey, installationId: installation.id },
+      throttle: { writeSpacing: 'none' },
+      retry: { retries: 2, retryAfterBaseValueMs: 20 },
+      cancelGraceMs: 300,
+    }),
+  ],
+}));
+
 afterAll(async () => {
-  await worker?.stop();
-  await temporal?.stop();
   await sim?.close();
 });
 
@@ -93,9 +84,9 @@ test('the default runbook contains a leaked Actions secret on GitHub, evidence b
     requester: 'cli:oncall',
     severity: 'critical',
   });
-  const incidentId = await start(temporal.client, input);
-  await approveUntilClosed(temporal.client, temporal.dataDir, incidentId);
-  const status = await result(temporal.client, incidentId);
+  const incidentId = await start(stack.client, input);
+  await approveUntilClosed(stack.client, stack.dataDir, incidentId);
+  const status = await result(stack.client, incidentId);
   expect(status.steps.filter((step) => step.state !== 'succeeded')).toEqual([]);
   expect(sim.violations).toEqual([]);
 
@@ -113,7 +104,7 @@ test('the default runbook contains a leaked Actions secret on GitHub, evidence b
   expect(replacement).not.toBe(OLD_SECRET);
 
   // Every job log was preserved by the capture step, with matching SHA-256, before any log was deleted.
-  const entries = await vault.list(incidentId);
+  const entries = await stack.evidence.list(incidentId);
   const artifacts = entries.filter((entry) => entry.type === 'artifact') as {
     stepId: string;
     sha256: string;
@@ -143,17 +134,17 @@ test('the default runbook contains a leaked Actions secret on GitHub, evidence b
   expect(repo.hooks.every((hook) => hook.active && hook.config.secret === 'hook-secret')).toBe(true);
 
   // Neither the leaked value nor its replacement is in history, the worker's logs or anything under the data dir but sealed evidence.
-  const history = await fetchHistoryText(temporal.client, incidentId);
+  const history = await fetchHistoryText(stack.client, incidentId);
   const logs = logLines.join('\n');
   for (const secret of [OLD_SECRET, replacement!]) {
     expect(history).not.toContain(secret);
     expect(logs).not.toContain(secret);
   }
-  const sqlite = join(temporal.dataDir, 'temporal');
+  const sqlite = join(stack.dataDir, 'temporal');
   for (const file of readdirSync(sqlite)) {
     const bytes = readFileSync(join(sqlite, file));
     expect(bytes.includes(Buffer.from(replacement!))).toBe(false);
   }
-  expect(existsSync(join(temporal.dataDir, 'evidence'))).toBe(true);
-  expect((await vault.verify(incidentId)).ok).toBe(true);
+  expect(existsSync(join(stack.dataDir, 'evidence'))).toBe(true);
+  expect((await stack.evidence.verify(incidentId)).ok).toBe(true);
 });

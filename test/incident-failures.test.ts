@@ -1,30 +1,13 @@
-import { RecordingEvidenceSink } from './harness/evidence';
 import { fixtureRunbook, incidentInput, result, start } from './harness/incidents';
-import { startTestTemporal, type TestTemporal } from './harness/temporal';
-import { startInProcessWorker, type InProcessWorker } from './harness/worker';
+import { useTemporalWorker } from './harness/stack';
 import type { IncidentStatus } from '../lib/runbook/types';
 
-let temporal: TestTemporal;
-let worker: InProcessWorker;
-
-beforeAll(async () => {
-  temporal = await startTestTemporal();
-  worker = await startInProcessWorker({
-    address: temporal.address,
-    dataDir: temporal.dataDir,
-    evidence: new RecordingEvidenceSink(),
-  });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await temporal?.stop();
-});
+const stack = useTemporalWorker();
 
 const stateOf = (status: IncidentStatus) =>
   Object.fromEntries(status.steps.map((step) => [step.id, step.state]));
 const journalFor = async (incidentId: string) =>
-  (await worker.journal.entries()).filter((entry) => entry.incidentId === incidentId);
+  (await stack.worker.journal.entries()).filter((entry) => entry.incidentId === incidentId);
 
 test('a non-retryable failure with onFailure: continue blocks only its dependants and is tried once', async () => {
   const input = incidentInput(
@@ -32,7 +15,7 @@ test('a non-retryable failure with onFailure: continue blocks only its dependant
     {},
     { faults: { 'may-continue': { nonRetryable: true, message: 'issuer refused' } } },
   );
-  const status = await result(temporal.client, await start(temporal.client, input));
+  const status = await result(stack.client, await start(stack.client, input));
 
   expect(status.state).toBe('failed');
   expect(stateOf(status)).toEqual({
@@ -57,7 +40,7 @@ test('a retryable failure is retried by the step retry policy and then succeeds'
     {},
     { faults: { 'may-continue': { failAttempts: 2 } } },
   );
-  const status = await result(temporal.client, await start(temporal.client, input));
+  const status = await result(stack.client, await start(stack.client, input));
 
   expect(status.state).toBe('completed');
   expect(status.steps.find((step) => step.id === 'may-continue')).toMatchObject({
@@ -74,7 +57,7 @@ test('a failure with onFailure: halt stops the incident; running steps finish, l
       faults: { 'may-halt': { nonRetryable: true }, slow: { latencyMs: 1500 } },
     },
   );
-  const status = await result(temporal.client, await start(temporal.client, input));
+  const status = await result(stack.client, await start(stack.client, input));
 
   expect(status.state).toBe('failed');
   expect(stateOf(status)).toMatchObject({ slow: 'succeeded', 'after-slow': 'skipped', 'may-halt': 'failed' });
@@ -90,7 +73,7 @@ test('onFailure: compensate undoes the completed reversible steps in reverse ord
     {},
     { faults: { revoke: { nonRetryable: true } } },
   );
-  const status = await result(temporal.client, await start(temporal.client, input));
+  const status = await result(stack.client, await start(stack.client, input));
 
   expect(status.state).toBe('failed');
   expect(stateOf(status)).toEqual({

@@ -1,13 +1,11 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { signalNote } from '../client';
-import { RecordingEvidenceSink } from './harness/evidence';
 import { runCli } from './harness/cli';
 import { fetchHistoryText } from './harness/history';
 import { fixtureRunbook, incidentInput, query, start, waitFor } from './harness/incidents';
-import { TEST_OWNERS_FILE } from './harness/owners';
-import { makeDataDir, startTestTemporal, type TestTemporal } from './harness/temporal';
-import { startInProcessWorker, type InProcessWorker } from './harness/worker';
+import { useTemporalWorker } from './harness/stack';
+import { makeDataDir } from './harness/temporal';
 
 /**
  * `tourniquet incident note`: what a responder learns goes into the incident's timeline, its Temporal history,
@@ -18,37 +16,17 @@ import { startInProcessWorker, type InProcessWorker } from './harness/worker';
 // Built at run time so that no token-shaped literal sits in the repository.
 const PASTED_TOKEN = `ghp_${'Q7'.repeat(18)}`;
 
-let temporal: TestTemporal;
-let worker: InProcessWorker;
-let env: Record<string, string>;
 const logs: string[] = [];
-
-beforeAll(async () => {
-  temporal = await startTestTemporal();
-  worker = await startInProcessWorker({
-    address: temporal.address,
-    dataDir: temporal.dataDir,
-    evidence: new RecordingEvidenceSink(),
-    logger: pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) }),
-  });
-  env = {
-    TEMPORAL_ADDRESS: temporal.address,
-    TOURNIQUET_DATA_DIR: temporal.dataDir,
-    TOURNIQUET_OWNERS_FILE: TEST_OWNERS_FILE,
-  };
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await temporal?.stop();
+const stack = useTemporalWorker({
+  logger: pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) }),
 });
 
 const notesOf = async (incidentId: string) =>
-  (await query(temporal.client, incidentId)).timeline.filter((event) => event.type === 'note');
+  (await query(stack.client, incidentId)).timeline.filter((event) => event.type === 'note');
 
 test('a note from the CLI is in the timeline, the thread and the report; a pasted token is redacted first and is nowhere', async () => {
   // The approvals runbook waits for owners, so the incident stays open while notes are added.
-  const incidentId = await start(temporal.client, incidentInput(fixtureRunbook('approvals')));
+  const incidentId = await start(stack.client, incidentInput(fixtureRunbook('approvals')));
 
   const added = await runCli(
     [
@@ -61,7 +39,7 @@ test('a note from the CLI is in the timeline, the thread and the report; a paste
       '--as',
       'priya',
     ],
-    env,
+    stack.cliEnv,
   );
   expect(added.code).toBe(0);
   expect(added.stderr).toContain('Redacted what looked like a secret (github_personal_access_token)');
@@ -83,27 +61,27 @@ test('a note from the CLI is in the timeline, the thread and the report; a paste
   await waitFor(() => Promise.resolve(heard() || undefined));
 
   const out = makeDataDir();
-  const report = await runCli(['report', incidentId, '--out', out], env);
+  const report = await runCli(['report', incidentId, '--out', out], stack.cliEnv);
   expect(report.code).toBe(0);
   const markdown = readFileSync(report.stdout.trim().split('\n')[2].trim(), 'utf8');
   expect(markdown).toContain('## Notes');
   expect(markdown).toMatch(/\(note by user:priya\) token \[REDACTED:github_personal_access_token:Q7Q7\]/);
 
-  const history = await fetchHistoryText(temporal.client, incidentId);
+  const history = await fetchHistoryText(stack.client, incidentId);
   expect(history).toContain('used from 203.0.113.7');
   for (const place of [history, markdown, added.stdout, added.stderr, logs.join('\n')]) {
     expect(place).not.toContain(PASTED_TOKEN);
   }
-  await temporal.client.workflow.getHandle(incidentId).cancel();
+  await stack.client.workflow.getHandle(incidentId).cancel();
 });
 
 test('bad note input names the argument and sends nothing; an unknown incident is an error', async () => {
-  const incidentId = await start(temporal.client, incidentInput(fixtureRunbook('approvals')));
+  const incidentId = await start(stack.client, incidentInput(fixtureRunbook('approvals')));
   const attempts = await Promise.all([
-    runCli(['incident', 'note', incidentId, '   '], env),
-    runCli(['incident', 'note', incidentId, 'x'.repeat(1_001)], env),
-    runCli(['incident', 'note', incidentId, 'hello', '--as', 'two words'], env),
-    runCli(['incident', 'note', 'incident/../../etc', 'hello'], env),
+    runCli(['incident', 'note', incidentId, '   '], stack.cliEnv),
+    runCli(['incident', 'note', incidentId, 'x'.repeat(1_001)], stack.cliEnv),
+    runCli(['incident', 'note', incidentId, 'hello', '--as', 'two words'], stack.cliEnv),
+    runCli(['incident', 'note', 'incident/../../etc', 'hello'], stack.cliEnv),
   ]);
   expect(attempts.map((attempt) => [attempt.code, attempt.stderr.trim()])).toEqual([
     [2, expect.stringContaining('<text>: a note needs some text')],
@@ -111,22 +89,25 @@ test('bad note input names the argument and sends nothing; an unknown incident i
     [2, expect.stringContaining('--as: expected a name')],
     [2, expect.stringContaining('<incidentId>: expected an incident id')],
   ]);
-  const unknown = await runCli(['incident', 'note', 'incident-000000000000000000000000', 'hello'], env);
+  const unknown = await runCli(
+    ['incident', 'note', 'incident-000000000000000000000000', 'hello'],
+    stack.cliEnv,
+  );
   expect(unknown.code).not.toBe(0);
   expect(unknown.stderr).toContain('incident incident-000000000000000000000000:');
   expect(await notesOf(incidentId)).toEqual([]);
-  await temporal.client.workflow.getHandle(incidentId).cancel();
+  await stack.client.workflow.getHandle(incidentId).cancel();
 });
 
 test('the workflow keeps history bounded: notes are cut to 1,000 characters and only the first 200 are recorded', async () => {
-  const incidentId = await start(temporal.client, incidentInput(fixtureRunbook('approvals')));
-  const handle = temporal.client.workflow.getHandle(incidentId);
-  await signalNote(temporal.client, incidentId, { actor: 'user:long', text: 'a'.repeat(5_000) });
-  await signalNote(temporal.client, incidentId, { actor: 'user:blank', text: '   ' });
+  const incidentId = await start(stack.client, incidentInput(fixtureRunbook('approvals')));
+  const handle = stack.client.workflow.getHandle(incidentId);
+  await signalNote(stack.client, incidentId, { actor: 'user:long', text: 'a'.repeat(5_000) });
+  await signalNote(stack.client, incidentId, { actor: 'user:blank', text: '   ' });
   for (let batch = 0; batch < 5; batch += 1) {
     await Promise.all(
       Array.from({ length: 50 }, (_, index) =>
-        signalNote(temporal.client, incidentId, { actor: 'user:flood', text: `note ${batch * 50 + index}` }),
+        signalNote(stack.client, incidentId, { actor: 'user:flood', text: `note ${batch * 50 + index}` }),
       ),
     );
   }

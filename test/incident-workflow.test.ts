@@ -1,22 +1,8 @@
-import { RecordingEvidenceSink } from './harness/evidence';
 import { incidentInput, result, runbookById, start } from './harness/incidents';
 import { withoutApprovals } from './harness/owners';
-import { startTestTemporal, type TestTemporal } from './harness/temporal';
-import { startInProcessWorker, type InProcessWorker } from './harness/worker';
+import { useTemporalWorker } from './harness/stack';
 
-let temporal: TestTemporal;
-let worker: InProcessWorker;
-const evidence = new RecordingEvidenceSink();
-
-beforeAll(async () => {
-  temporal = await startTestTemporal();
-  worker = await startInProcessWorker({ address: temporal.address, dataDir: temporal.dataDir, evidence });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await temporal?.stop();
-});
+const stack = useTemporalWorker();
 
 test('the default runbook completes end to end on the simulated provider, honouring the DAG', async () => {
   const runbook = withoutApprovals(runbookById('leaked-workflow-secret'));
@@ -28,8 +14,8 @@ test('the default runbook completes end to end on the simulated provider, honour
       faults: { 'disable-connector': latency, 'capture-logs': latency, 'rotate-credential': latency },
     },
   );
-  const incidentId = await start(temporal.client, input);
-  const status = await result(temporal.client, incidentId);
+  const incidentId = await start(stack.client, input);
+  const status = await result(stack.client, incidentId);
 
   expect(status.state).toBe('completed');
   for (const step of status.steps) expect(['succeeded']).toContain(step.state);
@@ -51,8 +37,8 @@ test('the default runbook completes end to end on the simulated provider, honour
   expect(captureStart).toBeLessThan(disableEnd);
   expect(disableStart).toBeLessThan(captureEnd);
 
-  expect(evidence.artifacts.filter((artifact) => artifact.incidentId === incidentId)).toHaveLength(1);
-  const applied = (await worker.journal.entries()).filter(
+  expect(stack.evidence.artifacts.filter((artifact) => artifact.incidentId === incidentId)).toHaveLength(1);
+  const applied = (await stack.worker.journal.entries()).filter(
     (entry) => entry.incidentId === incidentId && entry.effect === 'applied',
   );
   expect(applied.map((entry) => entry.stepId).sort()).toEqual(runbook.steps.map((step) => step.id).sort());

@@ -4,39 +4,17 @@ import { ApprovalRefusedError } from '../client';
 import type { ApprovalRequest, IncidentStatus } from '../lib/runbook/types';
 import { loadReportInput } from '../reports/collect';
 import { buildReport } from '../reports/model';
-import { RecordingEvidenceSink } from './harness/evidence';
 import { runCli } from './harness/cli';
 import { fixtureRunbook, incidentInput, query, result, start, waitFor } from './harness/incidents';
 import { decideAs, TEST_OWNERS_FILE } from './harness/owners';
-import { makeDataDir, startTestTemporal, type TestTemporal } from './harness/temporal';
-import { startInProcessWorker, type InProcessWorker } from './harness/worker';
+import { useTemporalWorker } from './harness/stack';
+import { makeDataDir } from './harness/temporal';
 
-let temporal: TestTemporal;
-let worker: InProcessWorker;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  temporal = await startTestTemporal();
-  worker = await startInProcessWorker({
-    address: temporal.address,
-    dataDir: temporal.dataDir,
-    evidence: new RecordingEvidenceSink(),
-  });
-  env = {
-    TEMPORAL_ADDRESS: temporal.address,
-    TOURNIQUET_DATA_DIR: temporal.dataDir,
-    TOURNIQUET_OWNERS_FILE: TEST_OWNERS_FILE,
-  };
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await temporal?.stop();
-});
+const stack = useTemporalWorker();
 
 async function awaiting(incidentId: string, stepId: string, escalated?: boolean): Promise<ApprovalRequest> {
   return waitFor(async () =>
-    (await query(temporal.client, incidentId)).approvals.find(
+    (await query(stack.client, incidentId)).approvals.find(
       (request) => request.stepId === stepId && (escalated === undefined || request.escalated === escalated),
     ),
   );
@@ -47,23 +25,23 @@ const at = (status: IncidentStatus, stepId: string, type: string) =>
 
 test('`tourniquet report` on a real incident: while it runs (status query) and once closed (its result), in real time', async () => {
   const incidentId = await start(
-    temporal.client,
+    stack.client,
     incidentInput(fixtureRunbook('approvals'), { requester: 'cli:someone-else', severity: 'critical' }),
   );
-  const dataDir = temporal.dataDir;
+  const dataDir = stack.dataDir;
   const keys = await awaiting(incidentId, 'keys', false);
   // carol answers for the incident commander, not for platform: refused, and in the timeline.
-  await expect(decideAs(temporal.client, dataDir, incidentId, keys, 'carol')).rejects.toThrow(
+  await expect(decideAs(stack.client, dataDir, incidentId, keys, 'carol')).rejects.toThrow(
     ApprovalRefusedError,
   );
-  await decideAs(temporal.client, dataDir, incidentId, await awaiting(incidentId, 'rotate'), 'bob');
+  await decideAs(stack.client, dataDir, incidentId, await awaiting(incidentId, 'rotate'), 'bob');
   const revoke = await awaiting(incidentId, 'revoke');
-  await decideAs(temporal.client, dataDir, incidentId, revoke, 'alice');
-  await decideAs(temporal.client, dataDir, incidentId, revoke, 'bob');
+  await decideAs(stack.client, dataDir, incidentId, revoke, 'alice');
+  await decideAs(stack.client, dataDir, incidentId, revoke, 'bob');
   // Nobody from platform answers: hooks breaks glass at its 3 s deadline, keys escalates to the commander.
   await awaiting(incidentId, 'keys', true);
 
-  const running = await runCli(['report', incidentId, '--out', makeDataDir()], env);
+  const running = await runCli(['report', incidentId, '--out', makeDataDir()], stack.cliEnv);
   expect(running.stderr).toBe('');
   expect(running.code).toBe(0);
   expect(running.stdout).toMatch(new RegExp(`^${incidentId}: awaiting-approval, \\d+ finding\\(s\\)`));
@@ -73,7 +51,7 @@ test('`tourniquet report` on a real incident: while it runs (status query) and o
   // The request re-escalates (new nonce) at every 3 s deadline: answer the current one.
   const current = await awaiting(incidentId, 'keys', true);
   await decideAs(
-    temporal.client,
+    stack.client,
     dataDir,
     incidentId,
     current,
@@ -81,10 +59,10 @@ test('`tourniquet report` on a real incident: while it runs (status query) and o
     'deny',
     'deploy keys | <needed> for the hotfix',
   );
-  const status = await result(temporal.client, incidentId);
+  const status = await result(stack.client, incidentId);
 
   const out = makeDataDir();
-  const closed = await runCli(['report', incidentId, '--out', out, '--json'], env);
+  const closed = await runCli(['report', incidentId, '--out', out, '--json'], stack.cliEnv);
   expect(closed.code).toBe(0);
   const markdown = readFileSync(join(out, `${incidentId}.md`), 'utf8');
   const html = readFileSync(join(out, `${incidentId}.html`), 'utf8');
@@ -95,7 +73,7 @@ test('`tourniquet report` on a real incident: while it runs (status query) and o
 
   // The same report, in process: times are real (speed 1) and every number comes from the timeline.
   const report = buildReport(
-    await loadReportInput(temporal.client, incidentId, { dataDir, ownersFile: TEST_OWNERS_FILE }),
+    await loadReportInput(stack.client, incidentId, { dataDir, ownersFile: TEST_OWNERS_FILE }),
   );
   const t0 = Date.parse(status.openedAt);
   expect(report.speed).toBe(1);
@@ -157,10 +135,10 @@ test('`tourniquet report` on a real incident: while it runs (status query) and o
 });
 
 test('`tourniquet report` on an unknown incident or with a malformed id: one line, non-zero', async () => {
-  const unknown = await runCli(['report', 'incident-does-not-exist', '--out', makeDataDir()], env);
+  const unknown = await runCli(['report', 'incident-does-not-exist', '--out', makeDataDir()], stack.cliEnv);
   expect(unknown.code).toBe(1);
   expect(unknown.stderr).toBe('tourniquet: no incident incident-does-not-exist\n');
-  const malformed = await runCli(['report', '../etc/passwd'], env);
+  const malformed = await runCli(['report', '../etc/passwd'], stack.cliEnv);
   expect(malformed.code).toBe(2);
   expect(malformed.stderr).toBe(
     'tourniquet: <incidentId>: expected an incident id such as incident-0123abcd…\n',

@@ -7,7 +7,7 @@ import {
   startIncident,
   type IncidentRequest,
 } from '../../client';
-import { findRunbook, loadRunbookFile, formatIssues } from '../../lib/runbook-files';
+import { findRunbook, loadRunbookFile, formatIssues } from '../../runbooks';
 import type { IncidentInput, IncidentStatus, Runbook } from '../../lib/runbook/types';
 
 export const TEST_FINGERPRINT_KEY = Buffer.alloc(32, 7);

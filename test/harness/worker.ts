@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createTourniquetWorker, type TourniquetWorker } from '../../worker/create-worker';
 import { createProviderRegistry } from '../../providers/registry';
-import { SimulationJournal } from '../../providers/simulated';
+import { SimulationJournal } from '../../providers/simulated/journal';
 import type { EvidenceStore, Provider } from '../../providers/types';
 import { LogNotifier, type Notifier } from '../../activities/notify';
 import { testOwners } from './owners';
