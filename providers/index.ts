@@ -10,7 +10,13 @@ import { simulated } from './simulated';
  * The one list of systems Tourniquet can act on. Validation, simulation, the worker's registry, reference parsing
  * and the README's provider table all derive from it: a new system is its folder plus one line here.
  */
-export const PROVIDERS: readonly ProviderDefinition[] = [github, postgres, httpConnector, file, simulated];
+export const PROVIDERS: readonly ProviderDefinition[] = [
+  github, // Actions workflows, deploy keys, webhooks, Actions secrets
+  postgres, // database roles
+  httpConnector, // automation platforms over HTTP (n8n)
+  file, // local files as a secret destination
+  simulated, // the stand-in for every system in exercises and the demo
+];
 
 export const PROVIDER_DIRECTORY = providerDirectory(PROVIDERS, ROLE_CATALOGS);
 export const ACTION_CATALOGS = PROVIDER_DIRECTORY.catalogs;
