@@ -17,9 +17,15 @@ export async function startConfiguredGateway(
   logger: Logger,
 ): Promise<ConfiguredGateway> {
   const siem = siemWebhooksFromEnv({ config, connection, logger });
-  const mounts = [slackGatewayMount({ config, connection, logger }), siem.mount].filter(
-    (m): m is GatewayMount => !!m,
-  );
+  const mounts = [
+    slackGatewayMount({
+      config,
+      connection,
+      logger,
+      countRefusedRequest: (reason) => siem.metrics.slackRequestsRefused.inc({ reason }),
+    }),
+    siem.mount,
+  ].filter((m): m is GatewayMount => !!m);
   const gateway = await startGateway({
     host: config.TOURNIQUET_HOST,
     port: config.TOURNIQUET_PORT,

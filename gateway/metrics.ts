@@ -37,6 +37,7 @@ export interface GatewayMetrics {
   batches: Counter<'outcome'>;
   batchAlerts: Histogram;
   pendingAlerts: Gauge;
+  slackRequestsRefused: Counter<'reason'>;
 }
 
 /**
@@ -108,6 +109,12 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     pendingAlerts: new Gauge({
       name: 'tourniquet_siem_pending_alerts',
       help: 'Alerts waiting in the batcher for their update',
+      registers,
+    }),
+    slackRequestsRefused: new Counter({
+      name: 'tourniquet_slack_requests_refused_total',
+      help: 'Slack requests refused before any listener ran (unsigned, stale or bad signature); nothing was written',
+      labelNames: ['reason'],
       registers,
     }),
   };

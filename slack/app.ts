@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { registerListeners } from './listeners';
 import { slackLogger } from './logger';
 import { createSlackWebClient } from './notifier';
-import { RejectedRequestReporter } from './unverified';
+import { RefusedRequestCounter, type RefusalReason } from './unverified';
 
 type WebClient = webApi.WebClient;
 
@@ -28,6 +28,8 @@ export interface SlackAppDeps {
   endpoint?: string;
   /** Overrides for the WebClient (tests shorten its retries). */
   clientOptions?: webApi.WebClientOptions;
+  /** Counts requests refused before any listener ran (the gateway's `/metrics`). */
+  countRefusedRequest?: (reason: RefusalReason) => void;
 }
 
 export interface MountedSlack {
@@ -58,10 +60,10 @@ export function mountSlack(app: Express, deps: SlackAppDeps): MountedSlack {
     logger,
     deps.clientOptions,
   );
-  const rejected = new RejectedRequestReporter(deps.temporal, logger);
+  const refused = new RefusedRequestCounter(logger, deps.countRefusedRequest);
 
-  // Bolt reads the raw body from `req.rawBody` when present; keeping it lets a refused (401) click that binds to
-  // an open request be written to the incident's timeline.
+  // Bolt reads the raw body from `req.rawBody` when present; keeping it lets a refused (401) request be counted
+  // and logged with what it claimed to be.
   const readRaw = express.raw({ type: () => true, limit: '1mb' });
   app.post(endpoint, (req, res, next) => {
     readRaw(req, res, (error?: unknown) => {
@@ -73,7 +75,7 @@ export function mountSlack(app: Express, deps: SlackAppDeps): MountedSlack {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       (req as unknown as { rawBody: Buffer }).rawBody = raw;
       res.once('finish', () => {
-        if (res.statusCode === 401) rejected.report(raw, req.headers);
+        if (res.statusCode === 401) refused.report(raw, req.headers);
       });
       next();
     });

@@ -5,6 +5,7 @@ import type { Config } from '../lib/config';
 import { fingerprintKeyOf } from '../lib/keys';
 import { mountSlack } from './app';
 import { loadSlackGatewayConfig } from './config';
+import type { RefusalReason } from './unverified';
 
 /** Something that adds routes to the gateway (Slack, SIEM webhooks…). */
 export type GatewayMount = (app: Express) => void;
@@ -18,6 +19,7 @@ export function slackGatewayMount(options: {
   connection: Connection;
   logger: Logger;
   env?: NodeJS.ProcessEnv;
+  countRefusedRequest?: (reason: RefusalReason) => void;
 }): GatewayMount | undefined {
   const slack = loadSlackGatewayConfig(options.env);
   if (!slack) return undefined;
@@ -35,6 +37,7 @@ export function slackGatewayMount(options: {
       ...(config.TOURNIQUET_RUNBOOKS_DIR ? { runbooksDir: config.TOURNIQUET_RUNBOOKS_DIR } : {}),
       fingerprintKey,
       logger: options.logger,
+      ...(options.countRefusedRequest ? { countRefusedRequest: options.countRefusedRequest } : {}),
     });
   };
 }
