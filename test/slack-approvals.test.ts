@@ -105,6 +105,12 @@ test('an owner approves from Slack: the step runs and the request is updated in 
       'forwarded copy',
       await stack.deliver(signed(stack, click(stack, message, 'U0IAM1', 'approve', { botId: 'B0SOMEONE1' }))),
     ],
+    [
+      // Our own bot's message, correctly signed, carrying the request's buttons: but not the message that
+      // carried the request (here the incident's opening message).
+      'other message',
+      await stack.deliver(signed(stack, click(stack, { ...message, ts: opening!.ts }, 'U0IAM1', 'approve'))),
+    ],
   ];
   expect(attempts.map(([name, response]) => [name, response.status])).toEqual([
     ['non-owner', 200],
@@ -113,6 +119,7 @@ test('an owner approves from Slack: the step runs and the request is updated in 
     ['bad signature', 401],
     ['tampered hash', 200],
     ['forwarded copy', 200],
+    ['other message', 200],
   ]);
 
   expect(ephemeralTo('U0PLATFORM1').map((ephemeral) => ephemeral.text)).toEqual([
@@ -123,11 +130,12 @@ test('an owner approves from Slack: the step runs and the request is updated in 
   expect(ephemeralTo('U0IAM1').map((ephemeral) => ephemeral.text)).toEqual([
     expect.stringContaining('parameter hash mismatch'),
     expect.stringContaining("not Tourniquet's own approval request message"),
+    expect.stringContaining('not the message that carried this approval request'),
   ]);
 
   const refused = await waitFor(async () => {
     const lines = refusals(await query(stack.temporal.client, incidentId), 'rotate');
-    return lines.length >= 4 ? lines : undefined;
+    return lines.length >= 5 ? lines : undefined;
   });
   expect(refused).toEqual(
     expect.arrayContaining([
@@ -135,11 +143,16 @@ test('an owner approves from Slack: the step runs and the request is updated in 
       'slack:U0REQUESTER: separation of duties: the person who raised the incident cannot approve this step',
       'slack:U0IAM1: the action changed since the request (parameter hash mismatch)',
       expect.stringMatching(/^slack:U0IAM1: not Tourniquet's own approval request message/),
+      expect.stringMatching(/^slack:U0IAM1: not the message that carried this approval request/),
     ]),
   );
   // The stale and the badly signed click claimed to be U0IAM1: unauthenticated, they write nothing anywhere
   // (timeline, thread) and are only counted and logged.
-  expect(refused).toHaveLength(4);
+  expect(refused).toHaveLength(5);
+  expect((await query(stack.temporal.client, incidentId)).approvals[0].message).toEqual({
+    channel: message.channel,
+    ts: message.ts,
+  });
   expect(stack.refusedRequests).toEqual({ stale: 1, 'bad-signature': 1 });
   const thread = stack.simulator.messages(INCIDENT_CHANNEL).map((posted) => JSON.stringify(posted));
   expect(

@@ -176,7 +176,10 @@ class IncidentRun {
       closedAt: this.closedAt,
       steps: [...this.steps.values()].map((step) => ({ ...step })),
       timeline: [...this.timeline],
-      approvals: this.gate.requests(),
+      approvals: this.gate.requests().map((request) => {
+        const message = this.notifications.requestMessage(request.stepId);
+        return message ? { ...request, message: { ...message } } : request;
+      }),
       flags: [...this.flags],
       alerts: { count: this.alerts.ids.length, sources: { ...this.alerts.sources } },
     };

@@ -61,6 +61,11 @@ export class IncidentNotifications {
     });
   }
 
+  /** The message that carries the step's approval request, once Slack has answered the post. */
+  requestMessage(stepId: string): MessageRef | undefined {
+    return this.requestMessages.get(stepId);
+  }
+
   /** Resolves once every message queued so far is out or given up; a cancelled one does not hold it back. */
   drained(): Promise<void> {
     return this.queue.catch(() => undefined);

@@ -70,6 +70,8 @@ export interface ApprovalRequest {
   escalated: boolean;
   approvals: string[];
   breakGlassEligible: boolean;
+  /** The Slack message that carries this request, once posted: a click counts only on it. */
+  message?: { channel: string; ts: string };
 }
 
 export type Approver =

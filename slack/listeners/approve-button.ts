@@ -2,7 +2,7 @@ import type { App } from '@slack/bolt';
 import { ApprovalRefusedError, submitDecision } from '../../client';
 import type { ApprovalDecision } from '../../lib/runbook/types';
 import { APPROVE_ACTION } from '../binding';
-import { ackAndReadClick, onlyOnOurBotMessage } from './clicks';
+import { ackAndReadClick, onlyOnOurBotMessage, onlyOnTheRequestMessage } from './clicks';
 import { postEphemeral, refusalText, type ListenerDeps } from './shared';
 
 /** Approve button: the receiver checks the signature, middleware our message, the Update validator the rest. */
@@ -11,6 +11,7 @@ export function register(app: App, deps: ListenerDeps): void {
     { type: 'block_actions', action_id: APPROVE_ACTION },
     ackAndReadClick(deps),
     onlyOnOurBotMessage(deps),
+    onlyOnTheRequestMessage(deps),
     async ({ context }) => {
       const { click } = context;
       const decision: ApprovalDecision = {

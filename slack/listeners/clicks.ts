@@ -1,6 +1,7 @@
 import type { BlockAction, Middleware, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { z } from 'zod';
-import { reportRefusal } from '../../client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { incidentStatus, reportRefusal } from '../../client';
 import { decodeBinding, slackId, slackTs, type ApprovalBinding } from '../binding';
 import { postEphemeral, refusalText, type ListenerDeps } from './shared';
 
@@ -138,6 +139,53 @@ export function onlyOnOurBotMessage(deps: ListenerDeps): Middleware<ClickArgs, C
         click,
         "not Tourniquet's own approval request message (a forwarded copy or a link preview cannot approve)",
       );
+    }
+  };
+}
+
+/** How long a click waits for the workflow to record the message it was posted as (Slack answers first). */
+const REQUEST_MESSAGE_WAIT_MS = 3_000;
+
+/**
+ * Listener middleware, after `onlyOnOurBotMessage`: the click must be on the very message that carried this
+ * request (the workflow records its channel and ts when Slack answers the post). Another of our messages with
+ * the same buttons — an earlier request for the step, a message edited or re-posted elsewhere — cannot approve.
+ * A request that is no longer open goes on: the Update validator refuses it with the reason.
+ */
+export function onlyOnTheRequestMessage(deps: ListenerDeps): Middleware<ClickArgs, ClickContext> {
+  return async ({ context, next }) => {
+    const { click } = context;
+    const deadline = Date.now() + REQUEST_MESSAGE_WAIT_MS;
+    for (;;) {
+      const status = await incidentStatus(deps.temporal, click.binding.incidentId).catch(() => undefined);
+      const request = status?.approvals.find(
+        (candidate) => candidate.stepId === click.binding.stepId && candidate.nonce === click.binding.nonce,
+      );
+      if (!request) {
+        await next();
+        return;
+      }
+      if (request.message) {
+        if (request.message.channel === click.channel && request.message.ts === click.messageTs) {
+          await next();
+          return;
+        }
+        await refuseClick(
+          deps,
+          click,
+          'not the message that carried this approval request (click the request in the incident thread)',
+        );
+        return;
+      }
+      if (Date.now() >= deadline) {
+        await refuseClick(
+          deps,
+          click,
+          'the approval request message is not recorded yet: try again in a moment',
+        );
+        return;
+      }
+      await sleep(100);
     }
   };
 }

@@ -1,7 +1,7 @@
 import type { App } from '@slack/bolt';
 import { DENY_ACTION } from '../binding';
 import { denyModal } from '../deny-form';
-import { ackAndReadClick, onlyOnOurBotMessage } from './clicks';
+import { ackAndReadClick, onlyOnOurBotMessage, onlyOnTheRequestMessage } from './clicks';
 import type { ListenerDeps } from './shared';
 
 /** Deny button: only opens the reason modal, so nothing is decided; the receiver checks the signature. */
@@ -10,6 +10,7 @@ export function register(app: App, deps: ListenerDeps): void {
     { type: 'block_actions', action_id: DENY_ACTION },
     ackAndReadClick(deps),
     onlyOnOurBotMessage(deps),
+    onlyOnTheRequestMessage(deps),
     async ({ context }) => {
       const { click } = context;
       if (!click.triggerId) return;
