@@ -42,9 +42,27 @@ const roleSchema = z
   })
   .strict();
 
+const slackChannelId = z
+  .string()
+  .regex(/^[CG][A-Z0-9]{2,}$/, 'expected a Slack channel id such as C0123ABCD');
+
+/**
+ * Who may start containment from Slack at once. Without it, the people of this file may (every Slack user and
+ * user group of a role, and the Slack users of out-of-band approvers); anyone else's report waits for one of
+ * them to confirm it.
+ */
+const kickoffSchema = z
+  .object({
+    usergroups: z.array(slackGroupId).default([]),
+    /** A report made in one of these channels starts at once, whoever made it. */
+    channels: z.array(slackChannelId).default([]),
+  })
+  .strict();
+
 export const ownersFileSchema = z
   .object({
     roles: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case role name'), roleSchema),
+    slack: z.object({ kickoff: kickoffSchema.optional() }).strict().optional(),
   })
   .strict()
   .superRefine((file, ctx) => {
@@ -124,6 +142,33 @@ function readPublicKey(dataDir: string, file: string): string {
 
 /** Expands a Slack user group to its members; the Slack integration supplies it when configured. */
 export type UsergroupResolver = (usergroupId: string) => Promise<string[]>;
+
+/**
+ * Whether a Slack user may start containment at once (see `slack.kickoff`): a member of a kickoff user group,
+ * or reporting from a kickoff channel; without `slack.kickoff`, anyone the owners file names.
+ */
+export async function mayStartFromSlack(
+  owners: OwnersFile,
+  report: { user: string; channel?: string },
+  expandUsergroup: UsergroupResolver,
+): Promise<boolean> {
+  const kickoff = owners.slack?.kickoff;
+  if (kickoff) {
+    if (report.channel && kickoff.channels.includes(report.channel)) return true;
+    const members = await Promise.all(kickoff.usergroups.map((group) => expandUsergroup(group)));
+    return members.some((users) => users.includes(report.user));
+  }
+  const roles = Object.values(owners.roles);
+  const named = roles.some(
+    (role) =>
+      role.slack.users.includes(report.user) ||
+      role.outOfBand.some((approver) => approver.slackUser === report.user),
+  );
+  if (named) return true;
+  const groups = [...new Set(roles.flatMap((role) => role.slack.usergroups))];
+  const members = await Promise.all(groups.map((group) => expandUsergroup(group)));
+  return members.some((users) => users.includes(report.user));
+}
 
 /** Role membership with a short cache, so a burst of approvals does not hammer Slack. */
 export class OwnerDirectory {

@@ -6,6 +6,8 @@ import { registerListeners } from './listeners';
 import { slackLogger } from './logger';
 import { createSlackWebClient } from './notifier';
 import { RefusedRequestCounter, type RefusalReason } from './unverified';
+import { kickoffPolicy } from './kickoff';
+import { ownersFilePath } from '../lib/owners';
 
 type WebClient = webApi.WebClient;
 
@@ -28,6 +30,8 @@ export interface SlackAppDeps {
   endpoint?: string;
   /** Overrides for the WebClient (tests shorten its retries). */
   clientOptions?: webApi.WebClientOptions;
+  /** The owners file whose people (or `slack.kickoff`) may start containment; default TOURNIQUET_OWNERS_FILE. */
+  ownersFile?: string;
   /** Counts requests refused before any listener ran (the gateway's `/metrics`). */
   countRefusedRequest?: (reason: RefusalReason) => void;
 }
@@ -131,6 +135,7 @@ export function mountSlack(app: Express, deps: SlackAppDeps): MountedSlack {
     slack: client,
     logger,
     fingerprintKey: deps.fingerprintKey,
+    kickoff: kickoffPolicy({ ownersFile: deps.ownersFile ?? ownersFilePath(), slack: client, logger }),
     intake: {
       taskQueue: deps.taskQueue,
       runbookId: deps.runbookId ?? 'leaked-workflow-secret',

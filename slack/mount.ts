@@ -3,6 +3,7 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
 import { fingerprintKeyOf } from '../lib/keys';
+import { ownersFilePath } from '../lib/owners';
 import { mountSlack } from './app';
 import { loadSlackGatewayConfig } from './config';
 import type { RefusalReason } from './unverified';
@@ -36,6 +37,7 @@ export function slackGatewayMount(options: {
       ...(slack.channel ? { incidentChannel: slack.channel } : {}),
       ...(config.TOURNIQUET_RUNBOOKS_DIR ? { runbooksDir: config.TOURNIQUET_RUNBOOKS_DIR } : {}),
       fingerprintKey,
+      ownersFile: ownersFilePath(options.env),
       logger: options.logger,
       ...(options.countRefusedRequest ? { countRefusedRequest: options.countRefusedRequest } : {}),
     });

@@ -8,6 +8,7 @@ import { loadSlackGatewayConfig, loadSlackWorkerConfig, SlackConfigError } from 
 import { query, TEST_FINGERPRINT_KEY, uniqueConnector, waitFor } from './harness/incidents';
 import { historyText } from './harness/history';
 import {
+  blockActionsPayload,
   messageShortcutPayload,
   selectedOptionValue,
   signedInteraction,
@@ -17,6 +18,7 @@ import {
 } from './harness/slack-signing';
 import { INCIDENT_CHANNEL, startSlackStack, until, type SlackStack } from './fixtures/slack/harness';
 import type { SlackView } from './simulators/slack';
+import { CONFIRM_KICKOFF_ACTION } from '../slack/kickoff';
 
 const SECOPS_CHANNEL = 'C0SECOPS001';
 let stack: SlackStack;
@@ -343,4 +345,91 @@ test('Slack environment: validated at start, errors name the variable and never 
     ),
   ]);
   expect(failures.join('\n')).not.toMatch(/hunter2/);
+});
+
+test('a report by someone the owners file does not name waits for an owner: nothing starts, an outsider cannot confirm it, an owner starts it in one click and the reporter stays the requester', async () => {
+  const before = await incidentCount();
+  const connector = uniqueConnector();
+  const { view } = await openModal('U0MALLORY7');
+  const answer = await submitModal(view, 'U0MALLORY7', {
+    kind: 'github-token',
+    severity: 'critical',
+    connector,
+  });
+  expect(answer).toEqual({ status: 200, body: undefined });
+
+  const report = await until(() =>
+    stack.simulator.messages().find((message) => message.text?.includes('<@U0MALLORY7> reports a leaked')),
+  );
+  expect(report.text).toContain('Containment has *not* started');
+  const told = await until(() =>
+    stack.simulator.ephemeralMessages().find((message) => message.user === 'U0MALLORY7'),
+  );
+  expect(told.text).toContain('waits for an owner to confirm it');
+  expect(await incidentCount()).toBe(before);
+
+  const button = (report.blocks as { type: string; elements?: { action_id: string; value: string }[] }[])
+    .find((block) => block.type === 'actions')!
+    .elements!.find((element) => element.action_id === CONFIRM_KICKOFF_ACTION)!;
+  const confirm = (user: string, overrides: { botId?: string } = {}) =>
+    stack.deliver(
+      signedInteraction(
+        stack.signingSecret,
+        blockActionsPayload({
+          user: { id: user },
+          actions: [
+            {
+              actionId: CONFIRM_KICKOFF_ACTION,
+              blockId: 'kickoff',
+              value: button.value,
+              text: 'Start containment',
+            },
+          ],
+          message: {
+            channel: { id: report.channel },
+            ts: report.ts,
+            text: report.text,
+            blocks: report.blocks,
+            botId: overrides.botId ?? stack.simulator.botId,
+          },
+        }),
+      ),
+    );
+
+  // The reporter, and a copy of the report posted by someone else's bot, start nothing.
+  expect((await confirm('U0MALLORY7')).status).toBe(200);
+  expect((await confirm('U0SECOPS1', { botId: 'B0SOMEONE1' })).status).toBe(200);
+  await until(() =>
+    stack.simulator
+      .ephemeralMessages()
+      .find((message) => message.user === 'U0MALLORY7' && message.text?.includes('Only an owner')),
+  );
+  await until(() =>
+    stack.simulator
+      .ephemeralMessages()
+      .find((message) => message.user === 'U0SECOPS1' && message.text?.includes("not Tourniquet's own")),
+  );
+  expect(await incidentCount()).toBe(before);
+
+  // An owner confirms: the incident starts with the reporter as requester; the confirmation is in its timeline.
+  expect((await confirm('U0SECOPS1')).status).toBe(200);
+  const updated = await until(() =>
+    stack.simulator
+      .messages()
+      .find((message) => message.ts === report.ts && message.text?.includes('confirmed the report')),
+  );
+  const incidentId = /incident-[0-9a-f]{24}/.exec(updated.text!)![0];
+  expect(updated.blocks ?? []).toEqual([]);
+  const status = await waitFor(async () => {
+    const current = await query(stack.temporal.client, incidentId);
+    return current.timeline.some((event) => event.type === 'note') ? current : undefined;
+  });
+  expect(status).toMatchObject({ connector, severity: 'critical' });
+  expect(status.timeline[0]).toMatchObject({ type: 'incident-opened', actor: 'slack:U0MALLORY7' });
+  expect(status.timeline.find((event) => event.type === 'note')).toMatchObject({
+    actor: 'slack:U0SECOPS1',
+    detail: 'confirmed the report of slack:U0MALLORY7 from Slack',
+  });
+  expect(await incidentCount()).toBe(before + 1);
+  await stack.temporal.client.workflow.getHandle(incidentId).cancel();
 });

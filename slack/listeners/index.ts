@@ -4,6 +4,7 @@ import * as containShortcut from './contain-shortcut';
 import * as denyButton from './deny-button';
 import * as denyModal from './deny-modal';
 import * as intakeModal from './intake-modal';
+import * as kickoffConfirm from './kickoff-confirm';
 import * as secretLeakCommand from './secret-leak-command';
 import type { ListenerDeps, SlackListener } from './shared';
 
@@ -17,6 +18,7 @@ const LISTENERS: readonly SlackListener[] = [
   secretLeakCommand,
   containShortcut,
   intakeModal,
+  kickoffConfirm,
 ];
 
 export function registerListeners(app: App, deps: ListenerDeps): void {

@@ -3,6 +3,7 @@ import { buildIncidentInput, startIncident } from '../../client';
 import { findRunbook, formatIssues } from '../../runbooks';
 import { SECRET_LEAK_VIEW } from '../binding';
 import { decodeIntakeMetadata, FIELD_BLOCKS, parseIntake } from '../intake';
+import { pendingReportMessage, pendingReportOf } from '../kickoff';
 import { escapeMrkdwn, mention } from '../messages';
 import { postOrDirectMessage, readModalSubmission, type ListenerDeps } from './shared';
 
@@ -35,6 +36,21 @@ export function register(app: App, deps: ListenerDeps): void {
       });
       return;
     }
+    if (!(await deps.kickoff.mayStart({ user, channel: metadata.channel }))) {
+      const pending = pendingReportMessage(pendingReportOf(user, intake.request));
+      if (!pending) {
+        await ack({
+          response_action: 'errors',
+          errors: {
+            [FIELD_BLOCKS.connector]: 'Connector: too long to hold for an owner; shorten the reference',
+          },
+        });
+        return;
+      }
+      await ack();
+      await askAnOwner(deps, user, metadata.channel, pending);
+      return;
+    }
     const input = buildIncidentInput(found.runbook, intake.request, deps.fingerprintKey);
     const started = await startIncident(deps.temporal, deps.intake.taskQueue, input);
     await ack();
@@ -64,4 +80,38 @@ export function register(app: App, deps: ListenerDeps): void {
       { user, text, failure: 'could not answer /secret-leak' },
     );
   });
+}
+
+/**
+ * Someone who may not start containment reported a leak: the report goes where owners watch (the incident
+ * channel), with one button that starts it; the reporter is told it waits. Nothing has started.
+ */
+async function askAnOwner(
+  deps: ListenerDeps,
+  reporter: string,
+  reportedIn: string,
+  pending: { text: string; blocks: unknown[] },
+): Promise<void> {
+  const channel = deps.intake.incidentChannel ?? reportedIn;
+  const posted = await deps.slack.chat
+    .postMessage({ channel, text: pending.text, blocks: pending.blocks as never, unfurl_links: false })
+    .then(
+      () => true,
+      (error: unknown) => {
+        deps.logger.warn(
+          { error: (error as Error).message },
+          'could not post a report for an owner to confirm',
+        );
+        return false;
+      },
+    );
+  deps.logger.info({ reporter, posted }, 'Slack report waits for an owner to confirm it');
+  const text = posted
+    ? `Thanks: your report waits for an owner to confirm it in ${escapeMrkdwn(channel)}. Containment has not started yet.`
+    : 'Your report could not be handed to the owners: page the incident commander. Containment has not started.';
+  await postOrDirectMessage(
+    deps,
+    () => deps.slack.chat.postEphemeral({ channel: reportedIn, user: reporter, text }),
+    { user: reporter, text, failure: 'could not tell the reporter their report waits' },
+  );
 }

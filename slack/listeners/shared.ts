@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { slackId, type Decoded } from '../binding';
+import type { KickoffPolicy } from '../kickoff';
 
 /** What every Bolt listener is handed by `mountSlack`: the services it calls and the settings it reads. */
 export interface ListenerDeps {
@@ -16,6 +17,8 @@ export interface ListenerDeps {
   logger: Logger;
   /** Tourniquet's HMAC key: a secret someone types or reports is fingerprinted with it, never kept. */
   fingerprintKey: Buffer;
+  /** Who may start containment at once; anyone else's report waits for one of them to confirm it. */
+  kickoff: KickoffPolicy;
   /** What the intake modal's submission starts, and where its answer says the incident lives. */
   intake: {
     taskQueue: string;
