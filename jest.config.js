@@ -33,6 +33,7 @@ const UNIT_SUITES = [
   'http-connector-config',
   'logger-format',
   'provider-plugins',
+  'runbook-policy',
   'siem-auth',
   'siem-normalize',
   'siem-scrub',

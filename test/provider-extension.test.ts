@@ -31,6 +31,7 @@ const catalog = {
     params: z.object({ box: z.string().min(1) }),
     idempotent: true,
     reversible: false,
+    preapprovable: true, // isolates the box: deletes nothing, grants nothing
   },
 };
 
@@ -84,6 +85,7 @@ steps:
     after: [disable]
     owner: platform
     approval: { policy: none }
+    preapproved: isolates the box and deletes nothing
     reversible: false
     timeout: 30s
     onFailure: continue

@@ -63,6 +63,12 @@ export const stepSchema = z
       .optional(),
     when: z.record(z.string(), z.string()).optional(),
     undoes: z.string().optional(),
+    preapproved: z
+      .string()
+      .trim()
+      .min(1, 'preapproved needs a reason')
+      .max(200, 'preapproved: at most 200 characters')
+      .optional(),
   })
   .strict();
 

@@ -117,6 +117,11 @@ export interface RunbookStep {
   when?: Record<string, string>;
   /** A recovery step that reverses an earlier step: the provider gets that step's summary (previous settings). */
   undoes?: string;
+  /**
+   * Why this irreversible step may run with `approval: none`: allowed only where the action is `preapprovable`.
+   * The validator's business only; the workflow ignores it.
+   */
+  preapproved?: string;
 }
 
 export interface Runbook {
@@ -218,6 +223,12 @@ export interface ActionSpec<P extends z.ZodType = z.ZodType> {
   destructive?: 'log-purge';
   /** Writes artifacts into the evidence vault. */
   preservesEvidence?: boolean;
+  /**
+   * Irreversible, but safe to run before a human looks: it only reads, preserves or stops; never deletes data nor
+   * changes who can access what. A step may then run it with `approval: none` if it says why (`preapproved`).
+   * Every other irreversible or destructive action needs an approval policy.
+   */
+  preapprovable?: true;
 }
 
 export type ProviderCatalog = Record<string, ActionSpec>;

@@ -123,6 +123,59 @@ function checkParams(
   return parsed.success ? [] : zodIssues(parsed.error, where);
 }
 
+/** Irreversible or destructive: a human must approve it, unless the catalog allows pre-approval and the step says why. */
+function needsApproval(spec: ActionSpec): boolean {
+  return !spec.reversible || spec.destructive !== undefined;
+}
+
+function whyApproval(spec: ActionSpec): string {
+  return spec.reversible ? 'destroys data' : 'cannot be undone';
+}
+
+/**
+ * The approval policy an action demands (DESIGN "Trust": irreversible or destructive actions need an approval
+ * policy; reversible containment runs at once). Judged on the catalog's spec of the action as named, so a role action
+ * (`issuer.revokeCredential`) is judged by the role catalog.
+ */
+function approvalPolicyIssues(step: RunbookStep, at: string, spec: ActionSpec): RunbookIssue[] {
+  const policy = step.approval.policy;
+  if (step.preapproved !== undefined) {
+    const where = `${at}.preapproved`;
+    if (policy !== 'none')
+      return [
+        {
+          path: where,
+          message: `only a step with policy none can be pre-approved (this one waits for ${policy})`,
+        },
+      ];
+    if (!needsApproval(spec))
+      return [
+        {
+          path: where,
+          message: `"${step.action}" cannot be pre-approved: it is reversible and runs without approval`,
+        },
+      ];
+    if (!spec.preapprovable)
+      return [
+        {
+          path: where,
+          message: `"${step.action}" cannot be pre-approved: it needs policy owner or two-person`,
+        },
+      ];
+    return [];
+  }
+  if (policy !== 'none' || !needsApproval(spec)) return [];
+  const alternative = spec.preapprovable
+    ? 'or preapproved: <reason>, which the action allows'
+    : 'or preapproved: <reason> where the action allows it';
+  return [
+    {
+      path: `${at}.approval`,
+      message: `"${step.action}" ${whyApproval(spec)}: it needs policy owner or two-person (${alternative})`,
+    },
+  ];
+}
+
 export function validateRunbook(raw: unknown, options: ValidationOptions): RunbookValidation {
   const { catalogs, ownerRoles = DEFAULT_OWNER_ROLES } = options;
   const parsed = runbookSchema.safeParse(raw);
@@ -183,6 +236,11 @@ export function validateRunbook(raw: unknown, options: ValidationOptions): Runbo
     if (step.compensate) {
       const undo = actionSpec(catalogs, step.compensate.action);
       if (!undo.spec) issues.push({ path: `${at}.compensate.action`, message: undo.problem! });
+      else if (needsApproval(undo.spec))
+        issues.push({
+          path: `${at}.compensate.action`,
+          message: `"${step.compensate.action}" ${whyApproval(undo.spec)}: a compensation runs without approval, so it must be reversible`,
+        });
       else
         issues.push(
           ...checkParams(
@@ -194,6 +252,7 @@ export function validateRunbook(raw: unknown, options: ValidationOptions): Runbo
           ),
         );
     }
+    issues.push(...approvalPolicyIssues(step, at, spec));
     const approval = step.approval;
     if (approval.breakGlass && !step.reversible) {
       issues.push({

@@ -114,6 +114,7 @@ export const githubCatalog = {
     params: repo.extend({ environments: z.array(environment).optional() }),
     idempotent: true,
     reversible: false,
+    preapprovable: true, // only reads secret names (never values)
   },
   deleteSecret: {
     description: 'Delete an Actions secret from the repository or one of its environments',
@@ -145,6 +146,7 @@ export const githubCatalog = {
     idempotent: true,
     reversible: false,
     preservesEvidence: true,
+    preapprovable: true, // only copies the audit log into the evidence vault
   },
 } satisfies ProviderCatalog;
 

@@ -32,6 +32,7 @@ export const connectorCatalog = {
     params: connectorRef.extend({ force: z.boolean().default(true) }),
     idempotent: true,
     reversible: false,
+    preapprovable: true, // stops runs: the connector, its secrets and its logs stay as they are
   },
   captureLogs: {
     description: 'Copy the run logs of the exposure window into the evidence vault',
@@ -39,6 +40,7 @@ export const connectorCatalog = {
     idempotent: true,
     reversible: false,
     preservesEvidence: true,
+    preapprovable: true, // only copies the logs into the evidence vault; the source is left untouched
   },
   purgeLogs: {
     description: 'Delete the run logs that exposed the secret (after evidence was captured)',

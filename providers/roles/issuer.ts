@@ -26,6 +26,7 @@ export const issuerCatalog = {
     params: credentialRef,
     idempotent: true,
     reversible: false,
+    preapprovable: true, // stops sessions; the credential, its grants and its data are unchanged (it can log in again)
   },
   revokeCredential: {
     description: 'Revoke the leaked credential at its issuer',
@@ -52,5 +53,6 @@ export const issuerCatalog = {
     params: credentialRef,
     idempotent: true,
     reversible: false,
+    preapprovable: true, // only reads: tries the logins and inspects the role, changes nothing
   },
 } satisfies ProviderCatalog;
