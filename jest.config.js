@@ -20,6 +20,7 @@ const esmOnly = [
  * so a new one that needs a server never lands in `unit` by accident.
  */
 const UNIT_SUITES = [
+  'cli-secret-refs',
   'docker-compose',
   'evidence-canary',
   'evidence-cli',
@@ -29,6 +30,7 @@ const UNIT_SUITES = [
   'evidence-tamper',
   'evidence-vault',
   'execute-step',
+  'file-destination-confinement',
   'gateway-batcher',
   'http-connector-config',
   'logger-format',

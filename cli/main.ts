@@ -1,6 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, reportAndExit } from './errors';
 
+/*
+ * What Tourniquet creates is its owner's alone: the data dir holds keys, every incident's history (Temporal's SQLite
+ * file) and the simulation journal. Set before any command creates a file; child processes such as the Temporal dev
+ * server inherit it.
+ */
+process.umask(0o077);
+
 type Register = (program: Command) => void;
 
 /*

@@ -10,7 +10,8 @@ import {
 } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
-import { PROVIDER_DIRECTORY } from '../providers';
+import { PROVIDER_DIRECTORY, ROLE_MEMBERS } from '../providers';
+import type { ProviderRole } from '../providers/plugin';
 import { correlationFingerprint } from '../lib/fingerprint';
 import {
   SEVERITIES,
@@ -32,14 +33,36 @@ import {
 } from '../workflows/messages';
 import { EXERCISE, INCIDENT_KEY, PHASE, RUNBOOK, SEVERITY, STATE } from '../workflows/search-attributes';
 
+/** `<provider>:<target>` of a destination: its provider stores the replacement credential at the target. */
+function splitDestination(value: string): { provider: string; target: string } {
+  const colon = value.indexOf(':');
+  return { provider: value.slice(0, colon), target: value.slice(colon + 1) };
+}
+
+/** The provider's own complaint about a `<provider>:<reference>` for a role, as the field's issue. */
+function checkRef(role: ProviderRole, value: string, ctx: z.RefinementCtx): void {
+  try {
+    PROVIDER_DIRECTORY.parseRef(role, value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+}
+
 /** `<provider>:<reference>` for a role, checked by the provider that plays it (see providers/index.ts). */
 const providerRef = (role: 'connector' | 'issuer') =>
-  z.string().superRefine((value, ctx) => {
-    try {
-      PROVIDER_DIRECTORY.parseRef(role, value);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    }
+  z.string().superRefine((value, ctx) => checkRef(role, value, ctx));
+
+/**
+ * `<provider>:<target>` of a destination. A provider that plays the destination role checks its target (the file
+ * destination takes only a name under its secrets directory). Any other provider is only stored to by its simulated
+ * stand-in (the n8n exercise delivers to `http-connector:n8n/credentials/17`): only the shape is checked.
+ */
+const destinationRef = z
+  .string()
+  .regex(/^[a-z][\w-]*:.+$/, 'expected <provider>:<target>, e.g. github:acme/app:DEPLOY_TOKEN')
+  .superRefine((value, ctx) => {
+    const { provider } = splitDestination(value);
+    if (ROLE_MEMBERS.destination.includes(provider)) checkRef('destination', value, ctx);
   });
 
 /** What starts an incident, from any entry point (CLI, Slack modal, SIEM alert, exercise). */
@@ -48,13 +71,7 @@ export const incidentRequestSchema = z
     secretKind: z.string().min(1).max(64),
     connector: providerRef('connector'),
     credential: providerRef('issuer').optional(),
-    destinations: z
-      .array(
-        z
-          .string()
-          .regex(/^[a-z][\w-]*:.+$/, 'expected <provider>:<target>, e.g. github:acme/app:DEPLOY_TOKEN'),
-      )
-      .default([]),
+    destinations: z.array(destinationRef).default([]),
     severity: z.enum(SEVERITIES),
     requester: z.string().min(1).default(`cli:${userInfo().username}`),
     source: z.string().min(1).default('cli'),
@@ -75,12 +92,6 @@ export const INCIDENT_WORKFLOW = 'incidentWorkflow';
 
 export function incidentIdFor(fingerprint: string): string {
   return `incident-${fingerprint.slice(0, 24)}`;
-}
-
-/** `<provider>:<target>` of a destination: its provider stores the replacement credential at the target. */
-function splitDestination(value: string): { provider: string; target: string } {
-  const colon = value.indexOf(':');
-  return { provider: value.slice(0, colon), target: value.slice(colon + 1) };
 }
 
 export function buildIncidentInput(

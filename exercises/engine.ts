@@ -22,6 +22,7 @@ import {
   startIncident,
 } from '../client';
 import { loadOwnersFile, ownersFilePath, type OwnersFile } from '../lib/owners';
+import type { TemporalTlsOptions } from '../lib/temporal-tls';
 import { ownerRoles } from '../reports/collect';
 import { loadSlackWorkerConfig, type SlackWorkerConfig } from '../slack/config';
 import { createSlackNotifier, createSlackWebClient, slackUsergroupResolver } from '../slack/notifier';
@@ -63,6 +64,8 @@ export interface RunExerciseOptions {
   client: Client;
   /** Temporal frontend the exercise's own worker connects to (the running stack's server). */
   address: string;
+  /** TLS to that frontend, as `temporalConnectionOptions` (lib/temporal-tls.ts) gives it; absent: plaintext. */
+  tls?: TemporalTlsOptions;
   namespace: string;
   dataDir: string;
   fingerprintKey: Buffer;
@@ -379,6 +382,7 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
   });
   const worker = await createTourniquetWorker({
     address: options.address,
+    tls: options.tls,
     namespace: options.namespace,
     taskQueue,
     registry,

@@ -1,5 +1,7 @@
+import { chmodSync, mkdirSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
-import { loadConfig, temporalAddress, type Config } from '../lib/config';
+import { loadConfig, type Config } from '../lib/config';
+import { temporalConnectionOptions } from '../lib/temporal-tls';
 import { createLogger, type Logger } from '../lib/logger';
 import { slackGatewayMount, type GatewayMount } from '../slack/mount';
 import { startGateway, type Gateway } from './server';
@@ -48,8 +50,11 @@ export async function startConfiguredGateway(
 /** `tourniquet gateway`: the HTTP entry point alone, against TEMPORAL_ADDRESS (docker-compose runs it so). */
 export async function runGatewayProcess(): Promise<void> {
   const config = loadConfig();
+  // The data dir (its keys) is its owner's alone, also when an older version left it readable.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
   const logger = createLogger(config.TOURNIQUET_LOG_LEVEL, 'tourniquet-gateway');
-  const connection = await Connection.connect({ address: temporalAddress(config) });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const gateway = await startConfiguredGateway(config, connection, logger);
   process.stdout.write(`gateway listening on ${gateway.url}\n`);
   await new Promise<void>((resolve) => {

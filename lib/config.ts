@@ -2,9 +2,14 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
+/** An optional setting where empty counts as unset (docker-compose's `${VAR:-}` passes an empty string). */
+const optionalSetting = z.preprocess(
+  (value) => (value === '' ? undefined : value),
+  z.string().min(1).optional(),
+);
 
 /** Every environment variable Tourniquet reads, with its default. The README lists the same table. */
-export const configSchema = z.object({
+const settings = z.object({
   TOURNIQUET_DATA_DIR: z.string().min(1).default('.data'),
   TOURNIQUET_PORT: port.default(3000),
   TOURNIQUET_HOST: z.string().min(1).default('127.0.0.1'),
@@ -22,6 +27,28 @@ export const configSchema = z.object({
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_CLI: z.string().min(1).optional(),
+  /**
+   * TLS to the Temporal frontend (lib/temporal-tls.ts), as PEM files; any one set turns TLS on. The CA verifies the
+   * server's certificate (unset: the system's roots); a client certificate and its key (mTLS) go together.
+   */
+  TEMPORAL_TLS_CA: optionalSetting,
+  TEMPORAL_TLS_CERT: optionalSetting,
+  TEMPORAL_TLS_KEY: optionalSetting,
+  /** The name the server's certificate is checked against, when it is not TEMPORAL_ADDRESS's host. */
+  TEMPORAL_TLS_SERVER_NAME: optionalSetting,
+});
+
+export const configSchema = settings.superRefine((env, ctx) => {
+  // A client certificate is no use without its private key, nor a key without its certificate.
+  const pair = ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'] as const;
+  for (const [present, missing] of [pair, [pair[1], pair[0]]] as const) {
+    if (env[present] && !env[missing])
+      ctx.addIssue({
+        code: 'custom',
+        path: [missing],
+        message: `required when ${present} is set (mTLS needs both)`,
+      });
+  }
 });
 
 export type Config = z.infer<typeof configSchema> & { dataDir: string };

@@ -45,14 +45,6 @@ export class ScrubDepthError extends Error {
 
 export const DEFAULT_SCRUB_MAX_DEPTH = 64;
 
-interface TokenPattern {
-  regex: RegExp;
-  kind: (match: RegExpExecArray) => string;
-  /** The capture group holding the secret when the match also carries context (e.g. `password=`); needs the `d` flag. */
-  group?: number;
-  confidence: SecretConfidence;
-}
-
 const GITHUB_PREFIX_KINDS: Record<string, string> = {
   ghp: 'github_personal_access_token',
   gho: 'github_oauth_access_token',
@@ -117,56 +109,214 @@ function jwtKind(token: string): string {
   return 'jwt';
 }
 
+/** Reports one secret found in a text: where it is and what kind it is. */
+type ReportSpan = (start: number, end: number, kind: string) => void;
+
+interface TokenPattern {
+  /**
+   * Reports every secret of this pattern in `text`, without overlaps. The work must stay linear in the text's
+   * length whatever the text holds: untrusted bodies run up to 1 MiB (see bench/scrub.ts).
+   */
+  find: (text: string, report: ReportSpan) => void;
+  confidence: SecretConfidence;
+}
+
+/** ASCII characters allowed in a run, looked up by char code. */
+type CharClass = Uint8Array;
+
+function charClass(oneCharacter: RegExp): CharClass {
+  const table = new Uint8Array(128);
+  for (let code = 0; code < 128; code += 1)
+    table[code] = oneCharacter.test(String.fromCharCode(code)) ? 1 : 0;
+  return table;
+}
+
+const ALPHANUMERIC = charClass(/[A-Za-z0-9]/);
+const UPPER_ALPHANUMERIC = charClass(/[A-Z0-9]/);
+const WORD = charClass(/\w/);
+const BASE64URL = charClass(/[A-Za-z0-9_-]/);
+const SLACK_TOKEN = charClass(/[A-Za-z0-9-]/);
+const SLACK_WEBHOOK_PATH = charClass(/[A-Za-z0-9/_-]/);
+
+function inClass(chars: CharClass, text: string, index: number): boolean {
+  return chars[text.charCodeAt(index)] === 1;
+}
+
+/** Where the run of `chars` that starts at `from` ends. */
+function runEnd(text: string, chars: CharClass, from: number): number {
+  let end = from;
+  while (end < text.length && inClass(chars, text, end)) end += 1;
+  return end;
+}
+
+/**
+ * A secret matched by a regex (global, never matching the empty string): `group` is the capture group holding
+ * the secret when the match also carries context (e.g. `password=`); it needs the `d` flag. Only for formats
+ * where a failed attempt gives up within a few characters or a long run is consumed by the match, so that no run
+ * is re-read from every position inside it (see bench/scrub.ts).
+ */
+function regexPattern(
+  regex: RegExp,
+  kind: (match: RegExpExecArray) => string,
+  confidence: SecretConfidence,
+  group?: number,
+): TokenPattern {
+  return {
+    confidence,
+    find(text, report) {
+      regex.lastIndex = 0;
+      for (let match = regex.exec(text); match !== null; match = regex.exec(text)) {
+        const range =
+          group === undefined ? [match.index, match.index + match[0].length] : match.indices?.[group];
+        if (range !== undefined) report(range[0], range[1], kind(match));
+      }
+    },
+  };
+}
+
+interface PrefixedToken {
+  /** The token's own distinctive start (global flag); it is recognised glued to any text before it. */
+  prefix: RegExp;
+  /** The characters after the prefix, as many as follow... */
+  body: CharClass;
+  min: number;
+  max: number;
+  /** ...and then either the token ends with the run (its length within min..max and not followed by these), */
+  notFollowedBy?: CharClass;
+  /** or, when `open`, the token is the first `max` characters of a run of at least `min`. */
+  open?: boolean;
+  kind: (prefix: RegExpExecArray) => string;
+}
+
+/**
+ * A token format with a distinctive prefix, found wherever the prefix is (`backup_ghp_…`, `%3DAKIA…`). The
+ * prefixes are searched for in one pass, and a run after them is measured once however many prefixes it holds
+ * (`github_pat_github_pat_…`, `AKIAAKIA…`): prefixes are met in order, and the last run measured is remembered.
+ */
+function prefixedToken(token: PrefixedToken): TokenPattern {
+  return {
+    confidence: 'pattern',
+    find(text, report) {
+      let runStart = -1;
+      let runStop = -1;
+      const bodyEnd = (from: number) => {
+        if (from < runStart || from > runStop) [runStart, runStop] = [from, runEnd(text, token.body, from)];
+        return runStop;
+      };
+      const { prefix } = token;
+      prefix.lastIndex = 0;
+      for (let match = prefix.exec(text); match !== null; match = prefix.exec(text)) {
+        const bodyStart = match.index + match[0].length;
+        const length = bodyEnd(bodyStart) - bodyStart;
+        const found = token.open
+          ? length >= token.min
+          : length >= token.min &&
+            length <= token.max &&
+            !(token.notFollowedBy && inClass(token.notFollowedBy, text, bodyStart + length));
+        if (found) {
+          const end = bodyStart + Math.min(length, token.max);
+          report(match.index, end, token.kind(match));
+          prefix.lastIndex = end;
+        } else {
+          prefix.lastIndex = match.index + 1;
+        }
+      }
+    },
+  };
+}
+
+/**
+ * `<header>.<payload>.<signature>`: header and payload start with `eyJ` (`{"` in base64url), each segment is
+ * base64url of at least 8 characters (past the `eyJ`), and further `.<segment>`s glued after it are taken too,
+ * so that no part of a token is left behind when a longer chain was cut wrong. The header starts at the first
+ * `eyJ` of its run: every later `eyJ` of that run would have the same payload and signature after it, so after
+ * looking at one the search moves past the run, and each run is read a bounded number of times.
+ */
+function findJwts(text: string, report: ReportSpan): void {
+  let from = 0;
+  for (let start = text.indexOf('eyJ'); start !== -1; start = text.indexOf('eyJ', from)) {
+    const headerEnd = runEnd(text, BASE64URL, start + 3);
+    from = headerEnd;
+    if (headerEnd - start < 11 || !text.startsWith('.eyJ', headerEnd)) continue;
+    const payloadEnd = runEnd(text, BASE64URL, headerEnd + 4);
+    if (payloadEnd - headerEnd < 12 || text[payloadEnd] !== '.') continue;
+    let end = runEnd(text, BASE64URL, payloadEnd + 1);
+    if (end - payloadEnd < 9) continue;
+    while (text[end] === '.' && inClass(BASE64URL, text, end + 1)) end = runEnd(text, BASE64URL, end + 1);
+    report(start, end, jwtKind(text.slice(start, end)));
+    from = end;
+  }
+}
+
 const TOKEN_PATTERNS: TokenPattern[] = [
-  {
+  regexPattern(
     // An unterminated block (a truncated log line) is redacted to the end of the string.
-    regex:
-      /-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)/g,
-    kind: () => 'private_key',
-    confidence: 'pattern',
-  },
-  {
-    regex: /\b(gh[pousr])_[A-Za-z0-9]{36,251}\b/g,
-    kind: (match) => GITHUB_PREFIX_KINDS[match[1]] ?? 'github_token',
-    confidence: 'pattern',
-  },
-  {
-    regex: /\bgithub_pat_[A-Za-z0-9_]{22,255}\b/g,
+    /-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)/g,
+    () => 'private_key',
+    'pattern',
+  ),
+  prefixedToken({
+    prefix: /(gh[pousr])_/g,
+    body: ALPHANUMERIC,
+    min: 36,
+    max: 251,
+    kind: (prefix) => GITHUB_PREFIX_KINDS[prefix[1]] ?? 'github_token',
+  }),
+  prefixedToken({
+    prefix: /github_pat_/g,
+    body: WORD,
+    min: 22,
+    max: 255,
     kind: () => 'github_fine_grained_personal_access_token',
-    confidence: 'pattern',
-  },
-  {
-    regex: /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b/g,
+  }),
+  prefixedToken({
+    // Exactly 16 after the prefix, so `ASIAN` or a longer upper-case run is not a key id.
+    prefix: /AKIA|ASIA|ABIA|ACCA/g,
+    body: UPPER_ALPHANUMERIC,
+    min: 16,
+    max: 16,
+    notFollowedBy: ALPHANUMERIC,
     kind: () => 'aws_access_key_id',
-    confidence: 'pattern',
-  },
-  { regex: /\bxox[abposre]-[A-Za-z0-9-]{10,250}/g, kind: () => 'slack_token', confidence: 'pattern' },
-  { regex: /\bxapp-\d-[A-Za-z0-9-]{10,250}/g, kind: () => 'slack_app_token', confidence: 'pattern' },
-  {
-    regex: /https:\/\/hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9/_-]{8,250}/g,
+  }),
+  prefixedToken({
+    prefix: /xox[abposre]-/g,
+    body: SLACK_TOKEN,
+    min: 10,
+    max: 250,
+    open: true,
+    kind: () => 'slack_token',
+  }),
+  prefixedToken({
+    prefix: /xapp-\d-/g,
+    body: SLACK_TOKEN,
+    min: 10,
+    max: 250,
+    open: true,
+    kind: () => 'slack_app_token',
+  }),
+  prefixedToken({
+    prefix: /https:\/\/hooks\.slack\.com\/(?:services|workflows|triggers)\//g,
+    body: SLACK_WEBHOOK_PATH,
+    min: 8,
+    max: 250,
+    open: true,
     kind: () => 'slack_webhook_url',
-    confidence: 'pattern',
-  },
-  {
-    regex: /\beyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,8192}\.[A-Za-z0-9_-]{8,1024}/g,
-    kind: (match) => jwtKind(match[0]),
-    confidence: 'pattern',
-  },
-  { regex: /\bn8n_api_[A-Za-z0-9]{20,128}\b/g, kind: () => 'n8n_api_key', confidence: 'pattern' },
-  {
+  }),
+  { find: findJwts, confidence: 'pattern' },
+  prefixedToken({ prefix: /n8n_api_/g, body: ALPHANUMERIC, min: 20, max: 128, kind: () => 'n8n_api_key' }),
+  regexPattern(
     // postgres://user:password@host: only the password is the secret.
-    regex: /\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}:\/\/[^\s:/@[\]]{1,256}:([^\s@/[\]]{1,256})@/dg,
-    kind: () => 'connection_string_password',
-    group: 1,
-    confidence: 'pattern',
-  },
-  {
-    regex:
-      /(?<![A-Za-z0-9_])(password|passwd|pwd|secret|client[_-]?secret|api[_-]?key|access[_-]?token|auth[_-]?token|secret[_-]?key|aws_secret_access_key|private[_-]?key|token)(["']?\s{0,8}[:=]\s{0,8}["']?)([^\s"'&,;{}[\]<>]{4,512})/dgi,
-    kind: (match) => (PASSWORD_NAMES.has(match[1].toLowerCase()) ? 'password' : 'generic_secret'),
-    group: 3,
-    confidence: 'assignment',
-  },
+    /\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}:\/\/[^\s:/@[\]]{1,256}:([^\s@/[\]]{1,256})@/dg,
+    () => 'connection_string_password',
+    'pattern',
+    1,
+  ),
+  regexPattern(
+    /(?<![A-Za-z0-9_])(password|passwd|pwd|secret|client[_-]?secret|api[_-]?key|access[_-]?token|auth[_-]?token|secret[_-]?key|aws_secret_access_key|private[_-]?key|token)(["']?\s{0,8}[:=]\s{0,8}["']?)([^\s"'&,;{}[\]<>]{4,512})/dgi,
+    (match) => (PASSWORD_NAMES.has(match[1].toLowerCase()) ? 'password' : 'generic_secret'),
+    'assignment',
+    3,
+  ),
 ];
 
 function normaliseFieldName(name: string): string {
@@ -207,35 +357,40 @@ const MARKERS_IN_TEXT = /\[REDACTED:[A-Za-z0-9_.-]*:[^\]]{0,4}\]/g;
 const MIGHT_HOLD_A_SECRET =
   /gh[pousr]_|github_pat_|A[KS]IA|ABIA|ACCA|xox[abposre]-|xapp-|hooks\.slack\.com|eyJ|n8n_api_|:\/\/|PRIVATE KEY|private[_-]?key|passw|pwd|secret|api[_-]?key|token|\[REDACTED:/i;
 
+/** Whether [start, end) lies within one of the markers (sorted by start, not overlapping one another). */
+function insideMarker(
+  markers: readonly { start: number; end: number }[],
+  start: number,
+  end: number,
+): boolean {
+  let low = 0;
+  let high = markers.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    if (markers[middle].start > start) high = middle - 1;
+    else if (markers[middle].end < end) low = middle + 1;
+    else return true;
+  }
+  return false;
+}
+
 function findSpans(text: string): Span[] {
   if (!MIGHT_HOLD_A_SECRET.test(text)) return [];
-  // Markers from an earlier scrub are never secrets, even when they read like `secret:abcd`.
-  const spans: Span[] = [...text.matchAll(MARKERS_IN_TEXT)].map((match) => ({
+  // Markers from an earlier scrub are never secrets, even when they read like `secret:abcd`; a secret that
+  // merely contains one (a private key block) is still one.
+  const markers = [...text.matchAll(MARKERS_IN_TEXT)].map((match) => ({
     start: match.index,
     end: match.index + match[0].length,
-    kind: '',
-    confidence: 'declared' as const,
   }));
-  for (const pattern of TOKEN_PATTERNS) {
-    pattern.regex.lastIndex = 0;
-    for (let match = pattern.regex.exec(text); match !== null; match = pattern.regex.exec(text)) {
-      if (match[0].length === 0) {
-        pattern.regex.lastIndex += 1;
-        continue;
+  const spans: Span[] = [];
+  for (const { find, confidence } of TOKEN_PATTERNS) {
+    find(text, (start, end, kind) => {
+      if (!insideMarker(markers, start, end) && !isNotASecret(text.slice(start, end))) {
+        spans.push({ start, end, kind, confidence });
       }
-      const range =
-        pattern.group === undefined
-          ? [match.index, match.index + match[0].length]
-          : match.indices?.[pattern.group];
-      if (range === undefined) continue;
-      const [start, end] = range;
-      if (isNotASecret(text.slice(start, end))) continue;
-      spans.push({ start, end, kind: pattern.kind(match), confidence: pattern.confidence });
-    }
+    });
   }
-  return resolveOverlaps(spans)
-    .filter((span) => span.kind !== '')
-    .sort((a, b) => a.start - b.start);
+  return resolveOverlaps(spans, text.length);
 }
 
 function strongerFirst(a: Span, b: Span): number {
@@ -247,30 +402,20 @@ function strongerFirst(a: Span, b: Span): number {
 }
 
 /**
- * Overlapping spans (a token after `token=`) keep the strongest, then the longest, then the earliest.
- * Spans are grouped into runs that overlap one another first, so a body with thousands of separate
- * matches costs a sort, not a comparison of every pair.
+ * Overlapping spans (a token after `token=`) keep the strongest, then the longest, then the earliest; the kept
+ * ones come back in text order. The characters of kept spans are marked, so checking a span costs its length:
+ * no pattern reports overlapping spans of its own, so that is at most a few passes over the text, however many
+ * spans overlap one another.
  */
-function resolveOverlaps(spans: Span[]): Span[] {
-  const byStart = [...spans].sort((a, b) => a.start - b.start);
-  const kept: Span[] = [];
-  let cluster: Span[] = [];
-  let clusterEnd = -1;
-  const flush = () => {
-    const chosen: Span[] = [];
-    for (const span of cluster.sort(strongerFirst)) {
-      if (chosen.every((other) => span.end <= other.start || span.start >= other.end)) chosen.push(span);
-    }
-    kept.push(...chosen);
-    cluster = [];
-  };
-  for (const span of byStart) {
-    if (span.start >= clusterEnd) flush();
-    cluster.push(span);
-    clusterEnd = Math.max(clusterEnd, span.end);
-  }
-  flush();
-  return kept;
+function resolveOverlaps(spans: Span[], textLength: number): Span[] {
+  if (spans.length < 2) return spans;
+  const taken = new Uint8Array(textLength);
+  const kept = spans.sort(strongerFirst).filter((span) => {
+    for (let index = span.start; index < span.end; index += 1) if (taken[index] === 1) return false;
+    taken.fill(1, span.start, span.end);
+    return true;
+  });
+  return kept.sort((a, b) => a.start - b.start);
 }
 
 /** The whole string is one known token (used to name the kind of a secret-named field). */
@@ -375,10 +520,26 @@ class Scrubber {
     for (const [name, child] of Object.entries(value as Record<string, unknown>)) {
       // A secret used as a key would survive a value-only scrub.
       const safeName = this.scrubText(name, [...path, '(key)']);
-      copy[safeName] = this.walk(child, [...path, safeName], safeName);
+      const cleaned = this.walk(child, [...path, safeName], safeName);
+      // `__proto__` (an own key of parsed JSON) is defined: assigning it would set the copy's prototype instead.
+      if (safeName === '__proto__') {
+        Object.defineProperty(copy, safeName, {
+          value: cleaned,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else {
+        copy[safeName] = cleaned;
+      }
     }
     return copy;
   }
+}
+
+/** Whether a text holds anything the scrubber would redact; nothing is fingerprinted, so no key is needed. */
+export function holdsSecret(text: string): boolean {
+  return findSpans(text).length > 0;
 }
 
 /**

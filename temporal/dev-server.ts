@@ -168,23 +168,46 @@ export async function waitForHealth(
   throw new TemporalCliError(`Temporal dev server at ${address} not healthy after ${timeoutMs} ms`);
 }
 
-export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const ip = options.ip ?? '127.0.0.1';
-  const serverDir = join(options.dataDir, 'temporal');
-  mkdirSync(serverDir, { recursive: true });
-  const pidFile = join(serverDir, 'server.pid');
-  await stopStaleServer(pidFile);
+/**
+ * Where the Web UI listens: loopback, always, whatever address the frontend is given. The UI proxies the full
+ * Temporal API (start, signal, update, cancel, terminate, reset) to anyone who can reach it.
+ *
+ * It cannot be made read-only here. The UI server has `disableWriteActions` (and per-action switches such as
+ * `workflowTerminateDisabled`), but `temporal server start-dev` (CLI v1.5.1, temporalcli/devserver/server.go
+ * buildUIServer) builds the UI config in code from its flags, which are only --headless, --ui-ip, --ui-port,
+ * --ui-public-path, --ui-asset-path and --ui-codec-endpoint; it reads no UI config file or environment variable.
+ * (The standalone UI image reads TEMPORAL_DISABLE_WRITE_ACTIONS: ui-server config/docker.yaml.) So locally, nobody
+ * but this machine's users reaches the UI; anyone who does can still terminate, reset or cancel an incident.
+ */
+export const DEV_SERVER_UI_IP = '127.0.0.1';
 
-  const dbFile = join(serverDir, 'temporal.sqlite');
+/** The dev server's SQLite file, pid file and log, under `<dataDir>/temporal/`. */
+function serverFiles(dataDir: string): {
+  serverDir: string;
+  dbFile: string;
+  pidFile: string;
+  logFile: string;
+} {
+  const serverDir = join(dataDir, 'temporal');
+  return {
+    serverDir,
+    dbFile: join(serverDir, 'temporal.sqlite'),
+    pidFile: join(serverDir, 'server.pid'),
+    logFile: join(serverDir, 'server.log'),
+  };
+}
+
+/** The `temporal server start-dev` arguments for these options. */
+export function devServerArgs(options: Omit<DevServerOptions, 'cli' | 'inheritOutput'>): string[] {
   const args = [
     'server',
     'start-dev',
     '--ip',
-    ip,
+    options.ip ?? '127.0.0.1',
     '--port',
     String(options.port),
     '--db-filename',
-    dbFile,
+    serverFiles(options.dataDir).dbFile,
     '--log-format',
     'json',
     '--log-level',
@@ -200,9 +223,17 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   for (const key of options.searchAttributes) args.push('--search-attribute', `${key.name}=${key.type}`);
   if (options.namespace && options.namespace !== 'default') args.push('--namespace', options.namespace);
   if (options.headless || options.uiPort === undefined) args.push('--headless');
-  else args.push('--ui-port', String(options.uiPort));
+  else args.push('--ui-ip', DEV_SERVER_UI_IP, '--ui-port', String(options.uiPort));
+  return args;
+}
 
-  const logFile = join(serverDir, 'server.log');
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const ip = options.ip ?? '127.0.0.1';
+  const { serverDir, dbFile, pidFile, logFile } = serverFiles(options.dataDir);
+  mkdirSync(serverDir, { recursive: true });
+  await stopStaleServer(pidFile);
+  const args = devServerArgs(options);
+
   const logFd = options.inheritOutput ? undefined : openSync(logFile, 'a');
   const child = spawn(options.cli, args, {
     stdio: ['ignore', logFd ?? 'inherit', logFd ?? 'inherit'],
@@ -231,7 +262,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   }
   return {
     address,
-    uiUrl: options.headless || options.uiPort === undefined ? undefined : `http://${ip}:${options.uiPort}`,
+    uiUrl:
+      options.headless || options.uiPort === undefined
+        ? undefined
+        : `http://${DEV_SERVER_UI_IP}:${options.uiPort}`,
     dbFile,
     pid: child.pid,
     stop,

@@ -56,9 +56,12 @@ function adminUrlSource(url: string): AdminUrlSource {
   return { kind: 'env', variable: 'POSTGRES_ADMIN_URL', env: { POSTGRES_ADMIN_URL: url } };
 }
 
-/** What the production worker configures (worker/providers.ts): the file destination, and postgres reading it back. */
+/**
+ * What the production worker configures (worker/providers.ts): the file destination, confined to its directory (the
+ * test's sinkDir stands in for TOURNIQUET_SECRETS_DIR), and postgres reading it back.
+ */
 function realProviders(adminUrl: string): Provider[] {
-  const fileDestination = createFileDestinationProvider();
+  const fileDestination = createFileDestinationProvider({ baseDirectory: sinkDir });
   const postgres = createPostgresProvider({
     adminUrlSource: adminUrlSource(adminUrl),
     connectTimeoutMs: 2_000,
@@ -126,8 +129,11 @@ async function loginAs(role: string, password: string): Promise<string> {
   }
 }
 
-async function readDelivered(path: string, label: string): Promise<string> {
-  const value = await readFile(path, 'utf8');
+/** The file a destination name was written to. */
+const deliveredPath = (name: string): string => join(sinkDir, name);
+
+async function readDelivered(name: string, label: string): Promise<string> {
+  const value = await readFile(deliveredPath(name), 'utf8');
   secrets.set(label, value);
   return value;
 }
@@ -213,11 +219,17 @@ test('the runbook contains a leaked PostgreSQL password: segment, rotate, kill s
   const { rows } = await attacker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const attackerPid = rows[0].pid;
 
-  // As shipped, containment needs no human; only the connector's return waits for its owner.
+  // As shipped, reversible containment needs no human; what cannot be undone (rotate, revoke, purge) waits for
+  // its owners, and so does the connector's return. This run turns approvals off to test the providers alone.
   const shipped = runbookById(RUNBOOK).steps.filter((step) => step.approval.policy !== 'none');
-  expect(shipped.map((step) => [step.id, step.owner])).toEqual([['recover-connector', 'app-owner']]);
+  expect(shipped.map((step) => [step.id, step.owner])).toEqual([
+    ['rotate-credential', 'iam'],
+    ['revoke-old-credential', 'iam'],
+    ['purge-exposed-logs', 'secops'],
+    ['recover-connector', 'app-owner'],
+  ]);
 
-  const destination = join(sinkDir, 'orders-app.password');
+  const destination = 'orders-app.password';
   const runbook = unattended();
   const status = await runToEnd(incidentInput(runbook, dbRequest(role, destination)));
 
@@ -238,7 +250,7 @@ test('the runbook contains a leaked PostgreSQL password: segment, rotate, kill s
   // The destination holds the new password, readable by its owner only; the leaked one is dead, the new one works
   // with every grant back.
   const replacement = await readDelivered(destination, `new password of ${role}`);
-  expect((await stat(destination)).mode & 0o777).toBe(0o600);
+  expect((await stat(deliveredPath(destination))).mode & 0o777).toBe(0o600);
   expect(replacement).not.toBe(leaked);
   expect(await loginAs(role, leaked)).toBe('28P01');
   expect(await loginAs(role, replacement)).toBe('ok');
@@ -315,7 +327,7 @@ test('the runbook contains a leaked PostgreSQL password: segment, rotate, kill s
 test('running it twice: a second start joins the incident, a closed one is not reopened, a second incident rotates again cleanly', async () => {
   const role = 'billing_app';
   const leaked = await createLeakedRole(role);
-  const destination = join(sinkDir, 'billing-app.password');
+  const destination = 'billing-app.password';
   const runbook = unattended();
   const input = incidentInput(runbook, dbRequest(role, destination));
 
@@ -350,7 +362,7 @@ test('running it twice: a second start joins the incident, a closed one is not r
 test('the worker process is SIGKILLed after the new password was set and delivered, before that was recorded: the retry leaves exactly one valid credential, the one in the destination', async () => {
   const role = 'payments_app';
   const leaked = await createLeakedRole(role);
-  const destination = join(sinkDir, 'payments-app.password');
+  const destination = 'payments-app.password';
   const taskQueue = 'db-crash';
   const gateKey = 424242;
 
@@ -378,6 +390,7 @@ test('the worker process is SIGKILLed after the new password was set and deliver
     const env = {
       TEMPORAL_ADDRESS: stack.address,
       TOURNIQUET_DATA_DIR: stack.dataDir,
+      TOURNIQUET_SECRETS_DIR: sinkDir,
       TEMPORAL_TASK_QUEUE: taskQueue,
       TOURNIQUET_LOG_LEVEL: 'info',
       POSTGRES_ADMIN_URL: pg.adminUrl,
@@ -441,7 +454,7 @@ test('the worker process is SIGKILLed after the new password was set and deliver
 test('an unreachable database: the step retries, then fails with a clear message and the incident stays queryable; when the database comes back during the retries, the incident completes', async () => {
   const role = 'ledger_app';
   const leaked = await createLeakedRole(role);
-  const destination = join(sinkDir, 'ledger-app.password');
+  const destination = 'ledger-app.password';
   const taskQueue = 'db-unreachable';
   // The worker's admin URL has the right credential and a port where nothing listens (yet).
   const port = await freePort();
@@ -559,7 +572,7 @@ test('an unreachable database: the step retries, then fails with a clear message
 test('a DBA alters the role while the segmentation runs: the losing ALTER ROLE is retried, not a failed step', async () => {
   const role = 'reports_app';
   const leaked = await createLeakedRole(role);
-  const destination = join(sinkDir, 'reports-app.password');
+  const destination = 'reports-app.password';
   const dba = new Client({ connectionString: pg.adminUrl.replace(/\/postgres$/, '/appdb') });
   await dba.connect();
   try {

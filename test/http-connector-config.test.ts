@@ -10,7 +10,7 @@ import {
   parseConnectorConfig,
   type ConnectorDefinition,
 } from '../providers/http-connector/schema';
-import { createFileDestinationProvider } from '../providers/file/destination';
+import { createFileDestinationProvider, type FileDestinationProvider } from '../providers/file/destination';
 import { ProviderError, type ActionContext } from '../providers/types';
 
 const validConnector = `
@@ -117,10 +117,11 @@ describe('a generic HTTP connector', () => {
   const token = `tok_${randomBytes(12).toString('hex')}`;
   const rotated: string[] = [];
   const transcript: string[] = [];
-  const fileDestination = createFileDestinationProvider();
   let platform: Platform;
   let elsewhere: Platform;
   let sinkDir: string;
+  /** Confined to sinkDir, as the worker's is to its secrets directory. */
+  let fileDestination: FileDestinationProvider;
   let connectors: ConnectorDefinition[];
 
   function makeContext(): ActionContext {
@@ -145,6 +146,7 @@ describe('a generic HTTP connector', () => {
 
   beforeAll(async () => {
     sinkDir = await mkdtemp(join(tmpdir(), 'tourniquet-http-sink-'));
+    fileDestination = createFileDestinationProvider({ baseDirectory: sinkDir });
     elsewhere = await startPlatform((_request, response) => response.end('{}'));
     platform = await startPlatform((request, response) => {
       if (request.headers.authorization !== `Bearer ${token}`) {
@@ -187,7 +189,7 @@ connectors:
       connectors,
       env: { EXAMPLE_URL: platform.url, EXAMPLE_TOKEN: token },
     });
-    const target = join(sinkDir, 'example.token');
+    const target = 'example.token';
     const result = await provider.actions.rotateCredential(
       { ref: 'example/abc', destinations: [{ provider: 'file', target }] },
       makeContext(),
@@ -200,7 +202,7 @@ connectors:
     });
     expect(rotated).toHaveLength(1);
     expect(await fileDestination.destination.readSecret(target)).toBe(rotated[0]);
-    expect((await stat(target)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(sinkDir, target))).mode & 0o777).toBe(0o600);
     expect(platform.seen.at(-1)).toMatchObject({ idempotencyKey: 'inc-generic/rotate' });
   });
 
@@ -231,7 +233,7 @@ connectors:
     let error: unknown;
     await provider.actions
       .rotateCredential(
-        { ref: 'example/abc', destinations: [{ provider: 'file', target: join(sinkDir, 'x') }] },
+        { ref: 'example/abc', destinations: [{ provider: 'file', target: 'x' }] },
         makeContext(),
       )
       .catch((caught: unknown) => (error = caught));

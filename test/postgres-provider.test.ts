@@ -6,11 +6,10 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { postgresOptionsFromEnv } from '../providers/postgres/options';
 import { createPostgresProvider, type PostgresProvider } from '../providers/postgres/provider';
-import { createFileDestinationProvider } from '../providers/file/destination';
+import { createFileDestinationProvider, type FileDestinationProvider } from '../providers/file/destination';
 import { ProviderError, type ActionContext, type SummaryValue } from '../providers/types';
 import { startPostgres, type PostgresServer } from './harness/postgres';
 
-const fileDestination = createFileDestinationProvider();
 /** Everything the providers said or returned, searched for secrets at the end. */
 const transcript: string[] = [];
 /** Every password that existed during the run: the leaked ones and every value minted. */
@@ -18,6 +17,8 @@ const secrets = new Set<string>();
 
 let pg: PostgresServer;
 let sinkDir: string;
+/** The file destination, confined to sinkDir as the worker's is to its secrets directory. */
+let fileDestination: FileDestinationProvider;
 let provider: PostgresProvider;
 
 function leaked(label: string): string {
@@ -116,14 +117,20 @@ async function createRole(role: string, password: string): Promise<void> {
   });
 }
 
-function sinkPath(name: string): string {
-  return join(sinkDir, `${name}.password`);
+/** The destination's target: a name under its directory. */
+function sinkName(role: string): string {
+  return `${role}.password`;
+}
+
+function sinkPath(role: string): string {
+  return join(sinkDir, sinkName(role));
 }
 
 beforeAll(async () => {
   pg = await startPostgres();
   secrets.add(decodeURIComponent(new URL(pg.adminUrl).password));
   sinkDir = await mkdtemp(join(tmpdir(), 'tourniquet-sink-'));
+  fileDestination = createFileDestinationProvider({ baseDirectory: sinkDir });
   await admin('postgres', async (client) => {
     await client.query('CREATE DATABASE appdb');
     await client.query('REVOKE CONNECT ON DATABASE appdb FROM PUBLIC');
@@ -167,19 +174,19 @@ describe('postgres provider against a real server', () => {
 
     const rotated = await act(
       provider.actions.rotateCredential(
-        { ref: 'app_user@appdb', destinations: [{ provider: 'file', target: sinkPath('app_user') }] },
+        { ref: 'app_user@appdb', destinations: [{ provider: 'file', target: sinkName('app_user') }] },
         makeContext(),
       ),
     );
     expect(rotated.summary).toMatchObject({
       role: 'app_user',
       database: 'appdb',
-      destinations: [`file:${sinkPath('app_user')}`],
+      destinations: [`file:${sinkName('app_user')}`],
       previousCredentialKnown: true,
       reusedEarlierAttempt: false,
     });
     expect((await stat(sinkPath('app_user'))).mode & 0o777).toBe(0o600);
-    const newPassword = await fileDestination.destination.readSecret(sinkPath('app_user'));
+    const newPassword = await fileDestination.destination.readSecret(sinkName('app_user'));
     secrets.add(newPassword);
     expect(newPassword).not.toBe(oldPassword);
     expect(await loginAs('app_user', oldPassword)).toBe('28P01');
@@ -211,12 +218,12 @@ describe('postgres provider against a real server', () => {
       sessionsFromBeforeRotation: 0,
       trustRules: 0,
       credentialVersion: rotated.summary.credentialVersion,
-      destinationLogins: [`file:${sinkPath('app_user')}=connected`],
+      destinationLogins: [`file:${sinkName('app_user')}=connected`],
     });
   });
 
   test('segmentation: revokeGrants blocks a new connection and cuts grants; restoreGrants brings them back', async () => {
-    const password = await fileDestination.destination.readSecret(sinkPath('app_user'));
+    const password = await fileDestination.destination.readSecret(sinkName('app_user'));
     const privileges = () =>
       admin('appdb', async (client) => {
         const { rows } = await client.query<{
@@ -257,7 +264,7 @@ describe('postgres provider against a real server', () => {
 
     // NOLOGIN is checked after authentication, so the delivered password is still proven to be the valid one.
     const verified = await act(provider.actions.verifyRevoked({ ref: 'app_user@appdb' }, makeContext()));
-    expect(verified.summary.destinationLogins).toEqual([`file:${sinkPath('app_user')}=accepted-but-blocked`]);
+    expect(verified.summary.destinationLogins).toEqual([`file:${sinkName('app_user')}=accepted-but-blocked`]);
 
     const tampered = await failure(
       provider.actions.restoreGrants(
@@ -287,7 +294,7 @@ describe('postgres provider against a real server', () => {
     const oldPassword = leaked('retry-old');
     await createRole('retry_user', oldPassword);
     const ref = 'retry_user@appdb';
-    const destinations = [{ provider: 'file', target: sinkPath('retry_user') }];
+    const destinations = [{ provider: 'file', target: sinkName('retry_user') }];
     const idempotencyKey = 'incident-2/rotate/1';
     const seen: string[] = [oldPassword];
 
@@ -315,7 +322,7 @@ describe('postgres provider against a real server', () => {
       provider.actions.rotateCredential({ ref, destinations }, makeContext({ idempotencyKey })),
     );
     expect(second.summary.reusedEarlierAttempt).toBe(false);
-    const delivered = await fileDestination.destination.readSecret(sinkPath('retry_user'));
+    const delivered = await fileDestination.destination.readSecret(sinkName('retry_user'));
     seen.push(delivered);
 
     // Attempt 3: a retry after success changes nothing.
@@ -326,7 +333,7 @@ describe('postgres provider against a real server', () => {
       reusedEarlierAttempt: true,
       credentialVersion: second.summary.credentialVersion,
     });
-    expect(await fileDestination.destination.readSecret(sinkPath('retry_user'))).toBe(delivered);
+    expect(await fileDestination.destination.readSecret(sinkName('retry_user'))).toBe(delivered);
 
     const outcomes = await Promise.all(seen.map((value) => loginAs('retry_user', value)));
     expect(outcomes.filter((outcome) => outcome === 'ok')).toHaveLength(1);
@@ -335,7 +342,7 @@ describe('postgres provider against a real server', () => {
 
   test('two attempts racing with one idempotency key rotate once: the later one finds the work done', async () => {
     await createRole('race_user', leaked('race-old'));
-    const destinations = [{ provider: 'file', target: sinkPath('race_user') }];
+    const destinations = [{ provider: 'file', target: sinkName('race_user') }];
     const minted: string[] = [];
     const slowDelivery = (): ActionContext => {
       const ctx = makeContext({
@@ -356,7 +363,7 @@ describe('postgres provider against a real server', () => {
     ]);
     expect(results.map((result) => result.summary.reusedEarlierAttempt).sort()).toEqual([false, true]);
     expect(minted).toHaveLength(1);
-    const delivered = await fileDestination.destination.readSecret(sinkPath('race_user'));
+    const delivered = await fileDestination.destination.readSecret(sinkName('race_user'));
     expect(delivered).toBe(minted[0]);
     expect(await loginAs('race_user', delivered)).toBe('ok');
   });
@@ -376,7 +383,7 @@ describe('postgres provider against a real server', () => {
 
     await act(
       provider.actions.rotateCredential(
-        { ref: 'revoke_user@appdb', destinations: [{ provider: 'file', target: sinkPath('revoke_user') }] },
+        { ref: 'revoke_user@appdb', destinations: [{ provider: 'file', target: sinkName('revoke_user') }] },
         makeContext({ incidentId: 'inc-r' }),
       ),
     );
@@ -387,7 +394,7 @@ describe('postgres provider against a real server', () => {
       ),
     );
     expect(afterRotation.summary.outcome).toBe('already-replaced-by-rotation');
-    const delivered = await fileDestination.destination.readSecret(sinkPath('revoke_user'));
+    const delivered = await fileDestination.destination.readSecret(sinkName('revoke_user'));
     expect(await loginAs('revoke_user', delivered)).toBe('ok');
   });
 

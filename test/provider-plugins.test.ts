@@ -106,16 +106,22 @@ describe('the list refuses what would make runbooks ambiguous', () => {
 
 test('only systems whose settings are present get a real provider', async () => {
   const empty = mkdtempSync(join(tmpdir(), 'tourniquet-connectors-'));
-  const none = await PROVIDER_DIRECTORY.createConfigured({ TOURNIQUET_CONNECTORS_DIR: empty });
+  // The file destination creates its secrets directory: keep it out of the working tree.
+  const dataDir = mkdtempSync(join(tmpdir(), 'tourniquet-data-'));
+  const none = await PROVIDER_DIRECTORY.createConfigured({
+    TOURNIQUET_CONNECTORS_DIR: empty,
+    TOURNIQUET_DATA_DIR: dataDir,
+  });
   // Writing a file needs no credentials; the simulated stand-in is never a real provider.
   expect(none.map((provider) => provider.name)).toEqual(['file']);
   const configured = await PROVIDER_DIRECTORY.createConfigured({
     TOURNIQUET_CONNECTORS_DIR: empty,
+    TOURNIQUET_DATA_DIR: dataDir,
     GITHUB_TOKEN: 'ghp_not-a-real-token',
     POSTGRES_ADMIN_URL: 'postgres://admin@127.0.0.1:1/postgres',
   });
   expect(configured.map((provider) => provider.name)).toEqual(['github', 'postgres', 'file']);
   // The shipped presets: the generic example has a literal base URL, n8n waits for N8N_BASE_URL.
-  const presets = await PROVIDER_DIRECTORY.createConfigured({});
+  const presets = await PROVIDER_DIRECTORY.createConfigured({ TOURNIQUET_DATA_DIR: dataDir });
   expect(presets.map((provider) => provider.name)).toEqual(['http-connector', 'file']);
 });

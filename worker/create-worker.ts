@@ -14,6 +14,7 @@ import { createStepActivities } from '../activities/execute-step';
 import { createRecordActivities, type Notifier } from '../activities/notify';
 import type { IncidentActivities } from '../activities/types';
 import type { OwnerDirectory } from '../lib/owners';
+import type { TemporalTlsOptions } from '../lib/temporal-tls';
 import type { ProviderRegistry } from '../providers/registry';
 import type { EvidenceJson, EvidenceStore } from '../providers/types';
 
@@ -21,6 +22,8 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 export interface TourniquetWorkerOptions {
   address: string;
+  /** TLS to the frontend (lib/temporal-tls.ts `temporalConnectionOptions`); absent: plaintext. */
+  tls?: TemporalTlsOptions;
   namespace: string;
   taskQueue: string;
   registry: ProviderRegistry;
@@ -61,10 +64,11 @@ class HistoryReader {
   constructor(
     private readonly address: string,
     private readonly namespace: string,
+    private readonly tls?: TemporalTlsOptions,
   ) {}
 
   async read(incidentId: string): Promise<EvidenceJson> {
-    this.connection ??= Connection.connect({ address: this.address });
+    this.connection ??= Connection.connect({ address: this.address, tls: this.tls });
     const client = new Client({ connection: await this.connection, namespace: this.namespace });
     const history = await client.workflow.getHandle(incidentId).fetchHistory();
     return JSON.parse(historyToJSON(history)) as EvidenceJson;
@@ -100,11 +104,11 @@ export function ensureTemporalRuntime(logger: Logger): void {
 export async function createTourniquetWorker(options: TourniquetWorkerOptions): Promise<TourniquetWorker> {
   ensureTemporalRuntime(options.logger);
   const identity = options.identity ?? `tourniquet-worker@${hostname()}:${process.pid}`;
-  const connection = await NativeConnection.connect({ address: options.address });
+  const connection = await NativeConnection.connect({ address: options.address, tls: options.tls });
   const workflowSource = options.workflowBundlePath
     ? { workflowBundle: { code: await readFile(options.workflowBundlePath, 'utf8') } }
     : { workflowsPath: WORKFLOWS_PATH };
-  const historyReader = new HistoryReader(options.address, options.namespace);
+  const historyReader = new HistoryReader(options.address, options.namespace, options.tls);
   const worker = await Worker.create({
     connection,
     namespace: options.namespace,

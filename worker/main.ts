@@ -1,3 +1,4 @@
+import { chmodSync, mkdirSync } from 'node:fs';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { startConfiguredWorker } from './runtime';
@@ -5,6 +6,9 @@ import { startConfiguredWorker } from './runtime';
 /** `tourniquet worker`: one worker process; scale out by running more. */
 export async function runWorkerProcess(): Promise<void> {
   const config = loadConfig();
+  // The data dir is its owner's alone, also when an older version left it readable.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
   const logger = createLogger(config.TOURNIQUET_LOG_LEVEL, 'tourniquet-worker');
   const { worker, running } = await startConfiguredWorker(config, logger);
   const stop = (): void => void worker.shutdown();

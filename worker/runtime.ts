@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { temporalAddress, type Config } from '../lib/config';
+import type { Config } from '../lib/config';
+import { temporalConnectionOptions } from '../lib/temporal-tls';
 import type { EvidenceStore } from '../providers/types';
 import { createTourniquetWorker, type TourniquetWorker } from './create-worker';
 import { openEvidenceSink } from './evidence';
@@ -16,7 +17,7 @@ export async function startConfiguredWorker(
   mkdirSync(config.dataDir, { recursive: true });
   const registry = await createRegistry(config, logger);
   const worker = await createTourniquetWorker({
-    address: temporalAddress(config),
+    ...temporalConnectionOptions(config),
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     registry,

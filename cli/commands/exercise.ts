@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { ExerciseError, prepareExercise, runExercise } from '../../exercises/engine';
 import { loadScenarioFile } from '../../exercises/scenario';
-import { loadConfig, temporalAddress } from '../../lib/config';
+import { loadConfig } from '../../lib/config';
+import { temporalConnectionOptions } from '../../lib/temporal-tls';
 import { fingerprintKeyOf } from '../../lib/keys';
 import { createLogger } from '../../lib/logger';
 import { formatIssues } from '../../runbooks';
@@ -74,7 +75,7 @@ export function registerExerciseCommands(program: Command): void {
           scenarioFile: loaded.file,
           scenarioSha256: loaded.sha256,
           client,
-          address: temporalAddress(config),
+          ...temporalConnectionOptions(config),
           namespace: config.TEMPORAL_NAMESPACE,
           dataDir: config.dataDir,
           fingerprintKey,

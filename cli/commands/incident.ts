@@ -4,6 +4,7 @@ import { fingerprintKeyOf } from '../../lib/keys';
 import { findRunbook, formatIssues } from '../../runbooks';
 import { SEVERITIES, type IncidentStatus } from '../../lib/runbook/types';
 import { formatPath } from '../../lib/runbook/validate';
+import { holdsSecret } from '../../lib/scrub';
 import {
   addIncidentNote,
   buildIncidentInput,
@@ -20,6 +21,27 @@ import { withClient } from '../temporal';
 
 function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Reference flags name where a secret lives, never the secret itself. One that holds a secret value is refused
+ * before anything else reads it (a validation message could quote it) and before anything connects, as the Slack
+ * modal refuses it; the message names the flag, never the value.
+ */
+function refuseSecretReferences(options: Record<string, unknown>): void {
+  const references = {
+    '--connector': options.connector,
+    '--credential': options.credential,
+    '--destination': options.destination,
+  };
+  for (const [flag, value] of Object.entries(references)) {
+    if ([value].flat().some((item) => typeof item === 'string' && holdsSecret(item))) {
+      throw new CliError(
+        `${flag}: looks like it contains a secret value; give a reference, not the secret`,
+        2,
+      );
+    }
+  }
 }
 
 function printStatus(status: IncidentStatus): void {
@@ -64,27 +86,28 @@ export function registerIncidentCommands(program: Command): void {
       '--secret-fingerprint <hex>',
       'the keyed fingerprint of the leaked value, when a detector gave one',
     )
-    .option('--requester <who>', 'who raised the incident')
     .option('--exercise', 'tabletop exercise: route every action to the simulated provider')
     .option('--wait', 'wait until the incident closes')
     .option('--json', 'print JSON')
     .action(async (options: Record<string, unknown>) => {
+      refuseSecretReferences(options);
       const request = incidentRequestSchema.safeParse({
         secretKind: options.secretKind,
         connector: options.connector,
         credential: options.credential,
         destinations: options.destination,
         severity: options.severity,
-        requester: options.requester,
         secretFingerprint: options.secretFingerprint,
         exercise: options.exercise === true,
       });
       if (!request.success) {
         const issue = request.error.issues[0];
+        // `destinations[0]` is the first `--destination`: the flag is singular and repeated.
         const flag = `--${formatPath(issue.path)
+          .replace(/\[\d+\]$/, '')
+          .replace(/^destinations$/, 'destination')
           .replace(/([A-Z])/g, '-$1')
-          .toLowerCase()
-          .replace(/\[\d+\]$/, '')}`;
+          .toLowerCase()}`;
         throw new CliError(`${flag}: ${issue.message}`, 2);
       }
       const found = findRunbook(String(options.runbook), process.env.TOURNIQUET_RUNBOOKS_DIR);

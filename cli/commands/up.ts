@@ -1,7 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig, temporalAddress } from '../../lib/config';
+import { temporalConnectionOptions } from '../../lib/temporal-tls';
 import { createLogger, resolveLogFormat } from '../../lib/logger';
 import { INCIDENT_SEARCH_ATTRIBUTES } from '../../client';
 import { findTemporalCli, startDevServer, type DevServer } from '../../temporal/dev-server';
@@ -11,7 +12,9 @@ import { runGatewayProcess, startConfiguredGateway } from '../../gateway/main';
 
 async function up(): Promise<void> {
   const config = loadConfig();
-  mkdirSync(config.dataDir, { recursive: true });
+  // Its owner's alone, also when an older version left it readable (`worker` and `gateway` do the same).
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
   // Readable lines at a terminal, JSON when piped or in a container, unless TOURNIQUET_LOG_FORMAT says otherwise.
   const logger = createLogger(
     config.TOURNIQUET_LOG_LEVEL,
@@ -32,7 +35,7 @@ async function up(): Promise<void> {
     });
   }
   const address = temporalAddress(config);
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const { worker, running } = await startConfiguredWorker(config, logger);
   const gateway = await startConfiguredGateway(config, connection, logger);
 

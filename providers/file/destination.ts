@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { constants, mkdirSync } from 'node:fs';
+import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import {
   defineProvider,
   ProviderError,
@@ -8,10 +9,11 @@ import {
   type Provider,
   type SecretDestination,
 } from '../types';
+import { checkSecretName } from './refs';
 
 export interface FileDestinationOptions {
-  /** When set, every target must resolve inside this directory (relative targets are taken from it). */
-  baseDirectory?: string;
+  /** Every target is a name under this directory (TOURNIQUET_SECRETS_DIR); nothing else is ever written. */
+  baseDirectory: string;
 }
 
 /** A destination that can also hand its value back, so verification can log in with what consumers read. */
@@ -23,22 +25,50 @@ export type FileDestinationProvider = Provider<Record<string, never>> & {
   destination: FileSecretDestination;
 };
 
-function resolveTarget(target: string, options: FileDestinationOptions): string {
-  if (target.includes('\0'))
-    throw new ProviderError('file target: contains a NUL byte', false, 'InvalidParams');
-  if (!options.baseDirectory) {
-    if (!isAbsolute(target)) {
-      throw new ProviderError(`file target "${target}": expected an absolute path`, false, 'InvalidParams');
-    }
-    return resolve(target);
+const invalid = (message: string): ProviderError => new ProviderError(message, false, 'InvalidParams');
+
+function inside(base: string, path: string): boolean {
+  const rest = relative(base, path);
+  return rest !== '' && !rest.startsWith('..') && !isAbsolute(rest);
+}
+
+/**
+ * The file a target names, refused unless it is a name under the base directory. Checked again here, not only when
+ * the incident starts: whatever reaches the worker (a runbook's params, a replayed history), it writes nowhere else.
+ */
+function resolveTarget(target: string, base: string): string {
+  try {
+    checkSecretName(target);
+  } catch (error) {
+    throw invalid(`file target: ${(error as Error).message}`);
   }
-  const base = resolve(options.baseDirectory);
   const path = resolve(base, target);
-  const inside = relative(base, path);
-  if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
-    throw new ProviderError(`file target "${target}": outside ${base}`, false, 'InvalidParams');
-  }
+  if (!inside(base, path)) throw invalid(`file target "${target}": outside ${base}`);
   return path;
+}
+
+/**
+ * The directories between the base and the file, created 0700 when `create` is set. Each must be a real directory:
+ * a symbolic link someone planted under the base must not lead the write (or the read) out of it.
+ */
+async function directoriesOnTheWay(
+  base: string,
+  path: string,
+  target: string,
+  create: boolean,
+): Promise<void> {
+  let directory = base;
+  for (const segment of relative(base, dirname(path)).split(sep).filter(Boolean)) {
+    directory = join(directory, segment);
+    if (create) {
+      await mkdir(directory, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+    }
+    if (!(await lstat(directory)).isDirectory()) {
+      throw invalid(`file target "${target}": ${directory} is not a directory (a symbolic link?)`);
+    }
+  }
 }
 
 /**
@@ -69,9 +99,10 @@ async function writeAtomically(path: string, value: string): Promise<void> {
 }
 
 function fileError(action: string, path: string, error: unknown): ProviderError {
+  if (error instanceof ProviderError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
   // Missing directories and permissions will not heal by retrying; a full disk or I/O hiccup might.
-  const retryable = !['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 'EROFS'].includes(code);
+  const retryable = !['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 'EROFS', 'ELOOP'].includes(code);
   return new ProviderError(
     `file destination: ${action} ${path} failed (${code})`,
     retryable,
@@ -79,12 +110,19 @@ function fileError(action: string, path: string, error: unknown): ProviderError 
   );
 }
 
-/** The `file` destination for local use: `target` is a path; the file holds the value and nothing else. */
-export function createFileDestinationProvider(options: FileDestinationOptions = {}): FileDestinationProvider {
+/**
+ * The `file` destination: `target` is a name under `baseDirectory` (created 0700), the file holds the value and
+ * nothing else, readable by its owner only.
+ */
+export function createFileDestinationProvider(options: FileDestinationOptions): FileDestinationProvider {
+  const base = resolve(options.baseDirectory);
+  mkdirSync(base, { recursive: true, mode: 0o700 });
   const destination: FileSecretDestination = {
     async storeSecret(target: string, value: string, ctx: ActionContext): Promise<void> {
-      const path = resolveTarget(target, options);
+      const path = resolveTarget(target, base);
       try {
+        await directoriesOnTheWay(base, path, target, true);
+        // Renaming over a symbolic link replaces the link, never the file it points to.
         await writeAtomically(path, value);
       } catch (error) {
         throw fileError('writing', path, error);
@@ -92,9 +130,15 @@ export function createFileDestinationProvider(options: FileDestinationOptions = 
       ctx.log.info({ destination: 'file', target: path }, 'secret stored');
     },
     async readSecret(target: string): Promise<string> {
-      const path = resolveTarget(target, options);
+      const path = resolveTarget(target, base);
       try {
-        return await readFile(path, 'utf8');
+        await directoriesOnTheWay(base, path, target, false);
+        const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+        try {
+          return await handle.readFile('utf8');
+        } finally {
+          await handle.close();
+        }
       } catch (error) {
         throw fileError('reading', path, error);
       }
