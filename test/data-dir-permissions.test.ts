@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -7,15 +7,14 @@ import { devServerArgs } from '../temporal/dev-server';
 import { runCli } from './harness/cli';
 import { waitFor } from './harness/incidents';
 import { freePort } from './harness/ports';
-import { makeDataDir, workflowBundlePath } from './harness/temporal';
+import { makeDataDir } from './harness/temporal';
+import { startUp, upEnv } from './harness/up';
 
 /*
  * Issue #14, confinement: the data directory holds the fingerprint and evidence keys, operators' private keys,
  * Temporal's SQLite file (every incident's history) and the simulation journal. Another local user must read none
  * of it: every directory 0700, every file 0600, whoever created it (Tourniquet, or the Temporal dev server it runs).
  */
-
-const BIN = join(__dirname, '..', 'bin', 'tourniquet.js');
 
 /** Every path under `root` (root itself as `.`), with what lstat says of it. */
 function walk(root: string): { name: string; info: Stats }[] {
@@ -91,24 +90,9 @@ test('`tourniquet up` and an incident leave every directory of the data dir 0700
   const dataDir = makeDataDir('tourniquet-perms-');
   // A data dir from an older version, readable by everyone.
   chmodSync(dataDir, 0o755);
-  const env = {
-    TOURNIQUET_DATA_DIR: dataDir,
-    TOURNIQUET_PORT: String(await freePort()),
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    TOURNIQUET_WORKFLOW_BUNDLE: await workflowBundlePath(),
-    TOURNIQUET_LOG_LEVEL: 'warn',
-  };
-  const child = spawn(process.execPath, [BIN, 'up'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const env = await upEnv(dataDir);
+  const { child, exited } = await startUp(env);
   running = { child, exited, dataDir };
-  await waitFor(() => Promise.resolve(output.includes('Press Ctrl-C') ? true : undefined), 120_000);
 
   // The Temporal Web UI answers on loopback only.
   const serverPid = readFileSync(join(dataDir, 'temporal', 'server.pid'), 'utf8').trim();

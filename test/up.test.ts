@@ -1,31 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './harness/cli';
 import { waitFor } from './harness/incidents';
 import { freePort } from './harness/ports';
-import { makeDataDir, workflowBundlePath } from './harness/temporal';
-
-const BIN = join(__dirname, '..', 'bin', 'tourniquet.js');
-
-interface Stack {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function up(env: Record<string, string>): Promise<Stack> {
-  const child = spawn(process.execPath, [BIN, 'up'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor(() => Promise.resolve(output.includes('Press Ctrl-C') ? true : undefined), 120_000);
-  return { child, output: () => output, exited };
-}
+import { makeDataDir } from './harness/temporal';
+import { startUp, upEnv } from './harness/up';
 
 function alive(pid: number): boolean {
   try {
@@ -38,15 +17,8 @@ function alive(pid: number): boolean {
 
 test('`tourniquet up` runs the stack; the CLI runs an incident to completion; Ctrl-C stops everything; a restart finds it', async () => {
   const dataDir = makeDataDir();
-  const env = {
-    TOURNIQUET_DATA_DIR: dataDir,
-    TOURNIQUET_PORT: String(await freePort()),
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    TOURNIQUET_WORKFLOW_BUNDLE: await workflowBundlePath(),
-    TOURNIQUET_LOG_LEVEL: 'warn',
-  };
-  const first = await up(env);
+  const env = await upEnv(dataDir);
+  const first = await startUp(env);
   expect(first.output()).toContain(`Temporal UI  http://127.0.0.1:${env.TEMPORAL_UI_PORT}`);
   expect(first.output()).toContain(`Gateway      http://127.0.0.1:${env.TOURNIQUET_PORT}`);
   const serverPid = Number(readFileSync(join(dataDir, 'temporal', 'server.pid'), 'utf8'));
@@ -133,7 +105,7 @@ test('`tourniquet up` runs the stack; the CLI runs an incident to completion; Ct
   expect(await first.exited).toBe(0);
   expect(alive(serverPid)).toBe(false);
 
-  const second = await up(env);
+  const second = await startUp(env);
   const listed = await waitFor(async () => {
     const list = await runCli(['incident', 'list', '--json'], env);
     const incidents = JSON.parse(list.stdout) as { incidentId: string; state: string }[];
