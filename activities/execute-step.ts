@@ -1,6 +1,7 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { formatPath } from '../lib/runbook/validate';
+import { holdsSecret, redactSecrets } from '../lib/scrub';
 import type { ProviderRegistry } from '../providers/registry';
 import {
   ProviderError,
@@ -110,7 +111,9 @@ export function createStepActivities(deps: ActivityDependencies): Pick<IncidentA
         });
         return done;
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
+        // A provider must not put a secret in an error, but one that echoes an upstream answer might: what is
+        // logged, recorded and handed to Temporal (the workflow's history) is the redacted text.
+        const message = redactSecrets(error instanceof Error ? error.message : String(error));
         log.warn({ attempt: ctx.attempt, error: message }, 'step failed');
         await recordAction(deps.evidence, input, {
           outcome: 'failed',
@@ -150,12 +153,21 @@ function implementationName(provider: Provider): string {
 }
 
 function toFailure(error: unknown): Error {
-  if (error instanceof CancelledFailure || error instanceof ApplicationFailure) return error;
+  if (error instanceof CancelledFailure) return error;
+  if (error instanceof ApplicationFailure) {
+    return holdsSecret(error.message)
+      ? ApplicationFailure.create({
+          message: redactSecrets(error.message),
+          type: error.type ?? undefined,
+          nonRetryable: error.nonRetryable ?? undefined,
+        })
+      : error;
+  }
   if (error instanceof ProviderError) {
     return error.retryable
-      ? ApplicationFailure.retryable(error.message, error.code)
-      : ApplicationFailure.nonRetryable(error.message, error.code);
+      ? ApplicationFailure.retryable(redactSecrets(error.message), error.code)
+      : ApplicationFailure.nonRetryable(redactSecrets(error.message), error.code);
   }
-  if (error instanceof Error) return ApplicationFailure.retryable(error.message, error.name);
-  return ApplicationFailure.retryable(String(error));
+  if (error instanceof Error) return ApplicationFailure.retryable(redactSecrets(error.message), error.name);
+  return ApplicationFailure.retryable(redactSecrets(String(error)));
 }

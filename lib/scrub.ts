@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { fingerprintSecret, redactedHint, type RedactedHint } from './fingerprint';
 
 /** How sure the scrubber is that a value is a secret, strongest first; the strongest finding keys the incident. */
@@ -540,6 +541,17 @@ class Scrubber {
 /** Whether a text holds anything the scrubber would redact; nothing is fingerprinted, so no key is needed. */
 export function holdsSecret(text: string): boolean {
   return findSpans(text).length > 0;
+}
+
+/** A key for scrubbing whose fingerprints nobody keeps: only the redacted text is wanted. */
+const THROWAWAY_KEY = randomBytes(32);
+
+/**
+ * The text with every secret replaced by its marker, for text that is about to be stored or shown and whose
+ * findings nobody needs (an error message): the markers are the same whatever the key.
+ */
+export function redactSecrets(text: string): string {
+  return holdsSecret(text) ? String(scrubSecrets(text, THROWAWAY_KEY).redacted) : text;
 }
 
 /**

@@ -295,10 +295,32 @@ describe('heartbeats', () => {
 });
 
 describe('secret values', () => {
-  // Today executeStep passes a provider's error message on verbatim: a provider that put a secret in it would leak
-  // it to the failure (history), the evidence record and the log. Providers must not (ProviderError's contract);
-  // scrubbing here as defence in depth is still to do.
-  test.todo('a provider error message carrying a secret is scrubbed before history, evidence and logs');
+  // A provider must not put a secret in an error (ProviderError's contract); one that echoes an upstream answer
+  // might. What executeStep logs, records and hands to Temporal (the workflow's history) is redacted anyway.
+  test.each([
+    ['a ProviderError', () => new ProviderError(`token ${LEAKED} was refused`, false, 'Refused')],
+    ['a plain Error', () => new Error(`upstream said: bad credentials ${LEAKED}`)],
+    ['an ApplicationFailure', () => ApplicationFailure.nonRetryable(`refused ${LEAKED}`, 'Upstream')],
+  ])('%s carrying a secret reaches no failure, evidence record or log line', async (_kind, make) => {
+    const step = harness(() => Promise.reject(make()));
+    const failure = await failureOf(step.run());
+
+    expect(failure.message).not.toContain(LEAKED);
+    expect(failure.message).toContain(`[REDACTED:`);
+    expect(JSON.stringify(step.evidence.events)).not.toContain(LEAKED);
+    expect(step.logs.join('')).not.toContain(LEAKED);
+  });
+
+  test('keeps the kind of failure while redacting it', async () => {
+    const retryable = await failureOf(
+      harness(() => Promise.reject(new ProviderError(`try again ${LEAKED}`, true, 'Busy'))).run(),
+    );
+    expect([retryable.type, retryable.nonRetryable]).toEqual(['Busy', false]);
+    const final = await failureOf(
+      harness(() => Promise.reject(ApplicationFailure.nonRetryable(`no ${LEAKED}`, 'Upstream'))).run(),
+    );
+    expect([final.type, final.nonRetryable]).toEqual(['Upstream', true]);
+  });
 
   test('a value handed to ctx.deliverSecret reaches the destination and nothing executeStep returns, records or logs', async () => {
     const step = harness(async (_params, ctx) => {
