@@ -121,7 +121,9 @@ class IncidentRun {
     });
     this.gate = new ApprovalGate({
       context: input.context,
-      clockSpeed: input.clock?.speed ?? 1,
+      // The accelerated clock is an exercise's: a real incident's deadlines (and so break-glass) run on real time,
+      // whatever a start sent straight to the Temporal API says.
+      clockSpeed: input.exercise ? (input.clock?.speed ?? 1) : 1,
       isHalted: () => this.halted,
       record: (type, actor, stepId, detail) => this.record(type, actor, stepId, detail),
       announce: (type, actor, stepId, detail, request, mention) =>
@@ -138,6 +140,10 @@ class IncidentRun {
       undefined,
       `runbook ${runbook.id}, ${context.incident.hint || context.incident.secretKind}`,
     );
+    if (!this.input.exercise && this.input.clock && this.input.clock.speed !== 1) {
+      this.flags.push('exercise-clock-ignored');
+      this.record('note', 'workflow', undefined, 'an exercise clock was sent with a real incident: ignored');
+    }
     const order = topologicalOrder(runbook.steps);
     if (!order.ok) throw ApplicationFailure.nonRetryable(`runbook has a cycle: ${order.cycle.join(', ')}`);
 
