@@ -1,4 +1,5 @@
 import { INCIDENT_WORKFLOW } from '../client';
+import type { ApprovalRequest, IncidentStatus } from '../lib/runbook/types';
 import {
   fixtureRunbook,
   incidentInput,
@@ -16,39 +17,15 @@ import { useTemporalWorker } from './harness/stack';
  */
 const stack = useTemporalWorker();
 
-test('a real incident started straight through the Temporal API with an exercise clock keeps real-time deadlines', async () => {
-  const input = {
-    ...incidentInput(fixtureRunbook('approvals'), { connector: uniqueConnector(), severity: 'critical' }),
-    clock: { speed: 3_600 },
-  };
-  const incidentId = input.context.incident.id;
-  await stack.client.workflow.start(INCIDENT_WORKFLOW, {
-    workflowId: incidentId,
-    taskQueue: TASK_QUEUE,
-    args: [input],
-  });
-
-  const status = await waitFor(async () => {
-    const current = await query(stack.client, incidentId);
-    return current.approvals.some((request) => request.stepId === 'rotate') ? current : undefined;
-  });
-  const request = status.approvals.find((candidate) => candidate.stepId === 'rotate')!;
-  // The runbook's deadline is one hour; at ×3,600 it would have been one second.
-  expect(Date.parse(request.expiresAt) - Date.parse(request.requestedAt)).toBe(60 * 60_000);
-  expect(status.flags).toContain('exercise-clock-ignored');
-  expect(status.timeline.find((event) => event.type === 'note')).toMatchObject({
-    actor: 'workflow',
-    detail: 'an exercise clock was sent with a real incident: ignored',
-  });
-  await stack.client.workflow.getHandle(incidentId).cancel();
-});
-
-test('an exercise keeps its accelerated clock', async () => {
+/** Starts the `approvals` fixture at ×3,600 through the raw client; its `rotate` step asks within one hour. */
+async function startWithClock(
+  exercise: boolean,
+): Promise<{ status: IncidentStatus; rotate: ApprovalRequest }> {
   const input = {
     ...incidentInput(fixtureRunbook('approvals'), {
       connector: uniqueConnector(),
       severity: 'critical',
-      exercise: true,
+      exercise,
     }),
     clock: { speed: 3_600 },
   };
@@ -62,8 +39,26 @@ test('an exercise keeps its accelerated clock', async () => {
     const current = await query(stack.client, incidentId);
     return current.approvals.some((request) => request.stepId === 'rotate') ? current : undefined;
   });
-  const request = status.approvals.find((candidate) => candidate.stepId === 'rotate')!;
-  expect(Date.parse(request.expiresAt) - Date.parse(request.requestedAt)).toBe(1_000);
-  expect(status.flags).not.toContain('exercise-clock-ignored');
   await stack.client.workflow.getHandle(incidentId).cancel();
+  return { status, rotate: status.approvals.find((request) => request.stepId === 'rotate')! };
+}
+
+const deadlineMs = (request: ApprovalRequest) =>
+  Date.parse(request.expiresAt) - Date.parse(request.requestedAt);
+
+test('a real incident started straight through the Temporal API with an exercise clock keeps real-time deadlines', async () => {
+  const { status, rotate } = await startWithClock(false);
+  // The runbook's deadline is one hour; at ×3,600 it would have been one second.
+  expect(deadlineMs(rotate)).toBe(60 * 60_000);
+  expect(status.flags).toContain('exercise-clock-ignored');
+  expect(status.timeline.find((event) => event.type === 'note')).toMatchObject({
+    actor: 'workflow',
+    detail: 'an exercise clock was sent with a real incident: ignored',
+  });
+});
+
+test('an exercise keeps its accelerated clock', async () => {
+  const { status, rotate } = await startWithClock(true);
+  expect(deadlineMs(rotate)).toBe(1_000);
+  expect(status.flags).not.toContain('exercise-clock-ignored');
 });
