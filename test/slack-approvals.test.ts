@@ -149,7 +149,10 @@ test('an owner approves from Slack: the step runs and the request is updated in 
   // The stale and the badly signed click claimed to be U0IAM1: unauthenticated, they write nothing anywhere
   // (timeline, thread) and are only counted and logged.
   expect(refused).toHaveLength(5);
-  expect((await query(stack.temporal.client, incidentId)).approvals[0].message).toEqual({
+  const rotateRequest = (await query(stack.temporal.client, incidentId)).approvals.find(
+    (candidate) => candidate.stepId === 'rotate',
+  );
+  expect(rotateRequest?.message).toEqual({
     channel: message.channel,
     ts: message.ts,
   });
