@@ -1,4 +1,4 @@
-import type { webApi } from '@slack/bolt';
+import type { types, webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { incidentRequestSchema } from '../client';
@@ -113,8 +113,13 @@ export function requestOfReport(
   return request.success ? request.data : undefined;
 }
 
+export interface PendingReportMessage {
+  text: string;
+  blocks: types.KnownBlock[];
+}
+
 /** The message that asks an owner to confirm, or undefined when the report does not fit in a button. */
-export function pendingReportMessage(report: PendingReport): { text: string; blocks: unknown[] } | undefined {
+export function pendingReportMessage(report: PendingReport): PendingReportMessage | undefined {
   const value = JSON.stringify(report);
   if (value.length > BUTTON_VALUE_LIMIT) return undefined;
   const text =

@@ -3,7 +3,7 @@ import { buildIncidentInput, startIncident } from '../../client';
 import { findRunbook, formatIssues } from '../../runbooks';
 import { SECRET_LEAK_VIEW } from '../binding';
 import { decodeIntakeMetadata, FIELD_BLOCKS, parseIntake } from '../intake';
-import { pendingReportMessage, pendingReportOf } from '../kickoff';
+import { pendingReportMessage, pendingReportOf, type PendingReportMessage } from '../kickoff';
 import { escapeMrkdwn, mention } from '../messages';
 import { postOrDirectMessage, readModalSubmission, type ListenerDeps } from './shared';
 
@@ -90,11 +90,11 @@ async function askAnOwner(
   deps: ListenerDeps,
   reporter: string,
   reportedIn: string,
-  pending: { text: string; blocks: unknown[] },
+  pending: PendingReportMessage,
 ): Promise<void> {
   const channel = deps.intake.incidentChannel ?? reportedIn;
   const posted = await deps.slack.chat
-    .postMessage({ channel, text: pending.text, blocks: pending.blocks as never, unfurl_links: false })
+    .postMessage({ channel, text: pending.text, blocks: pending.blocks, unfurl_links: false })
     .then(
       () => true,
       (error: unknown) => {
