@@ -8,7 +8,7 @@ import { runCli } from './harness/cli';
 import { waitFor } from './harness/incidents';
 import { freePort } from './harness/ports';
 import { makeDataDir } from './harness/temporal';
-import { startUp, upEnv } from './harness/up';
+import { startDefaultIncident, startUp, upEnv } from './harness/up';
 
 /*
  * Issue #14, confinement: the data directory holds the fingerprint and evidence keys, operators' private keys,
@@ -106,22 +106,7 @@ test('`tourniquet up` and an incident leave every directory of the data dir 0700
   if (external) expect(await refused(external.address, uiPort)).toBe(true);
 
   // An incident: the containment that needs no human runs (simulation journal, evidence vault), then it waits.
-  const started = await runCli(
-    [
-      'incident',
-      'start',
-      '--secret-kind',
-      'github-token',
-      '--connector',
-      'github:acme/payments/deploy.yml',
-      '--severity',
-      'critical',
-      '--json',
-    ],
-    env,
-  );
-  expect(started.stderr).toBe('');
-  const { incidentId } = JSON.parse(started.stdout) as { incidentId: string };
+  const incidentId = await startDefaultIncident(env);
   await waitFor(
     async () => {
       const shown = await runCli(['incident', 'status', incidentId, '--json'], env);

@@ -4,7 +4,7 @@ import { runCli } from './harness/cli';
 import { waitFor } from './harness/incidents';
 import { freePort } from './harness/ports';
 import { makeDataDir } from './harness/temporal';
-import { startUp, upEnv } from './harness/up';
+import { startDefaultIncident, startUp, upEnv } from './harness/up';
 
 function alive(pid: number): boolean {
   try {
@@ -28,24 +28,7 @@ test('`tourniquet up` runs the stack; the CLI runs an incident to completion; Ct
   expect(health.status).toBe(200);
   expect(await health.json()).toEqual({ ok: true, temporal: 'serving' });
 
-  const started = await runCli(
-    [
-      'incident',
-      'start',
-      '--runbook',
-      'leaked-workflow-secret',
-      '--secret-kind',
-      'github-token',
-      '--connector',
-      'github:acme/payments/deploy.yml',
-      '--severity',
-      'critical',
-      '--json',
-    ],
-    env,
-  );
-  expect(started.stderr).toBe('');
-  const { incidentId } = JSON.parse(started.stdout) as { incidentId: string };
+  const incidentId = await startDefaultIncident(env);
   expect(incidentId).toMatch(/^incident-[0-9a-f]{24}$/);
 
   // Slack is not configured: the owners approve out of band with the local operators' keys `up` created.

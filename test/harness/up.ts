@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { runCli } from './cli';
 import { waitFor } from './incidents';
 import { freePort } from './ports';
 import { workflowBundlePath } from './temporal';
@@ -42,4 +43,26 @@ export async function startUp(env: Record<string, string>): Promise<UpProcess> {
     throw new Error(`tourniquet up did not come up: ${(error as Error).message}\n${output}`);
   }
   return { child, output: () => output, exited };
+}
+
+/** `tourniquet incident start` of the default runbook through the CLI, as the README shows it; its incident id. */
+export async function startDefaultIncident(env: Record<string, string>): Promise<string> {
+  const started = await runCli(
+    [
+      'incident',
+      'start',
+      '--runbook',
+      'leaked-workflow-secret',
+      '--secret-kind',
+      'github-token',
+      '--connector',
+      'github:acme/payments/deploy.yml',
+      '--severity',
+      'critical',
+      '--json',
+    ],
+    env,
+  );
+  expect(started.stderr).toBe('');
+  return (JSON.parse(started.stdout) as { incidentId: string }).incidentId;
 }
