@@ -1,11 +1,11 @@
-import { createPrivateKey, sign } from 'node:crypto';
+import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
-import { outOfBandMessage } from '../lib/runbook/approval-check';
+import { outOfBandMessage, slackDecisionMessage } from '../lib/runbook/approval-check';
 import type {
   ApprovalDecision,
   ApprovalDecisionResult,
@@ -107,12 +107,38 @@ export function signOutOfBandDecision(options: {
     ...(options.reason ? { reason: options.reason } : {}),
   };
   const message = outOfBandMessage(options.incidentId, base, expiresAt);
-  const signature = sign(
-    null,
-    Buffer.from(message, 'utf8'),
-    createPrivateKey(options.privateKeyPem),
-  ).toString('base64');
+  const signature = signEd25519(createPrivateKey(options.privateKeyPem), message);
   return { ...base, approver: { via: 'out-of-band', name: options.name, expiresAt, signature } };
+}
+
+/**
+ * A Slack user's decision, vouched for by the gateway's key: called only once Slack's request signature and the
+ * message it was clicked on have been checked. Valid for two minutes: it is sent at once.
+ */
+export function vouchForSlackDecision(options: {
+  incidentId: string;
+  decision: Omit<ApprovalDecision, 'approver'>;
+  userId: string;
+  message: { channel: string; ts: string };
+  gatewayKey: KeyObject;
+  validForMs?: number;
+  now?: number;
+}): ApprovalDecision {
+  const expiresAt = new Date((options.now ?? Date.now()) + (options.validForMs ?? 2 * 60_000)).toISOString();
+  const vouch = { message: { ...options.message }, expiresAt };
+  const text = slackDecisionMessage(options.incidentId, options.decision, options.userId, vouch);
+  return {
+    ...options.decision,
+    approver: {
+      via: 'slack',
+      userId: options.userId,
+      vouch: { ...vouch, signature: signEd25519(options.gatewayKey, text) },
+    },
+  };
+}
+
+function signEd25519(key: KeyObject, message: string): string {
+  return sign(null, Buffer.from(message, 'utf8'), key).toString('base64');
 }
 
 export function readPrivateKey(path: string): string {

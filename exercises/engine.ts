@@ -21,6 +21,8 @@ import {
   signalNote,
   startIncident,
 } from '../client';
+import { loadConfig } from '../lib/config';
+import { trustedGatewayKeys } from '../lib/gateway-key';
 import { loadOwnersFile, ownersFilePath, type OwnersFile } from '../lib/owners';
 import type { TemporalTlsOptions } from '../lib/temporal-tls';
 import { ownerRoles } from '../reports/collect';
@@ -329,7 +331,13 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     dir,
     ownersBackups(productionOwners),
     productionOwners ? { owners: productionOwners, dataDir } : undefined,
-    slack ? slackUsergroupResolver(createSlackWebClient(slack, logger)) : undefined,
+    slack
+      ? {
+          // Live people decide in Slack: the workflow takes their clicks only as the gateway signs them.
+          gatewayKeys: trustedGatewayKeys(loadConfig({ ...env, TOURNIQUET_DATA_DIR: dataDir })),
+          expandUsergroup: slackUsergroupResolver(createSlackWebClient(slack, logger)),
+        }
+      : undefined,
   );
 
   const taskQueue = `tourniquet-exercise-${incidentId.slice(-20)}`;

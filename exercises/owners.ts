@@ -69,7 +69,7 @@ export function createExerciseOwners(
   dir: string,
   backups: Record<string, string>,
   production?: ProductionOwners,
-  expandUsergroup?: UsergroupResolver,
+  live?: { gatewayKeys: string[]; expandUsergroup?: UsergroupResolver },
 ): ExerciseOwners {
   const people: Record<string, string[]> = {};
   const roles: Record<string, unknown> = {};
@@ -103,7 +103,10 @@ export function createExerciseOwners(
     }
   }
   return {
-    directory: new OwnerDirectory(owners, dir, expandUsergroup),
+    directory: new OwnerDirectory(owners, dir, {
+      gatewayKeys: live?.gatewayKeys ?? [],
+      expandUsergroup: live?.expandUsergroup,
+    }),
     owners,
     people,
     personas: [...personas.values()],

@@ -8,6 +8,14 @@ const optionalSetting = z.preprocess(
   z.string().min(1).optional(),
 );
 
+/** An ed25519 public key as the owners file and the gateway settings write it: the raw 32 bytes, base64. */
+export const rawEd25519PublicKey = z
+  .string()
+  .refine(
+    (value) => /^[A-Za-z0-9+/]{43}=$/.test(value) && Buffer.from(value, 'base64').length === 32,
+    'expected a raw ed25519 public key: 32 bytes, base64',
+  );
+
 /** Every environment variable Tourniquet reads, with its default. The README lists the same table. */
 const settings = z.object({
   TOURNIQUET_DATA_DIR: z.string().min(1).default('.data'),
@@ -21,6 +29,19 @@ const settings = z.object({
   TOURNIQUET_RUNBOOKS_DIR: z.string().min(1).optional(),
   TOURNIQUET_FINGERPRINT_KEY: z.string().min(1).optional(),
   TOURNIQUET_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  /** The gateway's ed25519 private key (PEM, PKCS#8); unset: `<data>/keys/gateway.key`, created when missing. */
+  TOURNIQUET_GATEWAY_KEY_FILE: optionalSetting,
+  /**
+   * The gateway public keys a worker believes, comma-separated (two while rotating); unset: the data dir's own
+   * `keys/gateway.pub`. A Slack decision not signed by one of them is refused.
+   */
+  TOURNIQUET_GATEWAY_PUBLIC_KEYS: z.preprocess(
+    (value) =>
+      typeof value === 'string' && value.trim() !== ''
+        ? value.split(',').map((key) => key.trim())
+        : undefined,
+    z.array(rawEd25519PublicKey).min(1).optional(),
+  ),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('tourniquet'),

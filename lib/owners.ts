@@ -2,6 +2,7 @@ import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypt
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { rawEd25519PublicKey } from './config';
 import { BUILTIN_RUNBOOKS_DIR } from './paths';
 import { formatPath, type RunbookIssue } from './runbook/validate';
 import type { OwnerSnapshot } from './runbook/types';
@@ -9,17 +10,11 @@ import { readYamlFile } from './yaml-file';
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user id such as U0123ABCD');
 const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'expected a Slack user group id such as S0123ABCD');
-const rawEd25519Key = z
-  .string()
-  .refine(
-    (value) => Buffer.from(value, 'base64').length === 32,
-    'expected a raw ed25519 public key: 32 bytes, base64',
-  );
 
 const outOfBandApprover = z
   .object({
     name: z.string().regex(/^[a-z][\w.-]*$/, 'expected a lower-case name'),
-    publicKey: rawEd25519Key.optional(),
+    publicKey: rawEd25519PublicKey.optional(),
     /** Relative paths are resolved against the data dir, so a fresh machine can generate its operator keys. */
     publicKeyFile: z.string().min(1).optional(),
     slackUser: slackUserId.optional(),
@@ -174,12 +169,24 @@ export async function mayStartFromSlack(
 export class OwnerDirectory {
   private readonly cache = new Map<string, { at: number; snapshot: OwnerSnapshot }>();
 
+  private readonly expandUsergroup?: UsergroupResolver;
+  private readonly gatewayKeys: string[];
+  private readonly ttlMs: number;
+
   constructor(
     private readonly owners: OwnersFile,
     private readonly dataDir: string,
-    private readonly expandUsergroup?: UsergroupResolver,
-    private readonly ttlMs = 60_000,
-  ) {}
+    options: {
+      /** The gateway keys whose signed Slack claims the workflow believes (`trustedGatewayKeys`). */
+      gatewayKeys: string[];
+      expandUsergroup?: UsergroupResolver;
+      ttlMs?: number;
+    },
+  ) {
+    this.gatewayKeys = options.gatewayKeys;
+    this.expandUsergroup = options.expandUsergroup;
+    this.ttlMs = options.ttlMs ?? 60_000;
+  }
 
   async snapshot(role: string): Promise<OwnerSnapshot> {
     const cached = this.cache.get(role);
@@ -198,6 +205,7 @@ export class OwnerDirectory {
         ...(entry.slackUser ? { slackUser: entry.slackUser } : {}),
       })),
       ...(definition.backup ? { backup: definition.backup } : {}),
+      gatewayKeys: [...this.gatewayKeys],
     };
     this.cache.set(role, { at: Date.now(), snapshot });
     return snapshot;

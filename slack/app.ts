@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { App, ExpressReceiver, HTTPModuleFunctions, type AuthorizeResult, webApi } from '@slack/bolt';
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
@@ -20,6 +21,8 @@ export interface SlackAppDeps {
   slackApiUrl?: string;
   /** Tourniquet's HMAC key for secret fingerprints (TOURNIQUET_FINGERPRINT_KEY). */
   fingerprintKey: Buffer;
+  /** The gateway's ed25519 key: it signs each verified Slack decision, the only kind the workflow accepts. */
+  gatewayKey: KeyObject;
   logger: Logger;
   /** The runbook `/secret-leak` starts. */
   runbookId?: string;
@@ -135,6 +138,7 @@ export function mountSlack(app: Express, deps: SlackAppDeps): MountedSlack {
     slack: client,
     logger,
     fingerprintKey: deps.fingerprintKey,
+    gatewayKey: deps.gatewayKey,
     kickoff: kickoffPolicy({ ownersFile: deps.ownersFile ?? ownersFilePath(), slack: client, logger }),
     intake: {
       taskQueue: deps.taskQueue,

@@ -17,6 +17,8 @@ const denyMetadataSchema = z
   .object({
     binding: approvalBindingSchema,
     channel: slackId,
+    /** The request message the Deny button was on: the gateway vouches for the decision on it. */
+    messageTs: slackTs,
     threadTs: slackTs.optional(),
   })
   .strict();

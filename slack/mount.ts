@@ -2,6 +2,7 @@ import { Client, type Connection } from '@temporalio/client';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
+import { gatewaySigningKey } from '../lib/gateway-key';
 import { fingerprintKeyOf } from '../lib/keys';
 import { ownersFilePath } from '../lib/owners';
 import { mountSlack } from './app';
@@ -27,6 +28,8 @@ export function slackGatewayMount(options: {
   const { config } = options;
   const temporal = new Client({ connection: options.connection, namespace: config.TEMPORAL_NAMESPACE });
   const fingerprintKey = fingerprintKeyOf(config);
+  // Read at start: a missing or wrong key stops the gateway with the variable's name, not the first click.
+  const gatewayKey = gatewaySigningKey(config);
   return (app) => {
     mountSlack(app, {
       temporal,
@@ -37,6 +40,7 @@ export function slackGatewayMount(options: {
       ...(slack.channel ? { incidentChannel: slack.channel } : {}),
       ...(config.TOURNIQUET_RUNBOOKS_DIR ? { runbooksDir: config.TOURNIQUET_RUNBOOKS_DIR } : {}),
       fingerprintKey,
+      gatewayKey,
       ownersFile: ownersFilePath(options.env),
       logger: options.logger,
       ...(options.countRefusedRequest ? { countRefusedRequest: options.countRefusedRequest } : {}),

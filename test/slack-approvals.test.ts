@@ -413,7 +413,10 @@ test('owner user groups are expanded with usergroups.users.list', async () => {
   const owners = ownersFileSchema.parse({
     roles: { platform: { slack: { users: ['U0PLATFORM1'], usergroups: ['S0PLATFORM'] } } },
   });
-  const directory = new OwnerDirectory(owners, stack.temporal.dataDir, slackUsergroupResolver(client));
+  const directory = new OwnerDirectory(owners, stack.temporal.dataDir, {
+    gatewayKeys: [],
+    expandUsergroup: slackUsergroupResolver(client),
+  });
   await expect(directory.snapshot('platform')).resolves.toMatchObject({
     slackUsers: ['U0PLATFORM1', 'U0ALICE001', 'U0FRANK006'],
   });

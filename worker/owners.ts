@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { LogNotifier, type Notifier } from '../activities/notify';
 import type { Config } from '../lib/config';
+import { trustedGatewayKeys } from '../lib/gateway-key';
 import { loadSlackWorkerConfig } from '../slack/config';
 import { createSlackNotifier, createSlackWebClient, slackUsergroupResolver } from '../slack/notifier';
 import {
@@ -27,7 +28,10 @@ export function loadOwnerDirectory(
   }
   const created = ensureOperatorKeys(loaded.owners, config.dataDir);
   if (created.length > 0) logger.info({ keys: created }, 'created out-of-band operator keys');
-  return new OwnerDirectory(loaded.owners, config.dataDir, expandUsergroup);
+  return new OwnerDirectory(loaded.owners, config.dataDir, {
+    gatewayKeys: trustedGatewayKeys(config),
+    expandUsergroup,
+  });
 }
 
 /** Slack when SLACK_BOT_TOKEN is set (SLACK_INCIDENT_CHANNEL then required), the log otherwise. */

@@ -33,6 +33,8 @@ export interface GateHost {
     mention?: string[],
   ): void;
   awaitingChanged(): void;
+  /** The Slack message that carried the step's request, once the notifier said where it went. */
+  requestMessage(stepId: string): { channel: string; ts: string } | undefined;
 }
 
 interface PendingApproval {
@@ -166,6 +168,7 @@ export class ApprovalGate {
         separationOfDuties: entry?.separationOfDuties ?? true,
         now: Date.now(),
         priorApprovals: entry?.request.approvals ?? [],
+        requestMessage: this.host.requestMessage(decision.stepId),
       },
     );
     if (reason) throw new Error(reason);

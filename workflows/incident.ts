@@ -129,6 +129,7 @@ class IncidentRun {
       announce: (type, actor, stepId, detail, request, mention) =>
         this.announce(type, actor, stepId, detail, request, mention),
       awaitingChanged: () => this.refreshState(),
+      requestMessage: (stepId) => this.notifications.requestMessage(stepId),
     });
   }
 

@@ -1,7 +1,14 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson, sha256Hex } from './canonical';
-import type { ApprovalDecision, ApprovalRequest, Approver, OwnerSnapshot, Params } from './types';
+import type {
+  ApprovalDecision,
+  ApprovalRequest,
+  Approver,
+  GatewayVouch,
+  OwnerSnapshot,
+  Params,
+} from './types';
 
 /** What an approval binds to: the incident, the step, the resolved action and its exact parameters. */
 export function approvalParamsHash(
@@ -28,6 +35,31 @@ export function outOfBandMessage(
     decision: decision.decision,
     reason: decision.reason ?? '',
     expiresAt,
+  });
+}
+
+/**
+ * The bytes the gateway signs for a Slack decision: who decided what, on which message, for which request. Every
+ * field an attacker could change is inside, so a claim fits one decision on one request and nothing else.
+ */
+export function slackDecisionMessage(
+  incidentId: string,
+  decision: Pick<ApprovalDecision, 'stepId' | 'nonce' | 'paramsHash' | 'decision' | 'reason'>,
+  userId: string,
+  vouch: Pick<GatewayVouch, 'message' | 'expiresAt'>,
+): string {
+  return canonicalJson({
+    purpose: 'tourniquet-slack-decision-v1',
+    incidentId,
+    stepId: decision.stepId,
+    nonce: decision.nonce,
+    paramsHash: decision.paramsHash,
+    decision: decision.decision,
+    reason: decision.reason ?? '',
+    userId,
+    channel: vouch.message.channel,
+    ts: vouch.message.ts,
+    expiresAt: vouch.expiresAt,
   });
 }
 
@@ -61,7 +93,7 @@ export function base64ToBytes(text: string): Uint8Array {
   return bytes;
 }
 
-export function verifyOutOfBandSignature(
+export function verifyEd25519Signature(
   publicKeyBase64: string,
   message: string,
   signatureBase64: string,
@@ -84,6 +116,8 @@ export interface DecisionContext {
   now: number;
   /** Identities that already approved this request. */
   priorApprovals: string[];
+  /** The Slack message that carried this request, once the notifier has said where it went. */
+  requestMessage?: { channel: string; ts: string };
 }
 
 /**
@@ -107,6 +141,8 @@ export function refusalReason(
   const approver = decision.approver;
   const roles = request.roles.join(', ');
   if (approver.via === 'slack') {
+    const unvouched = slackVouchRefusal(context, decision, approver, snapshots);
+    if (unvouched) return unvouched;
     if (!snapshots.some((snapshot) => snapshot.slackUsers.includes(approver.userId))) {
       return `not an owner of ${roles}`;
     }
@@ -118,7 +154,7 @@ export function refusalReason(
     const expiresAt = Date.parse(approver.expiresAt);
     if (!Number.isFinite(expiresAt) || context.now >= expiresAt) return 'the signed approval has expired';
     const message = outOfBandMessage(context.incidentId, decision, approver.expiresAt);
-    if (!verifyOutOfBandSignature(entry.publicKey, message, approver.signature)) {
+    if (!verifyEd25519Signature(entry.publicKey, message, approver.signature)) {
       return `the signature does not verify against ${approver.name}'s key in the owners file`;
     }
   }
@@ -132,6 +168,37 @@ export function refusalReason(
     identities.some((identity) => context.priorApprovals.includes(identity))
   ) {
     return 'already approved by this person; a second, distinct owner is needed';
+  }
+  return undefined;
+}
+
+/** A Slack identity counts only with the gateway's signature, for a click on the message that carried the request. */
+function slackVouchRefusal(
+  context: DecisionContext,
+  decision: ApprovalDecision,
+  approver: Extract<Approver, { via: 'slack' }>,
+  snapshots: OwnerSnapshot[],
+): string | undefined {
+  const vouch = approver.vouch;
+  if (
+    !vouch ||
+    typeof vouch.signature !== 'string' ||
+    typeof vouch.expiresAt !== 'string' ||
+    typeof vouch.message?.channel !== 'string' ||
+    typeof vouch.message.ts !== 'string'
+  ) {
+    return 'a Slack decision must come through the gateway, signed with its key';
+  }
+  const expiresAt = Date.parse(vouch.expiresAt);
+  if (!Number.isFinite(expiresAt) || context.now >= expiresAt) return "the gateway's claim has expired";
+  const message = slackDecisionMessage(context.incidentId, decision, approver.userId, vouch);
+  const trusted = [...new Set(snapshots.flatMap((snapshot) => snapshot.gatewayKeys ?? []))];
+  if (!trusted.some((key) => verifyEd25519Signature(key, message, vouch.signature))) {
+    return 'the claim is not signed by a gateway key this worker trusts';
+  }
+  const carried = context.requestMessage;
+  if (carried && (carried.channel !== vouch.message.channel || carried.ts !== vouch.message.ts)) {
+    return 'clicked on a message that did not carry this request';
   }
   return undefined;
 }

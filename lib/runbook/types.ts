@@ -52,6 +52,11 @@ export interface OwnerSnapshot {
   /** Out-of-band approvers: ed25519 public keys (raw 32 bytes, base64), optionally tied to a Slack user. */
   outOfBand: { name: string; publicKey: string; slackUser?: string }[];
   backup?: string;
+  /**
+   * The gateway keys (raw ed25519, base64) the worker trusts to vouch for these Slack users' clicks. Absent in
+   * snapshots recorded before gateway signing: such an incident then takes no Slack decision (keys still work).
+   */
+  gatewayKeys?: string[];
 }
 
 /** An outstanding approval request; its nonce and parameter hash bind an approval to exactly this action. */
@@ -74,8 +79,20 @@ export interface ApprovalRequest {
   message?: { channel: string; ts: string };
 }
 
+/**
+ * The gateway's signed word that a Slack user made this decision on this message: it signs only after checking
+ * Slack's request signature, and only for a click on the message that carried the request.
+ */
+export interface GatewayVouch {
+  /** The Slack message the request was clicked on (the deny modal carries it from the click that opened it). */
+  message: { channel: string; ts: string };
+  expiresAt: string;
+  /** ed25519 over `slackDecisionMessage(...)`, base64. */
+  signature: string;
+}
+
 export type Approver =
-  | { via: 'slack'; userId: string }
+  | { via: 'slack'; userId: string; vouch: GatewayVouch }
   | { via: 'out-of-band'; name: string; expiresAt: string; signature: string };
 
 export interface ApprovalDecision {

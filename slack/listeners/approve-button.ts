@@ -1,6 +1,5 @@
 import type { App } from '@slack/bolt';
-import { ApprovalRefusedError, submitDecision } from '../../client';
-import type { ApprovalDecision } from '../../lib/runbook/types';
+import { ApprovalRefusedError, submitDecision, vouchForSlackDecision } from '../../client';
 import { APPROVE_ACTION } from '../binding';
 import { ackAndReadClick, onlyOnOurBotMessage, onlyOnTheRequestMessage } from './clicks';
 import { postEphemeral, refusalText, type ListenerDeps } from './shared';
@@ -14,13 +13,18 @@ export function register(app: App, deps: ListenerDeps): void {
     onlyOnTheRequestMessage(deps),
     async ({ context }) => {
       const { click } = context;
-      const decision: ApprovalDecision = {
-        stepId: click.binding.stepId,
-        nonce: click.binding.nonce,
-        paramsHash: click.binding.paramsHash,
-        decision: 'approve',
-        approver: { via: 'slack', userId: click.user },
-      };
+      const decision = vouchForSlackDecision({
+        incidentId: click.binding.incidentId,
+        decision: {
+          stepId: click.binding.stepId,
+          nonce: click.binding.nonce,
+          paramsHash: click.binding.paramsHash,
+          decision: 'approve',
+        },
+        userId: click.user,
+        message: { channel: click.channel, ts: click.messageTs },
+        gatewayKey: deps.gatewayKey,
+      });
       try {
         // One click, one decision: Slack's retry of the same request, or the same request posted twice, is the
         // same Update id, which Temporal answers with the first outcome instead of counting it again.

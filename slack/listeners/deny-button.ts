@@ -17,6 +17,7 @@ export function register(app: App, deps: ListenerDeps): void {
       const metadata = {
         binding: click.binding,
         channel: click.channel,
+        messageTs: click.messageTs,
         ...(click.threadTs ? { threadTs: click.threadTs } : {}),
       };
       await deps.slack.views.open({ trigger_id: click.triggerId, view: denyModal(metadata) });

@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import { ApprovalRefusedError, submitDecision } from '../../client';
+import { ApprovalRefusedError, submitDecision, vouchForSlackDecision } from '../../client';
 import { DENY_VIEW } from '../binding';
 import { DENY_REASON_BLOCK, decodeDenyMetadata, readDenyReason } from '../deny-form';
 import { readModalSubmission, refusalText, type ListenerDeps } from './shared';
@@ -26,14 +26,20 @@ export function register(app: App, deps: ListenerDeps): void {
       await submitDecision(
         deps.temporal,
         binding.incidentId,
-        {
-          stepId: binding.stepId,
-          nonce: binding.nonce,
-          paramsHash: binding.paramsHash,
-          decision: 'deny',
-          reason: reason.reason,
-          approver: { via: 'slack', userId: user },
-        },
+        vouchForSlackDecision({
+          incidentId: binding.incidentId,
+          decision: {
+            stepId: binding.stepId,
+            nonce: binding.nonce,
+            paramsHash: binding.paramsHash,
+            decision: 'deny',
+            reason: reason.reason,
+          },
+          userId: user,
+          // The message the Deny button was clicked on, checked before the modal opened.
+          message: { channel: metadata.channel, ts: metadata.messageTs },
+          gatewayKey: deps.gatewayKey,
+        }),
         `slack:view:${viewId}:${user}`,
       );
       await ack();

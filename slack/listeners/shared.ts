@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { App, webApi } from '@slack/bolt';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
@@ -17,6 +18,8 @@ export interface ListenerDeps {
   logger: Logger;
   /** Tourniquet's HMAC key: a secret someone types or reports is fingerprinted with it, never kept. */
   fingerprintKey: Buffer;
+  /** Signs each decision once Slack's signature and the clicked message are checked: the workflow wants it. */
+  gatewayKey: KeyObject;
   /** Who may start containment at once; anyone else's report waits for one of them to confirm it. */
   kickoff: KickoffPolicy;
   /** What the intake modal's submission starts, and where its answer says the incident lives. */

@@ -1,3 +1,4 @@
+import { trustedGatewayKeys } from '../../lib/gateway-key';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { ensureOperatorKeys, loadOwnersFile, OwnerDirectory } from '../../lib/owners';
@@ -11,7 +12,7 @@ export function testOwners(dataDir: string): OwnerDirectory {
   const loaded = loadOwnersFile(TEST_OWNERS_FILE);
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
   ensureOperatorKeys(loaded.owners, dataDir);
-  return new OwnerDirectory(loaded.owners, dataDir);
+  return new OwnerDirectory(loaded.owners, dataDir, { gatewayKeys: trustedGatewayKeys({ dataDir }) });
 }
 
 export function operatorKey(dataDir: string, name: string): string {

@@ -1,0 +1,309 @@
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
+import { signOutOfBandDecision, vouchForSlackDecision } from '../client';
+import { gatewaySigningKey } from '../lib/gateway-key';
+import { rawPublicKey } from '../lib/owners';
+import type { ApprovalDecision, ApprovalRequest } from '../lib/runbook/types';
+import { fixtureRunbook, incidentInput, query, start, waitFor } from './harness/incidents';
+import { operatorKey } from './harness/owners';
+import { useTemporalWorker } from './harness/stack';
+
+/**
+ * The Temporal API is an untrusted transport: whoever reaches it (a raw `@temporalio/client`, the Web UI's HTTP
+ * API) can send the `decideStep` Update with any body. These tests are that attacker. They never call
+ * `submitDecision`: the Update goes out by name, as a script of the attacker's would send it.
+ */
+const stack = useTemporalWorker();
+
+const MALLORY = generateKeyPairSync('ed25519');
+const STEP = 'rotate';
+
+/** The raw Update, by name; resolves to whether the workflow accepted it. */
+async function sendRaw(client: Client, incidentId: string, decision: unknown): Promise<boolean> {
+  try {
+    await client.workflow.getHandle(incidentId).executeUpdate('decideStep', { args: [decision] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function refusedWith(incidentId: string, decision: unknown): Promise<string> {
+  try {
+    await stack.client.workflow.getHandle(incidentId).executeUpdate('decideStep', { args: [decision] });
+  } catch (error) {
+    return (error as { cause?: Error }).cause?.message ?? (error as Error).message;
+  }
+  throw new Error('the forged decision was accepted');
+}
+
+async function awaitingRotate(incidentId: string): Promise<ApprovalRequest> {
+  return waitFor(async () =>
+    (await query(stack.client, incidentId)).approvals.find((r) => r.stepId === STEP),
+  );
+}
+
+async function openIncident(): Promise<{ incidentId: string; request: ApprovalRequest }> {
+  const incidentId = await start(
+    stack.client,
+    incidentInput(fixtureRunbook('approvals'), { requester: 'cli:someone-else', severity: 'low' }),
+  );
+  return { incidentId, request: await awaitingRotate(incidentId) };
+}
+
+const applied = async (incidentId: string) =>
+  (await stack.worker.journal.entries()).filter(
+    (entry) => entry.incidentId === incidentId && entry.effect === 'applied' && entry.stepId === STEP,
+  );
+
+const bare = (request: ApprovalRequest) => ({
+  stepId: request.stepId,
+  nonce: request.nonce,
+  paramsHash: request.paramsHash,
+  decision: 'approve' as const,
+});
+
+function slackDecision(
+  incidentId: string,
+  request: ApprovalRequest,
+  gatewayKey: KeyObject,
+  overrides: { userId?: string; validForMs?: number } = {},
+): ApprovalDecision {
+  return vouchForSlackDecision({
+    incidentId,
+    decision: bare(request),
+    userId: overrides.userId ?? 'U0IAM1',
+    message: { channel: 'C0INCIDENTS', ts: '1760000000.000100' },
+    gatewayKey,
+    ...(overrides.validForMs !== undefined ? { validForMs: overrides.validForMs } : {}),
+  });
+}
+
+function keyDecision(
+  incidentId: string,
+  request: ApprovalRequest,
+  name = 'bob',
+  overrides: { pem?: string; validForMs?: number } = {},
+): ApprovalDecision {
+  return signOutOfBandDecision({
+    incidentId,
+    request,
+    decision: 'approve',
+    name,
+    privateKeyPem: overrides.pem ?? readFileSync(operatorKey(stack.dataDir, name), 'utf8'),
+    ...(overrides.validForMs !== undefined ? { validForMs: overrides.validForMs } : {}),
+  });
+}
+
+test('a Slack approval sent straight through the Temporal API is refused unless the gateway signed it: made-up identity, own key, expired claim', async () => {
+  const { incidentId, request } = await openIncident();
+  const gatewayKey = gatewaySigningKey({ dataDir: stack.dataDir });
+
+  // What sank the old gate: an owner's Slack id, typed in.
+  expect(
+    await refusedWith(incidentId, { ...bare(request), approver: { via: 'slack', userId: 'U0IAM1' } }),
+  ).toBe('a Slack decision must come through the gateway, signed with its key');
+  expect(await refusedWith(incidentId, slackDecision(incidentId, request, MALLORY.privateKey))).toBe(
+    'the claim is not signed by a gateway key this worker trusts',
+  );
+  expect(
+    await refusedWith(incidentId, slackDecision(incidentId, request, gatewayKey, { validForMs: -1_000 })),
+  ).toBe("the gateway's claim has expired");
+  // The gateway's signature does not make a non-owner an owner.
+  expect(
+    await refusedWith(incidentId, slackDecision(incidentId, request, gatewayKey, { userId: 'U0PLATFORM1' })),
+  ).toBe('not an owner of iam');
+  expect(await applied(incidentId)).toHaveLength(0);
+  expect((await query(stack.client, incidentId)).steps.find((step) => step.id === STEP)?.state).toBe(
+    'awaiting-approval',
+  );
+
+  // Control: the same request, vouched for by the gateway's key, is accepted and the step runs.
+  expect(await sendRaw(stack.client, incidentId, slackDecision(incidentId, request, gatewayKey))).toBe(true);
+  await waitFor(async () => ((await applied(incidentId)).length === 1 ? true : undefined));
+  const approved = (await query(stack.client, incidentId)).timeline.find(
+    (event) => event.type === 'approved' && event.stepId === STEP,
+  );
+  expect(approved?.actor).toBe('slack:U0IAM1');
+  await stack.client.workflow.getHandle(incidentId).cancel();
+});
+
+test('an owners list sent with the start is not believed: a key it names cannot approve', async () => {
+  const runbook = fixtureRunbook('approvals');
+  const input = {
+    ...incidentInput(runbook, { requester: 'cli:someone-else', severity: 'low' }),
+    // What an attacker would add to a start it sends itself: itself as the owner of every role.
+    owners: { iam: { outOfBand: [{ name: 'mallory', publicKey: rawPublicKey(MALLORY.publicKey) }] } },
+  };
+  const incidentId = await start(stack.client, input);
+  const request = await awaitingRotate(incidentId);
+  const pem = MALLORY.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  expect(await refusedWith(incidentId, keyDecision(incidentId, request, 'mallory', { pem }))).toBe(
+    '"mallory" is not an out-of-band approver of iam',
+  );
+  expect(await applied(incidentId)).toHaveLength(0);
+  await stack.client.workflow.getHandle(incidentId).cancel();
+});
+
+/** A small seeded generator, so a failing fuzz run can be replayed from the seed it prints. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('fuzz: 1,000 forged or altered decisions over the raw Temporal client are all refused and nothing runs', async () => {
+  const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+  process.stderr.write(`[fuzz] forged-commands seed ${seed} (FUZZ_SEED=${seed} replays it)\n`);
+  const random = prng(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+
+  const target = await openIncident();
+  const other = await openIncident();
+  const gatewayKey = gatewaySigningKey({ dataDir: stack.dataDir });
+  const carolPem = readFileSync(operatorKey(stack.dataDir, 'carol'), 'utf8');
+  const malloryPem = MALLORY.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  // Genuine commands for `target`, each valid as it stands: the fuzz only ever sends altered copies.
+  const genuine = () =>
+    random() < 0.5
+      ? slackDecision(target.incidentId, target.request, gatewayKey)
+      : keyDecision(target.incidentId, target.request);
+
+  const flipChar = (text: string) => {
+    const index = Math.floor(random() * text.length);
+    const replacement = text[index] === 'A' ? 'B' : 'A';
+    return text.slice(0, index) + replacement + text.slice(index + 1);
+  };
+  type Forgery = { name: string; incidentId: string; decision: unknown };
+  const alterations: ((decision: ApprovalDecision) => Forgery)[] = [
+    (d) => ({ name: 'nonce', incidentId: target.incidentId, decision: { ...d, nonce: randomUUID() } }),
+    (d) => ({
+      name: 'params hash',
+      incidentId: target.incidentId,
+      decision: { ...d, paramsHash: flipChar(d.paramsHash) },
+    }),
+    (d) => ({
+      name: 'step',
+      incidentId: target.incidentId,
+      decision: { ...d, stepId: pick(['revoke', 'verify', 'hooks', 'keys', 'nope']) },
+    }),
+    (d) => ({ name: 'decision', incidentId: target.incidentId, decision: { ...d, decision: 'deny' } }),
+    (d) => ({ name: 'reason', incidentId: target.incidentId, decision: { ...d, reason: 'looks fine' } }),
+    // The same signed command, sent to another incident waiting on the same step.
+    (d) => ({ name: 'incident', incidentId: other.incidentId, decision: d }),
+    (d) => ({
+      name: 'signer',
+      incidentId: target.incidentId,
+      decision:
+        d.approver.via === 'slack'
+          ? { ...d, approver: { ...d.approver, userId: pick(['U0IAM2', 'U0REQUESTER', 'U0MALLORY1']) } }
+          : { ...d, approver: { ...d.approver, name: pick(['alice', 'carol', 'mallory']) } },
+    }),
+    (d) => ({
+      name: 'signed by another key',
+      incidentId: target.incidentId,
+      decision:
+        d.approver.via === 'slack'
+          ? slackDecision(target.incidentId, target.request, MALLORY.privateKey)
+          : keyDecision(target.incidentId, target.request, 'bob', { pem: pick([carolPem, malloryPem]) }),
+    }),
+    (d) => {
+      const later = new Date(Date.now() + 3_600_000 * (1 + random() * 100)).toISOString();
+      return {
+        name: 'expiry',
+        incidentId: target.incidentId,
+        decision:
+          d.approver.via === 'slack'
+            ? { ...d, approver: { ...d.approver, vouch: { ...d.approver.vouch, expiresAt: later } } }
+            : { ...d, approver: { ...d.approver, expiresAt: later } },
+      };
+    },
+    // Correctly signed, but already expired.
+    (d) => ({
+      name: 'expired',
+      incidentId: target.incidentId,
+      decision:
+        d.approver.via === 'slack'
+          ? slackDecision(target.incidentId, target.request, gatewayKey, {
+              validForMs: -1 - random() * 60_000,
+            })
+          : keyDecision(target.incidentId, target.request, 'bob', { validForMs: -1 - random() * 60_000 }),
+    }),
+    (d) => {
+      const signature = d.approver.via === 'slack' ? d.approver.vouch.signature : d.approver.signature;
+      const forged = pick([flipChar(signature), signature.slice(0, 40), '', '!!not base64!!']);
+      return {
+        name: 'signature',
+        incidentId: target.incidentId,
+        decision:
+          d.approver.via === 'slack'
+            ? { ...d, approver: { ...d.approver, vouch: { ...d.approver.vouch, signature: forged } } }
+            : { ...d, approver: { ...d.approver, signature: forged } },
+      };
+    },
+    (d) => ({
+      name: 'message',
+      incidentId: target.incidentId,
+      decision:
+        d.approver.via === 'slack'
+          ? {
+              ...d,
+              approver: {
+                ...d.approver,
+                vouch: { ...d.approver.vouch, message: { channel: 'C0ELSEWHERE', ts: '1760000000.000200' } },
+              },
+            }
+          : { ...d, approver: { via: 'slack', userId: 'U0IAM1' } },
+    }),
+    (d) => ({
+      name: 'shape',
+      incidentId: target.incidentId,
+      decision: pick<unknown>([
+        null,
+        'approve',
+        { ...d, approver: undefined },
+        { ...d, approver: { via: 'root' } },
+        { ...d, approver: { ...d.approver, via: d.approver.via === 'slack' ? 'out-of-band' : 'slack' } },
+        { stepId: STEP },
+      ]),
+    }),
+  ];
+
+  const counts: Record<string, number> = {};
+  let accepted = 0;
+  const forgeries = Array.from({ length: 1_000 }, () => pick(alterations)(genuine()));
+  // Eight at a time: an attacker does not wait politely either.
+  for (let index = 0; index < forgeries.length; index += 8) {
+    const batch = forgeries.slice(index, index + 8);
+    const outcomes = await Promise.all(
+      batch.map((forgery) => sendRaw(stack.client, forgery.incidentId, forgery.decision)),
+    );
+    batch.forEach((forgery, position) => {
+      counts[forgery.name] = (counts[forgery.name] ?? 0) + 1;
+      if (outcomes[position]) accepted += 1;
+    });
+  }
+  process.stderr.write(`[fuzz] ${JSON.stringify(counts)}\n`);
+  expect(Object.keys(counts).length).toBe(alterations.length);
+  expect(accepted).toBe(0);
+  for (const { incidentId } of [target, other]) {
+    expect(await applied(incidentId)).toHaveLength(0);
+    const status = await query(stack.client, incidentId);
+    expect(status.steps.find((step) => step.id === STEP)?.state).toBe('awaiting-approval');
+    expect(
+      status.timeline.filter((event) => event.type === 'approved' && event.stepId === STEP),
+    ).toHaveLength(0);
+  }
+
+  // Control: the unaltered command is accepted, so the refusals above were the checks at work.
+  expect(await sendRaw(stack.client, target.incidentId, genuine())).toBe(true);
+  await waitFor(async () => ((await applied(target.incidentId)).length === 1 ? true : undefined));
+  expect(await applied(other.incidentId)).toHaveLength(0);
+  for (const { incidentId } of [target, other]) await stack.client.workflow.getHandle(incidentId).cancel();
+});
