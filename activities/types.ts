@@ -1,5 +1,7 @@
 import type {
   ApprovalRequest,
+  RunbookRef,
+  TrustedRunbook,
   IncidentStatus,
   OwnerSnapshot,
   Params,
@@ -61,6 +63,8 @@ export interface NotificationResult {
 }
 
 export interface IncidentActivities {
+  /** At start: the runbook a real incident names, from the worker's own catalog; refused if it is not there. */
+  loadRunbook(ref: RunbookRef): Promise<TrustedRunbook>;
   executeStep(input: StepExecutionInput): Promise<StepExecutionResult>;
   /** Who may approve for a role right now (owners file, Slack user groups expanded). */
   resolveOwners(role: string): Promise<OwnerSnapshot>;

@@ -34,23 +34,26 @@ export async function benchConcurrency(options: {
   workerNodeOptions?: string;
 }): Promise<ConcurrencyResult> {
   const stack = await startStack();
-  const child = await spawnWorkerProcess({
-    TEMPORAL_ADDRESS: stack.temporal.address,
-    TOURNIQUET_DATA_DIR: stack.dataDir,
-    TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-    TOURNIQUET_LOG_LEVEL: 'error',
-    // Simulated providers only, whatever this shell has configured.
-    GITHUB_TOKEN: '',
-    GITHUB_APP_ID: '',
-    GITHUB_APP_PRIVATE_KEY: '',
-    GITHUB_APP_PRIVATE_KEY_FILE: '',
-    GITHUB_APP_INSTALLATION_ID: '',
-    GITHUB_API_URL: '',
-    ...(options.workerNodeOptions ? { NODE_OPTIONS: options.workerNodeOptions } : {}),
-    ...(process.env.BENCH_JOURNAL ? { TOURNIQUET_SIMULATED_JOURNAL: process.env.BENCH_JOURNAL } : {}),
-  });
-  const { client } = stack.temporal;
   const runbook = withoutApprovals(runbookById('leaked-workflow-secret'));
+  const child = await spawnWorkerProcess(
+    {
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      TOURNIQUET_DATA_DIR: stack.dataDir,
+      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+      TOURNIQUET_LOG_LEVEL: 'error',
+      // Simulated providers only, whatever this shell has configured.
+      GITHUB_TOKEN: '',
+      GITHUB_APP_ID: '',
+      GITHUB_APP_PRIVATE_KEY: '',
+      GITHUB_APP_PRIVATE_KEY_FILE: '',
+      GITHUB_APP_INSTALLATION_ID: '',
+      GITHUB_API_URL: '',
+      ...(options.workerNodeOptions ? { NODE_OPTIONS: options.workerNodeOptions } : {}),
+      ...(process.env.BENCH_JOURNAL ? { TOURNIQUET_SIMULATED_JOURNAL: process.env.BENCH_JOURNAL } : {}),
+    },
+    { runbooks: [runbook] },
+  );
+  const { client } = stack.temporal;
   const runIncidents = async (count: number): Promise<{ ms: number; statuses: IncidentStatus[] }> => {
     const inputs = Array.from({ length: count }, () => incidentInput(runbook));
     const t0 = performance.now();

@@ -2,13 +2,14 @@ import { userInfo } from 'node:os';
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
-import type { SearchAttributePair } from '@temporalio/common';
+import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import { PROVIDER_DIRECTORY, ROLE_MEMBERS } from '../providers';
 import type { ProviderRole } from '../providers/plugin';
@@ -128,7 +129,10 @@ export function buildIncidentInput(
       destinations: request.destinations.map(splitDestination),
     },
   };
-  return { runbook, context, exercise: request.exercise };
+  // A real incident names its runbook; the worker reads it from its own catalog. Only an exercise carries it.
+  return request.exercise
+    ? { runbook, context, exercise: true }
+    : { runbookRef: { id: runbook.id }, context, exercise: false };
 }
 
 export interface StartedIncident {
@@ -155,8 +159,9 @@ export function incidentSearchAttributes(input: IncidentInput): SearchAttributeP
     { key: INCIDENT_KEY, value: input.context.incident.fingerprint },
     { key: SEVERITY, value: input.context.incident.severity },
     { key: STATE, value: 'running' },
-    { key: PHASE, value: input.runbook.steps[0].phase },
-    { key: RUNBOOK, value: input.runbook.id },
+    // A real incident's first phase is published by the workflow once it has read the runbook.
+    ...(input.runbook ? [{ key: PHASE, value: input.runbook.steps[0].phase }] : []),
+    { key: RUNBOOK, value: input.runbookRef?.id ?? input.runbook?.id ?? 'unknown' },
     { key: EXERCISE, value: input.exercise },
   ];
 }
@@ -187,10 +192,17 @@ export async function incidentStatus(client: Client, incidentId: string): Promis
   return client.workflow.getHandle(incidentId).query(statusQuery);
 }
 
+/** The workflow refused to open the incident (its runbook is not the worker's): no step ran. */
+export class IncidentRefusedError extends Error {}
+
 export async function waitForIncident(client: Client, incidentId: string): Promise<IncidentStatus> {
   try {
     return (await client.workflow.getHandle(incidentId).result()) as IncidentStatus;
-  } catch {
+  } catch (error) {
+    const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === 'RunbookRefused') {
+      throw new IncidentRefusedError(`incident ${incidentId} was refused: ${cause.message}`);
+    }
     return incidentStatus(client, incidentId);
   }
 }

@@ -29,6 +29,7 @@ import { ownerRoles } from '../reports/collect';
 import { loadSlackWorkerConfig, type SlackWorkerConfig } from '../slack/config';
 import { createSlackNotifier, createSlackWebClient, slackUsergroupResolver } from '../slack/notifier';
 import { findRunbook, formatIssues } from '../runbooks';
+import { RunbookCatalog } from '../runbooks/catalog';
 import type { IncidentInput, IncidentStatus, Runbook, SimulatedFaultSpec } from '../lib/runbook/types';
 import { formatPath, type RunbookIssue } from '../lib/runbook/validate';
 import { createProviderRegistry } from '../providers/registry';
@@ -398,6 +399,8 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     namespace: options.namespace,
     taskQueue,
     registry,
+    // An exercise carries its runbook (exercise: true); the catalog is there for the worker's contract.
+    runbooks: new RunbookCatalog(options.runbooksDir),
     evidence: vault,
     owners: exerciseOwners.directory,
     notifier: responders,

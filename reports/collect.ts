@@ -2,11 +2,15 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { loadExerciseRecord, personaRoles } from './record';
 import { loadOwnersFile, type OwnersFile } from '../lib/owners';
-import type { IncidentInput, IncidentStatus } from '../lib/runbook/types';
+import type { IncidentInput, IncidentStatus, Runbook, TrustedRunbook } from '../lib/runbook/types';
 import { incidentStatus } from '../client';
 import type { ReportInput } from './model';
 
 export class ReportSourceError extends Error {}
+
+type HistoryEvent = NonNullable<
+  Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']
+>[number];
 
 /** Approver identity → roles from an owners file: out-of-band keys and Slack users. */
 export function ownerRolesFromFile(file: string): Record<string, string[]> {
@@ -84,9 +88,10 @@ export async function loadReportInput(
   }
 
   const record = loadExerciseRecord(options.dataDir, incidentId);
+  const runbook = input?.runbook ?? (await runbookFromHistory(converter, events));
   return {
     status,
-    ...(input ? { runbook: input.runbook } : {}),
+    ...(runbook ? { runbook } : {}),
     clockSpeed: input?.clock?.speed ?? record?.speed ?? 1,
     ...(record
       ? {
@@ -104,4 +109,23 @@ export async function loadReportInput(
         ? { owners: ownerRolesFromFile(options.ownersFile) }
         : {}),
   };
+}
+
+/** A real incident's runbook is not in its start input: it is the `loadRunbook` activity's result in history. */
+async function runbookFromHistory(
+  converter: Client['options']['loadedDataConverter'],
+  events: HistoryEvent[],
+): Promise<Runbook | undefined> {
+  const scheduled = events.find(
+    (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'loadRunbook',
+  );
+  if (!scheduled) return undefined;
+  const completed = events.find(
+    (event) =>
+      String(event.activityTaskCompletedEventAttributes?.scheduledEventId ?? '') ===
+      String(scheduled.eventId),
+  )?.activityTaskCompletedEventAttributes;
+  if (!completed) return undefined;
+  const loaded = await decodeFromPayloadsAtIndex<TrustedRunbook>(converter, 0, completed.result?.payloads);
+  return loaded?.runbook;
 }

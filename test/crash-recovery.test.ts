@@ -39,12 +39,13 @@ test('SIGKILL of the worker mid-incident: a new worker finishes it and nothing i
     TOURNIQUET_DATA_DIR: temporal.dataDir,
     TEMPORAL_TASK_QUEUE: taskQueue,
   };
-  const first = await spawnWorkerProcess(env);
+  const runbook = withoutApprovals(runbookById('leaked-workflow-secret'));
+  const first = await spawnWorkerProcess(env, { runbooks: [runbook] });
   children.push(first);
 
   // The rotation applies, then lingers: the kill lands after the effect and before Temporal hears of it.
   const input = incidentInput(
-    withoutApprovals(runbookById('leaked-workflow-secret')),
+    runbook,
     { destinations: ['github:acme/app:DEPLOY_TOKEN'] },
     {
       faults: { 'rotate-credential': { settleMs: 4000 } },
@@ -60,7 +61,7 @@ test('SIGKILL of the worker mid-incident: a new worker finishes it and nothing i
   );
   await killProcess(first, 'SIGKILL');
 
-  const second = await spawnWorkerProcess(env);
+  const second = await spawnWorkerProcess(env, { runbooks: [runbook] });
   children.push(second);
   const status = await result(temporal.client, incidentId);
   expect(status.state).toBe('completed');

@@ -172,7 +172,7 @@ async function rotationRecords(incidentId: string): Promise<{ key: string; deliv
 }
 
 async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = await spawnWorkerProcess(env);
+  const child = await spawnWorkerProcess(env, { runbooks: [unattended()] });
   children.push(child);
   const capture = (chunk: Buffer): void => void workerLogs.push(chunk.toString());
   child.stdout?.on('data', capture);

@@ -182,7 +182,10 @@ test('the copy differs from this repository by the provider folder and its line 
 });
 
 test('the registered provider is validated, simulated and executed by the copy', async () => {
-  const runbookFile = join(copy, 'quarantine-box.yaml');
+  // Where the copy's worker reads its runbooks: a real incident runs only a runbook from there.
+  const runbooksDir = join(copy, 'our-runbooks');
+  mkdirSync(runbooksDir);
+  const runbookFile = join(runbooksDir, 'quarantine-box.yaml');
   writeFileSync(runbookFile, RUNBOOK);
 
   // Validated: the runbook names `throwaway.quarantine`, which only the new catalog knows.
@@ -202,6 +205,7 @@ test('the registered provider is validated, simulated and executed by the copy',
     TEMPORAL_TASK_QUEUE: 'tourniquet-extension',
     TOURNIQUET_SIMULATED_JOURNAL: journal,
     THROWAWAY_LOG: logFile,
+    TOURNIQUET_RUNBOOKS_DIR: runbooksDir,
     TOURNIQUET_LOG_LEVEL: 'warn',
   };
   const start = (box: string, ...flags: string[]) =>

@@ -12,8 +12,10 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Logger } from 'pino';
 import { createStepActivities } from '../activities/execute-step';
 import { createRecordActivities, type Notifier } from '../activities/notify';
+import { createRunbookActivities } from '../activities/runbooks';
 import type { IncidentActivities } from '../activities/types';
 import type { OwnerDirectory } from '../lib/owners';
+import type { RunbookCatalog } from '../runbooks/catalog';
 import type { TemporalTlsOptions } from '../lib/temporal-tls';
 import type { ProviderRegistry } from '../providers/registry';
 import type { EvidenceJson, EvidenceStore } from '../providers/types';
@@ -29,6 +31,8 @@ export interface TourniquetWorkerOptions {
   registry: ProviderRegistry;
   evidence: EvidenceStore;
   owners: OwnerDirectory;
+  /** The runbooks a real incident may name: the worker's own directories (and any the embedder trusts in code). */
+  runbooks: RunbookCatalog;
   notifier: Notifier;
   logger: Logger;
   /** A bundle made by `bundleWorkflows`, so short-lived workers skip the webpack build. */
@@ -122,6 +126,7 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
         logger: options.logger,
         workerIdentity: identity,
       }),
+      ...createRunbookActivities(options.runbooks),
       ...createRecordActivities({
         owners: options.owners,
         notifier: options.notifier,

@@ -1,16 +1,20 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { loadConfig } from '../lib/config';
+import type { Runbook } from '../lib/runbook/types';
 import { createLogger } from '../lib/logger';
 import { startConfiguredWorker } from './runtime';
 
-/** `tourniquet worker`: one worker process; scale out by running more. */
-export async function runWorkerProcess(): Promise<void> {
+/**
+ * `tourniquet worker`: one worker process; scale out by running more. `trustedRunbooks` is for a program that
+ * embeds the worker (a test's child worker): the CLI passes none, so only the runbook directories count.
+ */
+export async function runWorkerProcess(trustedRunbooks?: Runbook[]): Promise<void> {
   const config = loadConfig();
   // The data dir is its owner's alone, also when an older version left it readable.
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   chmodSync(config.dataDir, 0o700);
   const logger = createLogger(config.TOURNIQUET_LOG_LEVEL, 'tourniquet-worker');
-  const { worker, running } = await startConfiguredWorker(config, logger);
+  const { worker, running } = await startConfiguredWorker(config, logger, { trustedRunbooks });
   const stop = (): void => void worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -2,7 +2,9 @@ import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
 import { temporalConnectionOptions } from '../lib/temporal-tls';
+import type { Runbook } from '../lib/runbook/types';
 import type { EvidenceStore } from '../providers/types';
+import { RunbookCatalog } from '../runbooks/catalog';
 import { createTourniquetWorker, type TourniquetWorker } from './create-worker';
 import { openEvidenceSink } from './evidence';
 import { createRegistry } from './providers';
@@ -12,7 +14,12 @@ import { createNotifier, loadOwnerDirectory } from './owners';
 export async function startConfiguredWorker(
   config: Config,
   logger: Logger,
-  overrides: { evidence?: EvidenceStore; identity?: string } = {},
+  overrides: {
+    evidence?: EvidenceStore;
+    identity?: string;
+    /** Runbooks trusted in code besides the worker's directories (a test's child worker). */
+    trustedRunbooks?: Runbook[];
+  } = {},
 ): Promise<{ worker: TourniquetWorker; running: Promise<void> }> {
   mkdirSync(config.dataDir, { recursive: true });
   const registry = await createRegistry(config, logger);
@@ -23,6 +30,7 @@ export async function startConfiguredWorker(
     registry,
     evidence: overrides.evidence ?? (await openEvidenceSink(config)),
     owners: loadOwnerDirectory(config, logger),
+    runbooks: new RunbookCatalog(config.TOURNIQUET_RUNBOOKS_DIR, overrides.trustedRunbooks),
     notifier: createNotifier(config, logger),
     logger,
     identity: overrides.identity,

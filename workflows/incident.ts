@@ -2,7 +2,9 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -22,12 +24,14 @@ import type {
   IncidentStatus,
   Params,
   Phase,
+  Runbook,
   RunbookStep,
   SimulatedFaultSpec,
   StepStatus,
   TimelineEvent,
   TimelineEventType,
 } from '../lib/runbook/types';
+import { PHASES } from '../lib/runbook/types';
 import { ApprovalGate } from './approval-gate';
 import {
   alertIdsQuery,
@@ -53,16 +57,81 @@ const MAX_ACTOR_LENGTH = 100;
 const BLOCKING: ReadonlySet<StepStatus['state']> = new Set(['failed', 'cancelled']);
 
 export async function incidentWorkflow(input: IncidentInput): Promise<IncidentStatus> {
-  const run = new IncidentRun(input);
-  setHandler(statusQuery, () => run.status());
-  setHandler(alertIdsQuery, () => run.alertIds());
-  setHandler(decideStepUpdate, (decision) => run.gate.decide(decision), {
-    validator: (decision: ApprovalDecision) => run.gate.validate(decision),
+  // Set once the runbook is read; the handlers below are registered before that, at the first activation.
+  const incident: { run?: IncidentRun } = {};
+  // Messages that arrive while the runbook loads wait for it; once it has, they are handled at once, as before.
+  const whenOpen = async <T>(handle: (run: IncidentRun) => T): Promise<T> => {
+    if (!incident.run) await condition(() => incident.run !== undefined);
+    return handle(incident.run!);
+  };
+  setHandler(statusQuery, () => incident.run?.status() ?? openingStatus(input));
+  setHandler(alertIdsQuery, () => incident.run?.alertIds() ?? []);
+  setHandler(decideStepUpdate, (decision) => incident.run!.gate.decide(decision), {
+    validator: (decision: ApprovalDecision) => {
+      if (!incident.run) throw new Error('the incident is still opening: nothing awaits approval yet');
+      incident.run.gate.validate(decision);
+    },
   });
-  setHandler(approvalRefusedSignal, (refusal) => run.refused(refusal));
-  setHandler(attachAlertsUpdate, (batch) => run.attachAlerts(batch));
-  setHandler(noteSignal, (note) => run.note(note));
-  return run.execute();
+  setHandler(approvalRefusedSignal, (refusal) => whenOpen((run) => run.refused(refusal)));
+  setHandler(attachAlertsUpdate, (batch) => whenOpen((run) => run.attachAlerts(batch)));
+  setHandler(noteSignal, (note) => whenOpen((run) => run.note(note)));
+  const trusted = await trustedRunbook(input);
+  incident.run = new IncidentRun({ ...input, runbook: trusted.runbook }, trusted.sha256);
+  return incident.run.execute();
+}
+
+const catalog = proxyActivities<IncidentActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 5, initialInterval: '1s' },
+});
+
+/**
+ * The runbook this incident runs. A real incident's comes from the worker's own catalog, by the id the start names:
+ * whoever can reach the Temporal API must not be able to hand the worker a runbook of their own. Only an exercise,
+ * whose every action goes to simulation, may carry its scenario's runbook.
+ */
+async function trustedRunbook(input: IncidentInput): Promise<{ runbook: Runbook; sha256?: string }> {
+  // Histories recorded before the worker read runbooks carry theirs in the input and replay with it.
+  if (!patched('runbook-from-worker-catalog')) return { runbook: input.runbook! };
+  if (input.exercise && input.runbook) return { runbook: input.runbook };
+  if (input.runbook) {
+    throw ApplicationFailure.nonRetryable(
+      'runbook: a real incident names its runbook (runbookRef); the worker reads it from its own catalog, never from the start',
+      'RunbookRefused',
+    );
+  }
+  if (!input.runbookRef) {
+    throw ApplicationFailure.nonRetryable(
+      'runbookRef: required (the id of a runbook in the worker catalog)',
+      'RunbookRefused',
+    );
+  }
+  try {
+    return await catalog.loadRunbook(input.runbookRef);
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable(failureMessage(error), 'RunbookRefused');
+  }
+}
+
+/** What `status` answers for the moment between the start and the runbook's arrival. */
+function openingStatus(input: IncidentInput): IncidentStatus {
+  const { incident, connector } = input.context;
+  return {
+    incidentId: incident.id,
+    runbookId: input.runbookRef?.id ?? input.runbook?.id ?? 'unknown',
+    state: 'running',
+    severity: incident.severity,
+    phase: PHASES[0],
+    exercise: input.exercise,
+    fingerprint: incident.fingerprint,
+    connector: `${connector.provider}:${connector.ref}`,
+    openedAt: incident.openedAt,
+    steps: [],
+    timeline: [],
+    approvals: [],
+    flags: [],
+    alerts: { count: 0, sources: {} },
+  };
 }
 
 /**
@@ -96,7 +165,13 @@ class IncidentRun {
   private compensationRequested = false;
   private closedAt?: string;
 
-  constructor(private readonly input: IncidentInput) {
+  private readonly input: IncidentInput & { runbook: Runbook };
+
+  constructor(
+    input: IncidentInput & { runbook: Runbook },
+    private readonly runbookSha256?: string,
+  ) {
+    this.input = input;
     for (const step of input.runbook.steps) {
       this.steps.set(step.id, {
         id: step.id,
@@ -139,8 +214,10 @@ class IncidentRun {
       'incident-opened',
       context.incident.requester,
       undefined,
-      `runbook ${runbook.id}, ${context.incident.hint || context.incident.secretKind}`,
+      `runbook ${runbook.id}${this.runbookSha256 ? ` (sha256 ${this.runbookSha256.slice(0, 12)}…)` : ''}, ${context.incident.hint || context.incident.secretKind}`,
     );
+    // The start named the runbook without knowing its first phase: the list shows it from here on.
+    if (this.runbookSha256) this.publishSearchAttributes();
     if (!this.input.exercise && this.input.clock && this.input.clock.speed !== 1) {
       this.flags.push('exercise-clock-ignored');
       this.record('note', 'workflow', undefined, 'an exercise clock was sent with a real incident: ignored');
@@ -173,6 +250,7 @@ class IncidentRun {
     return {
       incidentId: context.incident.id,
       runbookId: runbook.id,
+      ...(this.runbookSha256 ? { runbookSha256: this.runbookSha256 } : {}),
       state: this.state,
       severity: context.incident.severity,
       phase: this.phase,

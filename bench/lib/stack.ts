@@ -9,6 +9,7 @@ import { createSimulatedProvider } from '../../providers/simulated/provider';
 import { SimulationJournal } from '../../providers/simulated/journal';
 import type { ActionContext, EvidenceStore, Provider } from '../../providers/types';
 import { testOwners } from '../../test/harness/owners';
+import { TEST_RUNBOOKS } from '../../test/harness/incidents';
 import { startTestTemporal, workflowBundlePath, type TestTemporal } from '../../test/harness/temporal';
 import { silentLogger } from '../../test/harness/worker';
 import { createTourniquetWorker, type TourniquetWorker } from '../../worker/create-worker';
@@ -58,6 +59,7 @@ export async function startWorker(options: {
     registry: options.registry ?? createProviderRegistry({ real: [], journal: stack.journal }),
     evidence: options.evidence ?? stack.evidence,
     owners: testOwners(stack.dataDir),
+    runbooks: TEST_RUNBOOKS,
     notifier: new LogNotifier(silentLogger),
     logger: silentLogger,
     workflowBundlePath: await workflowBundlePath(),

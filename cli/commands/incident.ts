@@ -2,7 +2,8 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { fingerprintKeyOf } from '../../lib/keys';
 import { findRunbook, formatIssues } from '../../runbooks';
-import { SEVERITIES, type IncidentStatus } from '../../lib/runbook/types';
+import { runbookSha256 } from '../../lib/runbook/canonical';
+import { SEVERITIES, type IncidentStatus, type Runbook } from '../../lib/runbook/types';
 import { formatPath } from '../../lib/runbook/validate';
 import { holdsSecret } from '../../lib/scrub';
 import {
@@ -112,6 +113,7 @@ export function registerIncidentCommands(program: Command): void {
       }
       const found = findRunbook(String(options.runbook), process.env.TOURNIQUET_RUNBOOKS_DIR);
       if (!found.ok) throw new CliError(formatIssues(found).join('\n'), 2);
+      if (!request.data.exercise) refuseRunbookOutsideCatalog(found.runbook, found.file);
 
       await withClient(async (client, config) => {
         const key = fingerprintKeyOf(config);
@@ -204,4 +206,19 @@ export function registerIncidentCommands(program: Command): void {
         process.stdout.write(`Cancellation requested for ${incidentId}\n`);
       });
     });
+}
+
+/**
+ * A real incident runs the worker's own copy of its runbook, found by id: a file given by path must be that copy,
+ * or the worker would run something else (or refuse the start). Said here, before anything starts.
+ */
+function refuseRunbookOutsideCatalog(runbook: Runbook, file: string): void {
+  const catalog = findRunbook(runbook.id, process.env.TOURNIQUET_RUNBOOKS_DIR);
+  if (catalog.ok && runbookSha256(catalog.runbook) === runbookSha256(runbook)) return;
+  throw new CliError(
+    catalog.ok
+      ? `--runbook: ${file} is not the runbook "${runbook.id}" the worker runs (${catalog.file}); a real incident runs the worker's copy`
+      : `--runbook: "${runbook.id}" is not in the worker's runbooks; put ${file} in TOURNIQUET_RUNBOOKS_DIR (or run it with --exercise)`,
+    2,
+  );
 }

@@ -81,7 +81,7 @@ export function registerUpCommands(program: Command): void {
   program
     .command('worker')
     .description('run one worker process against TEMPORAL_ADDRESS')
-    .action(runWorkerProcess);
+    .action(() => runWorkerProcess());
   program
     .command('gateway')
     .description('run the HTTP gateway against TEMPORAL_ADDRESS')

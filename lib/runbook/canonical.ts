@@ -24,3 +24,8 @@ export function canonicalJson(value: unknown): string {
 export function sha256Hex(text: string): string {
   return bytesToHex(sha256(utf8ToBytes(text)));
 }
+
+/** What a runbook is known by in history and in the worker's catalog: the SHA-256 of its canonical JSON. */
+export function runbookSha256(runbook: unknown): string {
+  return sha256Hex(canonicalJson(runbook));
+}

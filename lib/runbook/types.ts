@@ -192,10 +192,29 @@ export interface AlertBatchResult {
   alertCount: number;
 }
 
+/** How a start names its runbook: the worker reads it from its own catalog (`worker/runbook-catalog.ts`). */
+export interface RunbookRef {
+  id: string;
+  /** Pins the exact version: the start is refused if the worker's runbook differs. */
+  sha256?: string;
+}
+
+/** A runbook as the worker's catalog hands it out, with the hash history records. */
+export interface TrustedRunbook {
+  runbook: Runbook;
+  sha256: string;
+}
+
 export interface IncidentInput {
   /** Set by the gateway on update-with-start, so the first batch knows it created the incident. */
   startToken?: string;
-  runbook: Runbook;
+  /** A real incident's runbook: the worker loads it by this reference, at start, through an activity. */
+  runbookRef?: RunbookRef;
+  /**
+   * The runbook itself: only an exercise may carry it (every action goes to simulation). A real incident that
+   * carries one is refused; histories recorded before the worker read runbooks carry it and replay with it.
+   */
+  runbook?: Runbook;
   context: IncidentContext;
   /** A tabletop exercise: every action is routed to the simulated provider. */
   exercise: boolean;
@@ -309,6 +328,8 @@ export interface TimelineEvent {
 export interface IncidentStatus {
   incidentId: string;
   runbookId: string;
+  /** The SHA-256 of the runbook the worker read from its catalog (absent: an exercise's, or an older incident). */
+  runbookSha256?: string;
   state: IncidentState;
   severity: Severity;
   phase: Phase | 'closed';

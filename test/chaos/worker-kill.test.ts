@@ -60,8 +60,8 @@ test(`SIGKILL the worker ${KILLS} times at random points during ${INCIDENTS} inc
     GITHUB_APP_ID: '',
     GITHUB_API_URL: '',
   };
-  worker = await spawnWorkerProcess(env);
   const runbook = withoutApprovals(runbookById('leaked-workflow-secret'));
+  worker = await spawnWorkerProcess(env, { runbooks: [runbook] });
 
   const inputs = Array.from({ length: INCIDENTS }, (_, index) => {
     const faults: Record<string, SimulatedFaultSpec> = {};
@@ -86,7 +86,7 @@ test(`SIGKILL the worker ${KILLS} times at random points during ${INCIDENTS} inc
     await killProcess(worker, 'SIGKILL');
     counts.faultsInjected += 1;
     await sleep(between(random, 0, 1500));
-    worker = await spawnWorkerProcess(env);
+    worker = await spawnWorkerProcess(env, { runbooks: [runbook] });
   }
   await starting;
 

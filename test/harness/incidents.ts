@@ -8,9 +8,17 @@ import {
   type IncidentRequest,
 } from '../../client';
 import { findRunbook, loadRunbookFile, formatIssues } from '../../runbooks';
+import { RunbookCatalog } from '../../runbooks/catalog';
 import type { IncidentInput, IncidentStatus, Runbook } from '../../lib/runbook/types';
 
 export const TEST_FINGERPRINT_KEY = Buffer.alloc(32, 7);
+
+/**
+ * The runbooks this suite's in-process workers trust besides the shipped files: every runbook a test builds in code
+ * (`withoutApprovals(...)`, fixtures) is added here by `incidentInput`, which then names it by id and SHA-256 as
+ * production starts do. A child worker gets them with `spawnWorkerProcess(env, { runbooks })`.
+ */
+export const TEST_RUNBOOKS = new RunbookCatalog();
 export const TASK_QUEUE = 'tourniquet-test';
 
 export function runbookById(id: string): Runbook {
@@ -44,7 +52,9 @@ export function incidentInput(
     requester: 'U0REQUESTER',
     ...request,
   });
-  return { ...buildIncidentInput(runbook, parsed, TEST_FINGERPRINT_KEY), simulation };
+  const input = buildIncidentInput(runbook, parsed, TEST_FINGERPRINT_KEY);
+  if (input.runbookRef) input.runbookRef.sha256 = TEST_RUNBOOKS.trust(runbook).sha256;
+  return { ...input, simulation };
 }
 
 export async function start(client: Client, input: IncidentInput, taskQueue = TASK_QUEUE): Promise<string> {

@@ -1,13 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createTourniquetWorker, type TourniquetWorker } from '../../worker/create-worker';
 import { createProviderRegistry } from '../../providers/registry';
 import { SimulationJournal } from '../../providers/simulated/journal';
 import type { EvidenceStore, Provider } from '../../providers/types';
+import type { Runbook } from '../../lib/runbook/types';
 import { LogNotifier, type Notifier } from '../../activities/notify';
 import { testOwners } from './owners';
-import { TASK_QUEUE } from './incidents';
+import { TASK_QUEUE, TEST_RUNBOOKS } from './incidents';
 import { workflowBundlePath } from './temporal';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -27,6 +30,8 @@ export async function startInProcessWorker(options: {
   /** Where the worker logs (silent by default), e.g. a buffer a test searches for leaked values. */
   logger?: Logger;
   notifier?: Notifier;
+  /** Runbooks that replace the shipped file of their id for this worker (what an unpinned start gets). */
+  runbooks?: Runbook[];
 }): Promise<InProcessWorker> {
   const journal = new SimulationJournal(join(options.dataDir, 'simulated', 'journal.jsonl'));
   const worker = await createTourniquetWorker({
@@ -36,6 +41,7 @@ export async function startInProcessWorker(options: {
     registry: createProviderRegistry({ real: options.real ?? [], journal }),
     evidence: options.evidence,
     owners: testOwners(options.dataDir),
+    runbooks: options.runbooks ? TEST_RUNBOOKS.withDefaults(options.runbooks) : TEST_RUNBOOKS,
     notifier: options.notifier ?? new LogNotifier(options.logger ?? silentLogger),
     logger: options.logger ?? silentLogger,
     workflowBundlePath: await workflowBundlePath(),
@@ -54,9 +60,21 @@ export async function startInProcessWorker(options: {
 
 const BIN = join(__dirname, '..', '..', 'bin', 'tourniquet.js');
 
-/** `tourniquet worker` as a real child process, which a test may SIGKILL. */
-export async function spawnWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'worker'], {
+/** The production worker process, trusting a test's in-code runbooks too (see `test/harness/worker-process.ts`). */
+const WORKER_WITH_TEST_RUNBOOKS = join(__dirname, 'worker-process.ts');
+
+/**
+ * `tourniquet worker` as a real child process, which a test may SIGKILL. With `runbooks`, the same worker runtime
+ * started from the test entry, so it also trusts those runbooks (made in code, e.g. `withoutApprovals`).
+ */
+export async function spawnWorkerProcess(
+  env: Record<string, string>,
+  options: { runbooks?: Runbook[] } = {},
+): Promise<ChildProcess> {
+  const args = options.runbooks
+    ? ['--require', 'tsx/cjs', WORKER_WITH_TEST_RUNBOOKS, writeRunbooks(options.runbooks)]
+    : [BIN, 'worker'];
+  const child = spawn(process.execPath, args, {
     env: {
       ...process.env,
       TOURNIQUET_LOG_LEVEL: 'warn',
@@ -81,4 +99,10 @@ export async function killProcess(child: ChildProcess, signal: NodeJS.Signals = 
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill(signal);
   await exited;
+}
+
+function writeRunbooks(runbooks: Runbook[]): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'tourniquet-runbooks-')), 'runbooks.json');
+  writeFileSync(file, JSON.stringify(runbooks), { mode: 0o600 });
+  return file;
 }
