@@ -35,6 +35,7 @@ const UNIT_SUITES = [
   'gateway-batcher',
   'http-connector-config',
   'logger-format',
+  'people-identity',
   'provider-plugins',
   'runbook-policy',
   'siem-auth',

@@ -45,10 +45,11 @@ export interface ProductionOwners {
 
 /** A live role as the production owners file defines it, its key files made absolute (they stay where they are). */
 function liveRole(production: ProductionOwners, role: string, backup: string | undefined): unknown {
-  const { slack, outOfBand } = production.owners.roles[role];
+  const { slack, outOfBand, people } = production.owners.roles[role];
   return {
     description: `exercise: live responders of ${role}`,
     slack,
+    people,
     ...(backup ? { backup } : {}),
     outOfBand: outOfBand.map((approver) =>
       approver.publicKeyFile
@@ -88,7 +89,16 @@ export function createExerciseOwners(
       outOfBand: people[role].map((name) => ({ name, publicKeyFile: join('keys', `${name}.pub`) })),
     };
   }
-  const owners = ownersFileSchema.parse({ roles });
+  // The production people a live role lists come along, their key files resolved against the production data dir.
+  const productionPeople = Object.fromEntries(
+    Object.entries(production?.owners.people ?? {}).map(([name, person]) => [
+      name,
+      person.publicKeyFile
+        ? { ...person, publicKeyFile: resolve(production!.dataDir, person.publicKeyFile) }
+        : person,
+    ]),
+  );
+  const owners = ownersFileSchema.parse({ people: productionPeople, roles });
   ensureOperatorKeys(owners, dir);
   const personas = new Map<string, Persona>();
   for (const [role, names] of Object.entries(people)) {

@@ -25,9 +25,32 @@ const outOfBandApprover = z
     path: ['publicKey'],
   });
 
+const personName = z.string().regex(/^[a-z][\w.-]*$/, 'expected a lower-case name');
+
+/**
+ * One person and every way they act: Slack accounts, the OS user names they run the CLI as, and their own
+ * out-of-band key (`tourniquet approve --key`, approver name = the person's name). Separation of duties and
+ * two-person rules compare people, so the same person acting through two channels counts once.
+ */
+const personSchema = z
+  .object({
+    slack: z.array(slackUserId).default([]),
+    cli: z.array(z.string().regex(/^[a-z_][\w.-]*$/, 'expected an OS user name')).default([]),
+    publicKey: rawEd25519PublicKey.optional(),
+    /** Relative paths are resolved against the data dir. */
+    publicKeyFile: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((person) => !(person.publicKey && person.publicKeyFile), {
+    message: 'set at most one of publicKey and publicKeyFile',
+    path: ['publicKey'],
+  });
+
 const roleSchema = z
   .object({
     description: z.string().optional(),
+    /** People of `people:` who hold this role. */
+    people: z.array(personName).default([]),
     slack: z
       .object({ users: z.array(slackUserId).default([]), usergroups: z.array(slackGroupId).default([]) })
       .strict()
@@ -56,12 +79,32 @@ const kickoffSchema = z
 
 export const ownersFileSchema = z
   .object({
+    people: z.record(personName, personSchema).default({}),
     roles: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case role name'), roleSchema),
     slack: z.object({ kickoff: kickoffSchema.optional() }).strict().optional(),
   })
   .strict()
   .superRefine((file, ctx) => {
     for (const [name, role] of Object.entries(file.roles)) {
+      role.people.forEach((person, index) => {
+        if (!file.people[person]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['roles', name, 'people', index],
+            message: `unknown person "${person}"`,
+          });
+        }
+      });
+      role.outOfBand.forEach((approver, index) => {
+        // One key name, one identity: `key:<name>` must not mean a person and a separate approver at once.
+        if (file.people[approver.name]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['roles', name, 'outOfBand', index, 'name'],
+            message: `"${approver.name}" is a person: list them under people instead`,
+          });
+        }
+      });
       if (role.backup && !file.roles[role.backup]) {
         ctx.addIssue({
           code: 'custom',
@@ -113,18 +156,20 @@ export function rawPublicKey(key: KeyObject): string {
  */
 export function ensureOperatorKeys(owners: OwnersFile, dataDir: string): string[] {
   const created: string[] = [];
-  for (const role of Object.values(owners.roles)) {
-    for (const approver of role.outOfBand) {
-      if (!approver.publicKeyFile) continue;
-      const publicPath = keyPath(dataDir, approver.publicKeyFile);
-      if (existsSync(publicPath)) continue;
-      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-      mkdirSync(dirname(publicPath), { recursive: true, mode: 0o700 });
-      const privatePath = publicPath.replace(/\.pub$/, '') + '.key';
-      writeFileSync(privatePath, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-      writeFileSync(publicPath, `${rawPublicKey(publicKey)}\n`);
-      created.push(privatePath);
-    }
+  const holders = [
+    ...Object.values(owners.roles).flatMap((role) => role.outOfBand),
+    ...Object.values(owners.people),
+  ];
+  for (const approver of holders) {
+    if (!approver.publicKeyFile) continue;
+    const publicPath = keyPath(dataDir, approver.publicKeyFile);
+    if (existsSync(publicPath)) continue;
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    mkdirSync(dirname(publicPath), { recursive: true, mode: 0o700 });
+    const privatePath = publicPath.replace(/\.pub$/, '') + '.key';
+    writeFileSync(privatePath, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    writeFileSync(publicPath, `${rawPublicKey(publicKey)}\n`);
+    created.push(privatePath);
   }
   return created;
 }
@@ -157,6 +202,7 @@ export async function mayStartFromSlack(
   const named = roles.some(
     (role) =>
       role.slack.users.includes(report.user) ||
+      role.people.some((person) => owners.people[person]?.slack.includes(report.user)) ||
       role.outOfBand.some((approver) => approver.slackUser === report.user),
   );
   if (named) return true;
@@ -196,13 +242,36 @@ export class OwnerDirectory {
     const groupMembers = this.expandUsergroup
       ? (await Promise.all(definition.slack.usergroups.map((group) => this.expandUsergroup!(group)))).flat()
       : [];
+    const members = definition.people.map((name) => ({ name, ...this.owners.people[name] }));
     const snapshot: OwnerSnapshot = {
       role,
-      slackUsers: [...new Set([...definition.slack.users, ...groupMembers])],
-      outOfBand: definition.outOfBand.map((entry) => ({
-        name: entry.name,
-        publicKey: entry.publicKey ?? readPublicKey(this.dataDir, entry.publicKeyFile!),
-        ...(entry.slackUser ? { slackUser: entry.slackUser } : {}),
+      slackUsers: [
+        ...new Set([
+          ...definition.slack.users,
+          ...groupMembers,
+          ...members.flatMap((person) => person.slack),
+        ]),
+      ],
+      outOfBand: [
+        ...definition.outOfBand.map((entry) => ({
+          name: entry.name,
+          publicKey: entry.publicKey ?? readPublicKey(this.dataDir, entry.publicKeyFile!),
+          ...(entry.slackUser ? { slackUser: entry.slackUser } : {}),
+        })),
+        ...members
+          .filter((person) => person.publicKey || person.publicKeyFile)
+          .map((person) => ({
+            name: person.name,
+            publicKey: person.publicKey ?? readPublicKey(this.dataDir, person.publicKeyFile!),
+          })),
+      ],
+      people: Object.entries(this.owners.people).map(([name, person]) => ({
+        name,
+        identities: [
+          ...person.slack.map((id) => `slack:${id}`),
+          ...person.cli.map((user) => `cli:${user}`),
+          ...(person.publicKey || person.publicKeyFile ? [`key:${name}`] : []),
+        ],
       })),
       ...(definition.backup ? { backup: definition.backup } : {}),
       gatewayKeys: [...this.gatewayKeys],

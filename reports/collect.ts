@@ -30,6 +30,11 @@ export function ownerRoles(owners: OwnersFile): Record<string, string[]> {
       add(`key:${approver.name}`, role);
       if (approver.slackUser) add(`slack:${approver.slackUser}`, role);
     }
+    for (const name of definition.people) {
+      const person = owners.people[name];
+      add(`key:${name}`, role);
+      for (const user of person?.slack ?? []) add(`slack:${user}`, role);
+    }
   }
   return roles;
 }

@@ -1,6 +1,11 @@
 import { condition, proxyActivities, uuid4 } from '@temporalio/workflow';
 import type { IncidentActivities } from '../activities/types';
-import { approvalParamsHash, approverIdentities, refusalReason } from '../lib/runbook/approval-check';
+import {
+  approvalParamsHash,
+  approverIdentities,
+  personOf,
+  refusalReason,
+} from '../lib/runbook/approval-check';
 import { durationMs } from '../lib/runbook/duration';
 import {
   SEVERITIES,
@@ -224,21 +229,9 @@ export class ApprovalGate {
   }
 }
 
-/** Identities of one person (a key tied to a Slack user) count once. */
+/** Identities of one person (a person's channels, a key tied to a Slack user) count once. */
 function countPeople(identities: string[], snapshots: OwnerSnapshot[]): number {
-  const people = new Set<string>();
-  for (const identity of identities) {
-    if (identity.startsWith('key:')) {
-      const name = identity.slice(4);
-      const linked = snapshots
-        .flatMap((snapshot) => snapshot.outOfBand)
-        .find((entry) => entry.name === name)?.slackUser;
-      people.add(linked ? `slack:${linked}` : identity);
-    } else {
-      people.add(identity);
-    }
-  }
-  return people.size;
+  return new Set(identities.map((identity) => personOf(identity, snapshots))).size;
 }
 
 function describe(request: ApprovalRequest): string {

@@ -63,13 +63,36 @@ export function slackDecisionMessage(
   });
 }
 
-/** Every identity a person acts under: a key tied to a Slack user is the same person as that user. */
+/**
+ * Every identity the person behind `approver` acts under: a person of the owners file brings all their Slack ids,
+ * CLI users and key; a key tied to a Slack user (`slackUser`) is the same person as that user.
+ */
 export function approverIdentities(approver: Approver, snapshots: OwnerSnapshot[]): string[] {
-  if (approver.via === 'slack') return [`slack:${approver.userId}`];
-  const linked = snapshots
+  if (approver.via === 'slack') return identitiesOf(`slack:${approver.userId}`, snapshots);
+  return identitiesOf(`key:${approver.name}`, snapshots);
+}
+
+function identitiesOf(identity: string, snapshots: OwnerSnapshot[]): string[] {
+  const person = snapshots
+    .flatMap((snapshot) => snapshot.people ?? [])
+    .find((p) => p.identities.includes(identity));
+  if (person) return [...new Set([identity, ...person.identities])];
+  const links = snapshots
     .flatMap((snapshot) => snapshot.outOfBand)
-    .find((entry) => entry.name === approver.name)?.slackUser;
-  return [`key:${approver.name}`, ...(linked ? [`slack:${linked}`] : [])];
+    .filter((entry) => entry.slackUser)
+    .map((entry) => [`key:${entry.name}`, `slack:${entry.slackUser}`]);
+  const linked = links.filter((pair) => pair.includes(identity)).flat();
+  return [...new Set([identity, ...linked])];
+}
+
+/** Who is behind an identity, so one person's approvals through two channels count once. */
+export function personOf(identity: string, snapshots: OwnerSnapshot[]): string {
+  const person = snapshots
+    .flatMap((snapshot) => snapshot.people ?? [])
+    .find((p) => p.identities.includes(identity));
+  if (person) return `person:${person.name}`;
+  // A key tied to a Slack user is that user.
+  return identitiesOf(identity, snapshots).find((candidate) => candidate.startsWith('slack:')) ?? identity;
 }
 
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';

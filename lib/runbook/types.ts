@@ -57,6 +57,11 @@ export interface OwnerSnapshot {
    * snapshots recorded before gateway signing: such an incident then takes no Slack decision (keys still work).
    */
   gatewayKeys?: string[];
+  /**
+   * Every person of the owners file with the identities they act under (`slack:U…`, `cli:<os user>`,
+   * `key:<name>`): separation of duties and two-person rules compare people, not channels.
+   */
+  people?: { name: string; identities: string[] }[];
 }
 
 /** An outstanding approval request; its nonce and parameter hash bind an approval to exactly this action. */
