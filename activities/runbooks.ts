@@ -1,17 +1,37 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { IncidentActivities } from './types';
+import { startRefusal } from '../lib/runbook/start-check';
 import { RunbookRefusedError, type RunbookCatalog } from '../runbooks/catalog';
 
-/** `loadRunbook`: a runbook the catalog refuses fails the start at once (no retry can make it trusted). */
-export function createRunbookActivities(catalog: RunbookCatalog): Pick<IncidentActivities, 'loadRunbook'> {
+/**
+ * `openIncident`: what the worker believes about a start, from its own configuration only. A refusal fails the
+ * incident at once (`IncidentRefused`, not retried: no retry makes a start signed or a runbook trusted).
+ */
+export function createOpeningActivities(deps: {
+  runbooks: RunbookCatalog;
+  /** The gateway keys this worker trusts (`trustedGatewayKeys`). */
+  gatewayKeys: () => string[];
+}): Pick<IncidentActivities, 'openIncident'> {
+  const refuse = (message: string) => ApplicationFailure.nonRetryable(message, 'IncidentRefused');
   return {
-    loadRunbook(ref) {
+    openIncident({ input, startedAt }) {
+      const unsigned = startRefusal(input, deps.gatewayKeys(), Date.parse(startedAt));
+      if (unsigned) return Promise.reject(refuse(unsigned));
+      if (input.exercise && input.runbook) return Promise.resolve({});
+      if (input.runbook) {
+        return Promise.reject(
+          refuse(
+            'runbook: a real incident names its runbook (runbookRef); the worker reads it from its own catalog, never from the start',
+          ),
+        );
+      }
+      if (!input.runbookRef) {
+        return Promise.reject(refuse('runbookRef: required (the id of a runbook in the worker catalog)'));
+      }
       try {
-        return Promise.resolve(catalog.load(ref));
+        return Promise.resolve(deps.runbooks.load(input.runbookRef));
       } catch (error) {
-        if (error instanceof RunbookRefusedError) {
-          throw ApplicationFailure.nonRetryable(error.message, 'RunbookRefused');
-        }
+        if (error instanceof RunbookRefusedError) return Promise.reject(refuse(error.message));
         throw error;
       }
     },

@@ -1,6 +1,6 @@
 import type {
   ApprovalRequest,
-  RunbookRef,
+  IncidentInput,
   TrustedRunbook,
   IncidentStatus,
   OwnerSnapshot,
@@ -63,8 +63,11 @@ export interface NotificationResult {
 }
 
 export interface IncidentActivities {
-  /** At start: the runbook a real incident names, from the worker's own catalog; refused if it is not there. */
-  loadRunbook(ref: RunbookRef): Promise<TrustedRunbook>;
+  /**
+   * At start: checks the start's signature against the worker's trusted gateway keys, then reads the runbook a
+   * real incident names from the worker's own catalog. `runbook` is absent for an exercise (it carries its own).
+   */
+  openIncident(request: { input: IncidentInput; startedAt: string }): Promise<Partial<TrustedRunbook>>;
   executeStep(input: StepExecutionInput): Promise<StepExecutionResult>;
   /** Who may approve for a role right now (owners file, Slack user groups expanded). */
   resolveOwners(role: string): Promise<OwnerSnapshot>;

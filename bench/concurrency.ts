@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncidentStatus } from '../lib/runbook/types';
 import { startIncident } from '../client';
-import { incidentInput, runbookById } from '../test/harness/incidents';
+import { incidentInput, runbookById, TEST_GATEWAY_KEY } from '../test/harness/incidents';
 import { withoutApprovals } from '../test/harness/owners';
 import { killProcess, spawnWorkerProcess } from '../test/harness/worker';
 import { processCpuSeconds, processMemory } from './lib/machine';
@@ -57,7 +57,9 @@ export async function benchConcurrency(options: {
   const runIncidents = async (count: number): Promise<{ ms: number; statuses: IncidentStatus[] }> => {
     const inputs = Array.from({ length: count }, () => incidentInput(runbook));
     const t0 = performance.now();
-    await Promise.all(inputs.map((input) => startIncident(client, TASK_QUEUE, input)));
+    await Promise.all(
+      inputs.map((input) => startIncident(client, TASK_QUEUE, input, TEST_GATEWAY_KEY.privateKey)),
+    );
     const statuses = await Promise.all(
       inputs.map(
         (input) => client.workflow.getHandle(input.context.incident.id).result() as Promise<IncidentStatus>,

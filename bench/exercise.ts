@@ -20,7 +20,7 @@ import { incidentStatus, startIncident } from '../client';
 import { topologicalOrder } from '../lib/runbook/dag';
 import { durationMs } from '../lib/runbook/duration';
 import type { IncidentStatus, Runbook } from '../lib/runbook/types';
-import { incidentInput, runbookById } from '../test/harness/incidents';
+import { incidentInput, runbookById, TEST_GATEWAY_KEY } from '../test/harness/incidents';
 import { decideAs } from '../test/harness/owners';
 import { workflowBundlePath } from '../test/harness/temporal';
 import { startStack, startWorker, type BenchStack } from './lib/stack';
@@ -108,7 +108,7 @@ export async function benchExercise(): Promise<ExerciseResult> {
     const incidentId = input.context.incident.id;
     let done = false;
     const t0 = performance.now();
-    await startIncident(stack.temporal.client, TASK_QUEUE, input);
+    await startIncident(stack.temporal.client, TASK_QUEUE, input, TEST_GATEWAY_KEY.privateKey);
     const responders = respondAtDeadlines(stack, incidentId, () => done);
     const status = (await stack.temporal.client.workflow.getHandle(incidentId).result()) as IncidentStatus;
     const wallMs = performance.now() - t0;

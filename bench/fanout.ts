@@ -30,7 +30,7 @@ import { createSimulatedProvider } from '../providers/simulated/provider';
 import { SimulationJournal } from '../providers/simulated/journal';
 import type { ActionContext, EvidenceStore, Provider } from '../providers/types';
 import { RecordingEvidenceSink } from '../test/harness/evidence';
-import { incidentInput } from '../test/harness/incidents';
+import { incidentInput, TEST_GATEWAY_KEY } from '../test/harness/incidents';
 import { benchForEachPrototype } from './foreach/run';
 import { startStack, startWorker, type BenchStack } from './lib/stack';
 
@@ -147,7 +147,7 @@ async function perStepRun(
     const handle = stack.temporal.client.workflow.getHandle(input.context.incident.id);
     const wallStart = Date.now();
     const t0 = performance.now();
-    await startIncident(stack.temporal.client, taskQueue, input);
+    await startIncident(stack.temporal.client, taskQueue, input, TEST_GATEWAY_KEY.privateKey);
     const status = (await handle.result()) as IncidentStatus;
     const closedMs = performance.now() - t0;
     const lastFinished = Math.max(

@@ -22,7 +22,7 @@ import { resolveAction } from '../lib/runbook/actions';
 import { renderParams } from '../lib/runbook/template';
 import type { IncidentInput, Runbook } from '../lib/runbook/types';
 import { createProviderRegistry } from '../providers/registry';
-import { incidentInput, runbookById } from '../test/harness/incidents';
+import { incidentInput, runbookById, TEST_GATEWAY_KEY } from '../test/harness/incidents';
 import { silentLogger } from '../test/harness/worker';
 import { instrumentedProvider, startStack, startWorker, type BenchStack } from './lib/stack';
 import { summarize, type Summary } from './lib/stats';
@@ -110,7 +110,7 @@ export async function benchLatency(options: { incidents: number; warmup: number 
       const t0 = performance.now();
       const input = incidentInput(runbook);
       const called = firstCall(input.context.incident.id);
-      await startIncident(stack.temporal.client, TASK_QUEUE, input);
+      await startIncident(stack.temporal.client, TASK_QUEUE, input, TEST_GATEWAY_KEY.privateKey);
       const started = performance.now();
       const at = await called;
       if (measured) {

@@ -1,3 +1,4 @@
+import { sign, type KeyObject } from 'node:crypto';
 import { userInfo } from 'node:os';
 import {
   WithStartWorkflowOperation,
@@ -11,6 +12,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
+import { startMessage } from '../lib/runbook/start-check';
 import { PROVIDER_DIRECTORY, ROLE_MEMBERS } from '../providers';
 import type { ProviderRole } from '../providers/plugin';
 import { correlationFingerprint } from '../lib/fingerprint';
@@ -166,11 +168,28 @@ export function incidentSearchAttributes(input: IncidentInput): SearchAttributeP
   ];
 }
 
+/** How long a signed start stays valid: the server must start the run within it (it does so at once). */
+const START_VALID_MS = 5 * 60_000;
+
+/**
+ * The start, signed with the gateway's key: called only by a channel that authenticated its requester (Slack's
+ * signature, a SIEM source's secret, the local CLI user who can read the data dir). The worker refuses the rest.
+ */
+export function signStart(input: IncidentInput, gatewayKey: KeyObject, now = Date.now()): IncidentInput {
+  const { attestation: _old, ...unsigned } = input;
+  const expiresAt = new Date(now + START_VALID_MS).toISOString();
+  const message = startMessage(unsigned, expiresAt);
+  const signature = sign(null, Buffer.from(message, 'utf8'), gatewayKey).toString('base64');
+  return { ...unsigned, attestation: { expiresAt, signature } };
+}
+
 export async function startIncident(
   client: Client,
   taskQueue: string,
-  input: IncidentInput,
+  unsigned: IncidentInput,
+  gatewayKey: KeyObject,
 ): Promise<StartedIncident> {
+  const input = signStart(unsigned, gatewayKey);
   const incidentId = input.context.incident.id;
   if (await closedAndContained(client, incidentId)) return { incidentId, created: false };
   try {
@@ -192,7 +211,7 @@ export async function incidentStatus(client: Client, incidentId: string): Promis
   return client.workflow.getHandle(incidentId).query(statusQuery);
 }
 
-/** The workflow refused to open the incident (its runbook is not the worker's): no step ran. */
+/** The worker refused to open the incident (unsigned start, or a runbook not its own): no step ran. */
 export class IncidentRefusedError extends Error {}
 
 export async function waitForIncident(client: Client, incidentId: string): Promise<IncidentStatus> {
@@ -200,7 +219,7 @@ export async function waitForIncident(client: Client, incidentId: string): Promi
     return (await client.workflow.getHandle(incidentId).result()) as IncidentStatus;
   } catch (error) {
     const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
-    if (cause instanceof ApplicationFailure && cause.type === 'RunbookRefused') {
+    if (cause instanceof ApplicationFailure && cause.type === 'IncidentRefused') {
       throw new IncidentRefusedError(`incident ${incidentId} was refused: ${cause.message}`);
     }
     return incidentStatus(client, incidentId);
@@ -319,9 +338,17 @@ export interface AttachOutcome {
  */
 export async function attachAlertsWithStart(
   client: Client,
-  options: { incidentId: string; taskQueue: string; batch: AlertBatch; input: IncidentInput },
+  options: {
+    incidentId: string;
+    taskQueue: string;
+    batch: AlertBatch;
+    input: IncidentInput;
+    /** Signs the start: the gateway has authenticated the alert's source. */
+    gatewayKey: KeyObject;
+  },
 ): Promise<AttachOutcome> {
-  const { incidentId, taskQueue, batch, input } = options;
+  const { incidentId, taskQueue, batch } = options;
+  const input = signStart(options.input, options.gatewayKey);
   let reusePolicy: WorkflowIdReusePolicy = WorkflowIdReusePolicy.REJECT_DUPLICATE;
   for (let attempt = 1; ; attempt += 1) {
     try {

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createPublicKey, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,8 +22,8 @@ import {
   startIncident,
 } from '../client';
 import { loadConfig } from '../lib/config';
-import { trustedGatewayKeys } from '../lib/gateway-key';
-import { loadOwnersFile, ownersFilePath, type OwnersFile } from '../lib/owners';
+import { gatewaySigningKey, trustedGatewayKeys } from '../lib/gateway-key';
+import { loadOwnersFile, ownersFilePath, rawPublicKey, type OwnersFile } from '../lib/owners';
 import type { TemporalTlsOptions } from '../lib/temporal-tls';
 import { ownerRoles } from '../reports/collect';
 import { loadSlackWorkerConfig, type SlackWorkerConfig } from '../slack/config';
@@ -327,18 +327,20 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
   const live = liveRoles(scenario);
   const slack = live.length > 0 ? liveSlack(scenario, options.scenarioFile, env) : undefined;
   const { productionOwners } = prepared;
+  const localConfig = loadConfig({ ...env, TOURNIQUET_DATA_DIR: dataDir });
+  const startKey = gatewaySigningKey(localConfig);
   const exerciseOwners = createExerciseOwners(
     scenario,
     dir,
     ownersBackups(productionOwners),
     productionOwners ? { owners: productionOwners, dataDir } : undefined,
-    slack
-      ? {
-          // Live people decide in Slack: the workflow takes their clicks only as the gateway signs them.
-          gatewayKeys: trustedGatewayKeys(loadConfig({ ...env, TOURNIQUET_DATA_DIR: dataDir })),
-          expandUsergroup: slackUsergroupResolver(createSlackWebClient(slack, logger)),
-        }
-      : undefined,
+    {
+      // The engine signs the start with the data dir's gateway key; live people's clicks come signed by a gateway.
+      gatewayKeys: [
+        ...new Set([...trustedGatewayKeys(localConfig), rawPublicKey(createPublicKey(startKey))]),
+      ],
+      ...(slack ? { expandUsergroup: slackUsergroupResolver(createSlackWebClient(slack, logger)) } : {}),
+    },
   );
 
   const taskQueue = `tourniquet-exercise-${incidentId.slice(-20)}`;
@@ -459,7 +461,7 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     }
     record.startedAt = input.context.incident.openedAt;
     t0 = openedAt.getTime();
-    const started = await startIncident(client, taskQueue, input);
+    const started = await startIncident(client, taskQueue, input, startKey);
     if (!started.created) throw new Error(`exercise incident ${incidentId} already exists`);
     progress(`${incidentId}: ${scenario.title} (×${speed}, runbook ${runbook.id})`);
 

@@ -69,8 +69,9 @@ export function createExerciseOwners(
   scenario: Scenario,
   dir: string,
   backups: Record<string, string>,
-  production?: ProductionOwners,
-  live?: { gatewayKeys: string[]; expandUsergroup?: UsergroupResolver },
+  production: ProductionOwners | undefined,
+  /** The gateway keys the exercise's worker believes (the engine signs the start; live clicks come through one). */
+  trust: { gatewayKeys: string[]; expandUsergroup?: UsergroupResolver },
 ): ExerciseOwners {
   const people: Record<string, string[]> = {};
   const roles: Record<string, unknown> = {};
@@ -114,8 +115,8 @@ export function createExerciseOwners(
   }
   return {
     directory: new OwnerDirectory(owners, dir, {
-      gatewayKeys: live?.gatewayKeys ?? [],
-      expandUsergroup: live?.expandUsergroup,
+      gatewayKeys: trust.gatewayKeys,
+      expandUsergroup: trust.expandUsergroup,
     }),
     owners,
     people,

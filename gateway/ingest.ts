@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
@@ -30,6 +31,8 @@ export interface IncidentIngestOptions {
   taskQueue: string;
   runbook: Runbook;
   fingerprintKey: Buffer;
+  /** Signs each start: the alert's source has been authenticated by then. */
+  gatewayKey: KeyObject;
   logger: Logger;
   metrics?: GatewayMetrics;
   windowMs?: number;
@@ -146,7 +149,13 @@ export class IncidentIngest {
     const startedAt = Date.now();
     try {
       const outcome = await client.withDeadline(Date.now() + this.flushTimeoutMs, () =>
-        attachAlertsWithStart(client, { incidentId, taskQueue: this.options.taskQueue, batch, input }),
+        attachAlertsWithStart(client, {
+          incidentId,
+          taskQueue: this.options.taskQueue,
+          batch,
+          input,
+          gatewayKey: this.options.gatewayKey,
+        }),
       );
       metrics?.batches.inc({ outcome: outcome.closed ? 'closed' : outcome.status });
       if (outcome.status === 'created') {

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Client, type Connection } from '@temporalio/client';
@@ -5,6 +6,7 @@ import type { Express, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Config } from '../lib/config';
+import { gatewaySigningKey } from '../lib/gateway-key';
 import { fingerprintKeyOf } from '../lib/keys';
 import { findRunbook, formatIssues } from '../runbooks';
 import type { Runbook } from '../lib/runbook/types';
@@ -44,6 +46,8 @@ export interface SiemWebhookOptions extends Pick<
   /** The runbook every SIEM incident runs. */
   runbook: Runbook;
   fingerprintKey: Buffer;
+  /** The gateway's key: it signs the start of each incident an authenticated alert opens. */
+  gatewayKey: KeyObject;
   /** `SIEM_SECRET_<SOURCE>` values; a source without one answers 404. */
   secrets: SiemSecrets;
   logger: Logger;
@@ -174,6 +178,7 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
     taskQueue: options.taskQueue,
     runbook: options.runbook,
     fingerprintKey: options.fingerprintKey,
+    gatewayKey: options.gatewayKey,
     logger: options.logger,
     metrics,
     windowMs: options.windowMs,
@@ -380,6 +385,7 @@ export function siemWebhooksFromEnv(options: {
     taskQueue: options.config.TEMPORAL_TASK_QUEUE,
     runbook: found.runbook,
     fingerprintKey,
+    gatewayKey: gatewaySigningKey(options.config),
     secrets: siemSecretsFromEnv(env),
     logger: options.logger,
   });

@@ -234,6 +234,11 @@ export class OwnerDirectory {
     this.ttlMs = options.ttlMs ?? 60_000;
   }
 
+  /** The gateway keys whose signed starts and Slack claims this worker believes. */
+  trustedGatewayKeys(): string[] {
+    return [...this.gatewayKeys];
+  }
+
   async snapshot(role: string): Promise<OwnerSnapshot> {
     const cached = this.cache.get(role);
     if (cached && Date.now() - cached.at < this.ttlMs) return cached.snapshot;

@@ -116,13 +116,13 @@ export async function loadReportInput(
   };
 }
 
-/** A real incident's runbook is not in its start input: it is the `loadRunbook` activity's result in history. */
+/** A real incident's runbook is not in its start input: it is the `openIncident` activity's result in history. */
 async function runbookFromHistory(
   converter: Client['options']['loadedDataConverter'],
   events: HistoryEvent[],
 ): Promise<Runbook | undefined> {
   const scheduled = events.find(
-    (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'loadRunbook',
+    (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'openIncident',
   );
   if (!scheduled) return undefined;
   const completed = events.find(
@@ -131,6 +131,10 @@ async function runbookFromHistory(
       String(scheduled.eventId),
   )?.activityTaskCompletedEventAttributes;
   if (!completed) return undefined;
-  const loaded = await decodeFromPayloadsAtIndex<TrustedRunbook>(converter, 0, completed.result?.payloads);
+  const loaded = await decodeFromPayloadsAtIndex<Partial<TrustedRunbook>>(
+    converter,
+    0,
+    completed.result?.payloads,
+  );
   return loaded?.runbook;
 }

@@ -25,6 +25,7 @@ import {
   TASK_QUEUE,
   uniqueConnector,
   waitFor,
+  TEST_GATEWAY_KEY,
 } from './harness/incidents';
 import { freePort } from './harness/ports';
 import { startPostgres, type PostgresServer } from './harness/postgres';
@@ -332,11 +333,17 @@ test('running it twice: a second start joins the incident, a closed one is not r
   const input = incidentInput(runbook, dbRequest(role, destination));
 
   const incidentId = await start(stack.client, input);
-  expect(await startIncident(stack.client, TASK_QUEUE, input)).toEqual({ incidentId, created: false });
+  expect(await startIncident(stack.client, TASK_QUEUE, input, TEST_GATEWAY_KEY.privateKey)).toEqual({
+    incidentId,
+    created: false,
+  });
   const first = await result(stack.client, incidentId);
   statuses.push(first);
   expect(first.state).toBe('completed');
-  expect(await startIncident(stack.client, TASK_QUEUE, input)).toEqual({ incidentId, created: false });
+  expect(await startIncident(stack.client, TASK_QUEUE, input, TEST_GATEWAY_KEY.privateKey)).toEqual({
+    incidentId,
+    created: false,
+  });
   expect(stepOf(first, 'rotate-credential').attempts).toBe(1);
   expect(await rotationRecords(incidentId)).toEqual([
     { key: `${incidentId}/rotate-credential`, delivered: true },

@@ -1,13 +1,23 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
-import { signOutOfBandDecision, vouchForSlackDecision } from '../client';
+import { INCIDENT_WORKFLOW, signOutOfBandDecision, signStart, vouchForSlackDecision } from '../client';
 import { gatewaySigningKey } from '../lib/gateway-key';
 import { rawPublicKey } from '../lib/owners';
-import type { ApprovalDecision, ApprovalRequest } from '../lib/runbook/types';
-import { fixtureRunbook, incidentInput, query, start, waitFor } from './harness/incidents';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApprovalDecision, ApprovalRequest, IncidentInput } from '../lib/runbook/types';
+import {
+  fixtureRunbook,
+  incidentInput,
+  query,
+  signedForTest,
+  start,
+  TASK_QUEUE,
+  waitFor,
+} from './harness/incidents';
 import { operatorKey } from './harness/owners';
 import { useTemporalWorker } from './harness/stack';
+import { seededRandom } from './chaos/support';
 
 /**
  * The Temporal API is an untrusted transport: whoever reaches it (a raw `@temporalio/client`, the Web UI's HTTP
@@ -146,22 +156,10 @@ test('an owners list sent with the start is not believed: a key it names cannot 
   await stack.client.workflow.getHandle(incidentId).cancel();
 });
 
-/** A small seeded generator, so a failing fuzz run can be replayed from the seed it prints. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('fuzz: 1,000 forged or altered decisions over the raw Temporal client are all refused and nothing runs', async () => {
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
   process.stderr.write(`[fuzz] forged-commands seed ${seed} (FUZZ_SEED=${seed} replays it)\n`);
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
 
   const target = await openIncident();
@@ -306,4 +304,78 @@ test('fuzz: 1,000 forged or altered decisions over the raw Temporal client are a
   await waitFor(async () => ((await applied(target.incidentId)).length === 1 ? true : undefined));
   expect(await applied(other.incidentId)).toHaveLength(0);
   for (const { incidentId } of [target, other]) await stack.client.workflow.getHandle(incidentId).cancel();
+});
+
+describe('starts sent straight through the Temporal API', () => {
+  const fresh = () =>
+    incidentInput(fixtureRunbook('approvals'), { requester: 'cli:someone-else', severity: 'low' });
+
+  async function startRaw(input: IncidentInput): Promise<string> {
+    const incidentId = input.context.incident.id;
+    await stack.client.workflow.start(INCIDENT_WORKFLOW, {
+      workflowId: incidentId,
+      taskQueue: TASK_QUEUE,
+      args: [input],
+    });
+    return incidentId;
+  }
+
+  async function refused(incidentId: string): Promise<string> {
+    try {
+      await stack.client.workflow.getHandle(incidentId).result();
+    } catch (error) {
+      if (error instanceof WorkflowFailedError) return error.cause?.message ?? error.message;
+      throw error;
+    }
+    throw new Error(`${incidentId} ran`);
+  }
+
+  const everything = async (incidentId: string) =>
+    (await stack.worker.journal.entries()).filter((entry) => entry.incidentId === incidentId);
+
+  test.each<[string, () => IncidentInput, string]>([
+    [
+      'unsigned',
+      () => fresh(),
+      'attestation: a start must be signed by the gateway (Slack, SIEM) or the local CLI',
+    ],
+    [
+      "signed with the attacker's own key",
+      () => signStart(fresh(), MALLORY.privateKey),
+      'attestation: not signed by a gateway key this worker trusts (or the start was altered after signing)',
+    ],
+    [
+      'signed, then the requester changed (to lock an owner out of approving)',
+      () => {
+        const signed = signedForTest(fresh());
+        signed.context.incident.requester = 'slack:U0IAM1';
+        return signed;
+      },
+      'attestation: not signed by a gateway key this worker trusts (or the start was altered after signing)',
+    ],
+    [
+      'signed, then turned into a critical incident (break-glass sooner)',
+      () => {
+        const signed = signedForTest(fresh());
+        signed.context.incident.severity = 'critical';
+        return signed;
+      },
+      'attestation: not signed by a gateway key this worker trusts (or the start was altered after signing)',
+    ],
+    [
+      'signed long ago',
+      () => signStart(fresh(), gatewaySigningKey({ dataDir: stack.dataDir }), Date.now() - 10 * 60_000),
+      'attestation: the signed start had expired',
+    ],
+  ])('%s: refused, and nothing runs', async (_name, forge, expected) => {
+    const incidentId = await startRaw(forge());
+    expect(await refused(incidentId)).toBe(expected);
+    expect(await everything(incidentId)).toEqual([]);
+  });
+
+  test('control: the same start, signed by the gateway key of the worker’s data dir, opens the incident', async () => {
+    const incidentId = await startRaw(signStart(fresh(), gatewaySigningKey({ dataDir: stack.dataDir })));
+    await awaitingRotate(incidentId);
+    await stack.client.workflow.getHandle(incidentId).cancel();
+  });
 });

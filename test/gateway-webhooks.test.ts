@@ -9,7 +9,13 @@ import { normalizeSiemAlert, type SiemSource } from '../gateway/siem';
 import { createSiemWebhooks } from '../gateway/webhooks';
 import { cancelIncident, incidentAlertIds, incidentStatus } from '../client';
 import { runCli } from './harness/cli';
-import { runbookById, TASK_QUEUE, TEST_FINGERPRINT_KEY, waitFor } from './harness/incidents';
+import {
+  runbookById,
+  TASK_QUEUE,
+  TEST_FINGERPRINT_KEY,
+  TEST_GATEWAY_KEY,
+  waitFor,
+} from './harness/incidents';
 import { withoutApprovals } from './harness/owners';
 import { fixtureText, makeCanaries, type Canaries } from './fixtures/siem/canaries';
 import {
@@ -354,6 +360,7 @@ test('Temporal unreachable: 503 with Retry-After, and the sender may retry the s
     taskQueue: TASK_QUEUE,
     runbook: runbookById('leaked-workflow-secret'),
     fingerprintKey: TEST_FINGERPRINT_KEY,
+    gatewayKey: TEST_GATEWAY_KEY.privateKey,
     secrets: { generic: stack.secrets.generic },
     logger: logs.logger,
     flushTimeoutMs: 1_000,

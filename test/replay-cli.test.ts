@@ -45,7 +45,7 @@ test('a tampered (non-deterministic) history fails with the nondeterminism error
   const scheduled = recorded.history.events.find(
     (event) => event.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED',
   )!;
-  expect(scheduled.activityTaskScheduledEventAttributes!.activityType.name).toBe('loadRunbook');
+  expect(scheduled.activityTaskScheduledEventAttributes!.activityType.name).toBe('openIncident');
   scheduled.activityTaskScheduledEventAttributes!.activityType.name = 'executeStep';
   writeFileSync(join(dir, 'tampered.json'), JSON.stringify(recorded));
   writeFileSync(join(dir, 'not-a-history.json'), '{"hello": "world"}');

@@ -2,7 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { INCIDENT_WORKFLOW } from '../client';
 import { runbookSha256 } from '../lib/runbook/canonical';
 import type { IncidentInput, IncidentStatus, Runbook } from '../lib/runbook/types';
-import { incidentInput, query, runbookById, TASK_QUEUE, waitFor } from './harness/incidents';
+import { incidentInput, query, runbookById, signedForTest, TASK_QUEUE, waitFor } from './harness/incidents';
 import { withoutApprovals } from './harness/owners';
 import { useTemporalWorker } from './harness/stack';
 
@@ -25,12 +25,13 @@ function realInput(): IncidentInput {
   return { ...input, runbookRef: { id: 'leaked-workflow-secret' } };
 }
 
+/** Signed as the gateway would sign it: even an insider holding the gateway's key cannot bring a runbook. */
 async function startRaw(input: unknown): Promise<string> {
   const incidentId = (input as IncidentInput).context.incident.id;
   await stack.client.workflow.start(INCIDENT_WORKFLOW, {
     workflowId: incidentId,
     taskQueue: TASK_QUEUE,
-    args: [input],
+    args: [signedForTest(input as IncidentInput)],
   });
   return incidentId;
 }

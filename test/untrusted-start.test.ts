@@ -4,6 +4,7 @@ import {
   fixtureRunbook,
   incidentInput,
   query,
+  signedForTest,
   TASK_QUEUE,
   uniqueConnector,
   waitFor,
@@ -33,7 +34,8 @@ async function startWithClock(
   await stack.client.workflow.start(INCIDENT_WORKFLOW, {
     workflowId: incidentId,
     taskQueue: TASK_QUEUE,
-    args: [input],
+    // Signed as the gateway signs: the clock is what is under test, not the signature.
+    args: [signedForTest(input)],
   });
   const status = await waitFor(async () => {
     const current = await query(stack.client, incidentId);

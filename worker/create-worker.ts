@@ -12,7 +12,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Logger } from 'pino';
 import { createStepActivities } from '../activities/execute-step';
 import { createRecordActivities, type Notifier } from '../activities/notify';
-import { createRunbookActivities } from '../activities/runbooks';
+import { createOpeningActivities } from '../activities/runbooks';
 import type { IncidentActivities } from '../activities/types';
 import type { OwnerDirectory } from '../lib/owners';
 import type { RunbookCatalog } from '../runbooks/catalog';
@@ -126,7 +126,10 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
         logger: options.logger,
         workerIdentity: identity,
       }),
-      ...createRunbookActivities(options.runbooks),
+      ...createOpeningActivities({
+        runbooks: options.runbooks,
+        gatewayKeys: () => options.owners.trustedGatewayKeys(),
+      }),
       ...createRecordActivities({
         owners: options.owners,
         notifier: options.notifier,

@@ -5,6 +5,7 @@ import {
   condition,
   isCancellation,
   patched,
+  workflowInfo,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -80,36 +81,28 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   return incident.run.execute();
 }
 
-const catalog = proxyActivities<IncidentActivities>({
+const opening = proxyActivities<IncidentActivities>({
   startToCloseTimeout: '30s',
-  retry: { maximumAttempts: 5, initialInterval: '1s' },
+  retry: { maximumAttempts: 5, initialInterval: '1s', nonRetryableErrorTypes: ['IncidentRefused'] },
 });
 
 /**
- * The runbook this incident runs. A real incident's comes from the worker's own catalog, by the id the start names:
- * whoever can reach the Temporal API must not be able to hand the worker a runbook of their own. Only an exercise,
- * whose every action goes to simulation, may carry its scenario's runbook.
+ * The runbook this incident runs, once the worker has checked the start. Whoever can reach the Temporal API must
+ * not be able to start an incident the gateway did not sign, nor hand the worker a runbook of their own: a real
+ * incident's runbook comes from the worker's catalog, by the id the start names. Only an exercise, whose every
+ * action goes to simulation, may carry its scenario's runbook.
  */
 async function trustedRunbook(input: IncidentInput): Promise<{ runbook: Runbook; sha256?: string }> {
-  // Histories recorded before the worker read runbooks carry theirs in the input and replay with it.
-  if (!patched('runbook-from-worker-catalog')) return { runbook: input.runbook! };
-  if (input.exercise && input.runbook) return { runbook: input.runbook };
-  if (input.runbook) {
-    throw ApplicationFailure.nonRetryable(
-      'runbook: a real incident names its runbook (runbookRef); the worker reads it from its own catalog, never from the start',
-      'RunbookRefused',
-    );
-  }
-  if (!input.runbookRef) {
-    throw ApplicationFailure.nonRetryable(
-      'runbookRef: required (the id of a runbook in the worker catalog)',
-      'RunbookRefused',
-    );
-  }
+  // Histories recorded before the worker checked starts carry their runbook in the input and replay with it.
+  if (!patched('start-checked-by-worker')) return { runbook: input.runbook! };
   try {
-    return await catalog.loadRunbook(input.runbookRef);
+    const opened = await opening.openIncident({
+      input,
+      startedAt: workflowInfo().runStartTime.toISOString(),
+    });
+    return opened.runbook ? { runbook: opened.runbook, sha256: opened.sha256 } : { runbook: input.runbook! };
   } catch (error) {
-    throw ApplicationFailure.nonRetryable(failureMessage(error), 'RunbookRefused');
+    throw ApplicationFailure.nonRetryable(failureMessage(error), 'IncidentRefused');
   }
 }
 

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { gatewaySigningKey } from '../../lib/gateway-key';
 import { fingerprintKeyOf } from '../../lib/keys';
 import { findRunbook, formatIssues } from '../../runbooks';
 import { runbookSha256 } from '../../lib/runbook/canonical';
@@ -118,7 +119,13 @@ export function registerIncidentCommands(program: Command): void {
       await withClient(async (client, config) => {
         const key = fingerprintKeyOf(config);
         const input = buildIncidentInput(found.runbook, request.data, key);
-        const started = await startIncident(client, config.TEMPORAL_TASK_QUEUE, input);
+        // The local channel: whoever runs the CLI with this data dir speaks through the gateway's key.
+        const started = await startIncident(
+          client,
+          config.TEMPORAL_TASK_QUEUE,
+          input,
+          gatewaySigningKey(config),
+        );
         const status = options.wait ? await waitForIncident(client, started.incidentId) : undefined;
         if (options.json) {
           printJson({

@@ -21,19 +21,24 @@ export function approvalParamsHash(
 }
 
 /** The bytes an out-of-band approver signs with ed25519 (`tourniquet approve` builds the same). */
-export function outOfBandMessage(
-  incidentId: string,
-  decision: Pick<ApprovalDecision, 'stepId' | 'nonce' | 'paramsHash' | 'decision' | 'reason'>,
-  expiresAt: string,
-): string {
-  return canonicalJson({
-    purpose: 'tourniquet-approval-v1',
+type SignedDecision = Pick<ApprovalDecision, 'stepId' | 'nonce' | 'paramsHash' | 'decision' | 'reason'>;
+
+/** What every signed decision covers, whoever signs it: the request it answers and the answer. */
+function decisionFields(incidentId: string, decision: SignedDecision) {
+  return {
     incidentId,
     stepId: decision.stepId,
     nonce: decision.nonce,
     paramsHash: decision.paramsHash,
     decision: decision.decision,
     reason: decision.reason ?? '',
+  };
+}
+
+export function outOfBandMessage(incidentId: string, decision: SignedDecision, expiresAt: string): string {
+  return canonicalJson({
+    purpose: 'tourniquet-approval-v1',
+    ...decisionFields(incidentId, decision),
     expiresAt,
   });
 }
@@ -44,18 +49,13 @@ export function outOfBandMessage(
  */
 export function slackDecisionMessage(
   incidentId: string,
-  decision: Pick<ApprovalDecision, 'stepId' | 'nonce' | 'paramsHash' | 'decision' | 'reason'>,
+  decision: SignedDecision,
   userId: string,
   vouch: Pick<GatewayVouch, 'message' | 'expiresAt'>,
 ): string {
   return canonicalJson({
     purpose: 'tourniquet-slack-decision-v1',
-    incidentId,
-    stepId: decision.stepId,
-    nonce: decision.nonce,
-    paramsHash: decision.paramsHash,
-    decision: decision.decision,
-    reason: decision.reason ?? '',
+    ...decisionFields(incidentId, decision),
     userId,
     channel: vouch.message.channel,
     ts: vouch.message.ts,

@@ -210,9 +210,21 @@ export interface TrustedRunbook {
   sha256: string;
 }
 
+/**
+ * The gateway's signature over a whole start input (everything but this field): it signs only what it has
+ * authenticated, a Slack user, a SIEM source, or the local CLI user (the CLI holds the data dir's key).
+ */
+export interface StartAttestation {
+  expiresAt: string;
+  /** ed25519 over `startMessage(input, expiresAt)`, base64. */
+  signature: string;
+}
+
 export interface IncidentInput {
   /** Set by the gateway on update-with-start, so the first batch knows it created the incident. */
   startToken?: string;
+  /** Required for every start since starts are signed; the worker refuses an incident without a valid one. */
+  attestation?: StartAttestation;
   /** A real incident's runbook: the worker loads it by this reference, at start, through an activity. */
   runbookRef?: RunbookRef;
   /**

@@ -52,7 +52,7 @@ export function register(app: App, deps: ListenerDeps): void {
       return;
     }
     const input = buildIncidentInput(found.runbook, intake.request, deps.fingerprintKey);
-    const started = await startIncident(deps.temporal, deps.intake.taskQueue, input);
+    const started = await startIncident(deps.temporal, deps.intake.taskQueue, input, deps.gatewayKey);
     await ack();
     deps.logger.info(
       { incidentId: started.incidentId, created: started.created, user },

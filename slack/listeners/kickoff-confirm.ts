@@ -67,6 +67,7 @@ export function register(app: App, deps: ListenerDeps): void {
         deps.temporal,
         deps.intake.taskQueue,
         buildIncidentInput(found.runbook, parsed, deps.fingerprintKey),
+        deps.gatewayKey,
       );
       await signalNote(deps.temporal, started.incidentId, {
         actor: `slack:${user.id}`,

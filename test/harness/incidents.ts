@@ -1,14 +1,17 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import {
   buildIncidentInput,
   incidentRequestSchema,
   incidentStatus,
+  signStart,
   startIncident,
   type IncidentRequest,
 } from '../../client';
 import { findRunbook, loadRunbookFile, formatIssues } from '../../runbooks';
 import { RunbookCatalog } from '../../runbooks/catalog';
+import { rawPublicKey } from '../../lib/owners';
 import type { IncidentInput, IncidentStatus, Runbook } from '../../lib/runbook/types';
 
 export const TEST_FINGERPRINT_KEY = Buffer.alloc(32, 7);
@@ -19,6 +22,19 @@ export const TEST_FINGERPRINT_KEY = Buffer.alloc(32, 7);
  * production starts do. A child worker gets them with `spawnWorkerProcess(env, { runbooks })`.
  */
 export const TEST_RUNBOOKS = new RunbookCatalog();
+
+/**
+ * The gateway key this suite's starts are signed with, as the gateway signs production's. Every test worker
+ * trusts it besides its data dir's own key (in-process through `testOwners`, child processes through
+ * TOURNIQUET_GATEWAY_PUBLIC_KEYS); a test that wants an unsigned or forged start sends it itself.
+ */
+export const TEST_GATEWAY_KEY = generateKeyPairSync('ed25519');
+export const TEST_GATEWAY_PUBLIC_KEY = rawPublicKey(TEST_GATEWAY_KEY.publicKey);
+
+/** A start as the gateway would sign it, for tests that send it through the raw client. */
+export function signedForTest(input: IncidentInput): IncidentInput {
+  return signStart(input, TEST_GATEWAY_KEY.privateKey);
+}
 export const TASK_QUEUE = 'tourniquet-test';
 
 export function runbookById(id: string): Runbook {
@@ -58,7 +74,7 @@ export function incidentInput(
 }
 
 export async function start(client: Client, input: IncidentInput, taskQueue = TASK_QUEUE): Promise<string> {
-  const started = await startIncident(client, taskQueue, input);
+  const started = await startIncident(client, taskQueue, input, TEST_GATEWAY_KEY.privateKey);
   return started.incidentId;
 }
 

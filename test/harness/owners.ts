@@ -1,4 +1,5 @@
 import { trustedGatewayKeys } from '../../lib/gateway-key';
+import { TEST_GATEWAY_PUBLIC_KEY } from './incidents';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { ensureOperatorKeys, loadOwnersFile, OwnerDirectory } from '../../lib/owners';
@@ -12,7 +13,9 @@ export function testOwners(dataDir: string): OwnerDirectory {
   const loaded = loadOwnersFile(TEST_OWNERS_FILE);
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
   ensureOperatorKeys(loaded.owners, dataDir);
-  return new OwnerDirectory(loaded.owners, dataDir, { gatewayKeys: trustedGatewayKeys({ dataDir }) });
+  return new OwnerDirectory(loaded.owners, dataDir, {
+    gatewayKeys: [TEST_GATEWAY_PUBLIC_KEY, ...trustedGatewayKeys({ dataDir })],
+  });
 }
 
 export function operatorKey(dataDir: string, name: string): string {

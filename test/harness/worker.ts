@@ -10,7 +10,8 @@ import type { EvidenceStore, Provider } from '../../providers/types';
 import type { Runbook } from '../../lib/runbook/types';
 import { LogNotifier, type Notifier } from '../../activities/notify';
 import { testOwners } from './owners';
-import { TASK_QUEUE, TEST_RUNBOOKS } from './incidents';
+import { TASK_QUEUE, TEST_GATEWAY_PUBLIC_KEY, TEST_RUNBOOKS } from './incidents';
+import { trustedGatewayKeys } from '../../lib/gateway-key';
 import { workflowBundlePath } from './temporal';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -74,9 +75,12 @@ export async function spawnWorkerProcess(
   const args = options.runbooks
     ? ['--require', 'tsx/cjs', WORKER_WITH_TEST_RUNBOOKS, writeRunbooks(options.runbooks)]
     : [BIN, 'worker'];
+  // The production worker trusts only its data dir's gateway key unless told: this suite signs its starts too.
+  const dataDirKeys = env.TOURNIQUET_DATA_DIR ? trustedGatewayKeys({ dataDir: env.TOURNIQUET_DATA_DIR }) : [];
   const child = spawn(process.execPath, args, {
     env: {
       ...process.env,
+      TOURNIQUET_GATEWAY_PUBLIC_KEYS: [TEST_GATEWAY_PUBLIC_KEY, ...dataDirKeys].join(','),
       TOURNIQUET_LOG_LEVEL: 'warn',
       TOURNIQUET_WORKFLOW_BUNDLE: await workflowBundlePath(),
       ...env,
