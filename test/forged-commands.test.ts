@@ -1,21 +1,13 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
-import { INCIDENT_WORKFLOW, signOutOfBandDecision, signStart, vouchForSlackDecision } from '../client';
+import { signOutOfBandDecision, signStart, vouchForSlackDecision } from '../client';
 import { gatewaySigningKey } from '../lib/gateway-key';
 import { rawPublicKey } from '../lib/owners';
-import { WorkflowFailedError } from '@temporalio/client';
 import type { ApprovalDecision, ApprovalRequest, IncidentInput } from '../lib/runbook/types';
-import {
-  fixtureRunbook,
-  incidentInput,
-  query,
-  signedForTest,
-  start,
-  TASK_QUEUE,
-  waitFor,
-} from './harness/incidents';
+import { fixtureRunbook, incidentInput, query, signedForTest, start, waitFor } from './harness/incidents';
 import { operatorKey } from './harness/owners';
+import { refusalOf, startRaw } from './harness/raw-start';
 import { useTemporalWorker } from './harness/stack';
 import { seededRandom } from './chaos/support';
 
@@ -310,26 +302,6 @@ describe('starts sent straight through the Temporal API', () => {
   const fresh = () =>
     incidentInput(fixtureRunbook('approvals'), { requester: 'cli:someone-else', severity: 'low' });
 
-  async function startRaw(input: IncidentInput): Promise<string> {
-    const incidentId = input.context.incident.id;
-    await stack.client.workflow.start(INCIDENT_WORKFLOW, {
-      workflowId: incidentId,
-      taskQueue: TASK_QUEUE,
-      args: [input],
-    });
-    return incidentId;
-  }
-
-  async function refused(incidentId: string): Promise<string> {
-    try {
-      await stack.client.workflow.getHandle(incidentId).result();
-    } catch (error) {
-      if (error instanceof WorkflowFailedError) return error.cause?.message ?? error.message;
-      throw error;
-    }
-    throw new Error(`${incidentId} ran`);
-  }
-
   const everything = async (incidentId: string) =>
     (await stack.worker.journal.entries()).filter((entry) => entry.incidentId === incidentId);
 
@@ -368,13 +340,16 @@ describe('starts sent straight through the Temporal API', () => {
       'attestation: the signed start had expired',
     ],
   ])('%s: refused, and nothing runs', async (_name, forge, expected) => {
-    const incidentId = await startRaw(forge());
-    expect(await refused(incidentId)).toBe(expected);
+    const incidentId = await startRaw(stack.client, forge());
+    expect(await refusalOf(stack.client, incidentId)).toBe(expected);
     expect(await everything(incidentId)).toEqual([]);
   });
 
   test('control: the same start, signed by the gateway key of the worker’s data dir, opens the incident', async () => {
-    const incidentId = await startRaw(signStart(fresh(), gatewaySigningKey({ dataDir: stack.dataDir })));
+    const incidentId = await startRaw(
+      stack.client,
+      signStart(fresh(), gatewaySigningKey({ dataDir: stack.dataDir })),
+    );
     await awaitingRotate(incidentId);
     await stack.client.workflow.getHandle(incidentId).cancel();
   });

@@ -1,9 +1,8 @@
-import { WorkflowFailedError } from '@temporalio/client';
-import { INCIDENT_WORKFLOW } from '../client';
 import { runbookSha256 } from '../lib/runbook/canonical';
 import type { IncidentInput, IncidentStatus, Runbook } from '../lib/runbook/types';
-import { incidentInput, query, runbookById, signedForTest, TASK_QUEUE, waitFor } from './harness/incidents';
+import { incidentInput, query, runbookById, signedForTest, waitFor } from './harness/incidents';
 import { withoutApprovals } from './harness/owners';
+import { refusalOf, startRaw } from './harness/raw-start';
 import { useTemporalWorker } from './harness/stack';
 
 /**
@@ -26,25 +25,7 @@ function realInput(): IncidentInput {
 }
 
 /** Signed as the gateway would sign it: even an insider holding the gateway's key cannot bring a runbook. */
-async function startRaw(input: unknown): Promise<string> {
-  const incidentId = (input as IncidentInput).context.incident.id;
-  await stack.client.workflow.start(INCIDENT_WORKFLOW, {
-    workflowId: incidentId,
-    taskQueue: TASK_QUEUE,
-    args: [signedForTest(input as IncidentInput)],
-  });
-  return incidentId;
-}
-
-async function refusal(incidentId: string): Promise<string> {
-  try {
-    await stack.client.workflow.getHandle(incidentId).result();
-  } catch (error) {
-    if (error instanceof WorkflowFailedError) return error.cause?.message ?? error.message;
-    throw error;
-  }
-  throw new Error(`${incidentId} ran`);
-}
+const startSigned = (input: unknown) => startRaw(stack.client, signedForTest(input as IncidentInput));
 
 const journalOf = async (incidentId: string) =>
   (await stack.worker.journal.entries()).filter((entry) => entry.incidentId === incidentId);
@@ -86,13 +67,13 @@ test.each<[string, (input: IncidentInput) => unknown, string]>([
     'runbookRef.sha256: this worker has no runbook "leaked-workflow-secret" with that SHA-256',
   ],
 ])('a raw start with %s is refused and no step runs', async (_name, edit, expected) => {
-  const incidentId = await startRaw(edit(realInput()));
-  expect(await refusal(incidentId)).toContain(expected);
+  const incidentId = await startSigned(edit(realInput()));
+  expect(await refusalOf(stack.client, incidentId)).toContain(expected);
   expect(await journalOf(incidentId)).toEqual([]);
 });
 
 test('control: a raw start naming a catalog runbook runs the worker’s own version, whose hash the status shows', async () => {
-  const incidentId = await startRaw(realInput());
+  const incidentId = await startSigned(realInput());
   const status = await waitFor(async () => {
     const current: IncidentStatus = await query(stack.client, incidentId);
     return current.approvals.length > 0 ? current : undefined;
@@ -107,7 +88,7 @@ test('control: a raw start naming a catalog runbook runs the worker’s own vers
 test('an exercise may carry its runbook: every action it takes is simulated', async () => {
   const input = incidentInput(EVIL, { severity: 'critical', exercise: true });
   expect(input.runbook).toBe(EVIL);
-  const incidentId = await startRaw(input);
+  const incidentId = await startSigned(input);
   const status = (await stack.client.workflow.getHandle(incidentId).result()) as IncidentStatus;
   expect(status.exercise).toBe(true);
   const journal = await journalOf(incidentId);
