@@ -33,7 +33,7 @@ const settings = z.object({
   TOURNIQUET_GATEWAY_KEY_FILE: optionalSetting,
   /**
    * The gateway public keys a worker believes, comma-separated (two while rotating); unset: the data dir's own
-   * `keys/gateway.pub`. A Slack decision not signed by one of them is refused.
+   * `keys/gateway.pub`. A start or a Slack decision not signed by one of them is refused.
    */
   TOURNIQUET_GATEWAY_PUBLIC_KEYS: z.preprocess(
     (value) =>
