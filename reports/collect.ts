@@ -116,25 +116,29 @@ export async function loadReportInput(
   };
 }
 
-/** A real incident's runbook is not in its start input: it is the `openIncident` activity's result in history. */
+/**
+ * A real incident's runbook is not in its start input: it is the result of `openIncident`, a local activity, in
+ * the history's `core_local_activity` marker (its `data` names the activity type, its `result` holds the value).
+ */
 async function runbookFromHistory(
   converter: Client['options']['loadedDataConverter'],
   events: HistoryEvent[],
 ): Promise<Runbook | undefined> {
-  const scheduled = events.find(
-    (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'openIncident',
-  );
-  if (!scheduled) return undefined;
-  const completed = events.find(
-    (event) =>
-      String(event.activityTaskCompletedEventAttributes?.scheduledEventId ?? '') ===
-      String(scheduled.eventId),
-  )?.activityTaskCompletedEventAttributes;
-  if (!completed) return undefined;
-  const loaded = await decodeFromPayloadsAtIndex<Partial<TrustedRunbook>>(
-    converter,
-    0,
-    completed.result?.payloads,
-  );
-  return loaded?.runbook;
+  for (const event of events) {
+    const marker = event.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity' || !marker.details) continue;
+    const meta = await decodeFromPayloadsAtIndex<{ activity_type?: string }>(
+      converter,
+      0,
+      marker.details.data?.payloads,
+    );
+    if (meta?.activity_type !== 'openIncident') continue;
+    const opened = await decodeFromPayloadsAtIndex<Partial<TrustedRunbook>>(
+      converter,
+      0,
+      marker.details.result?.payloads,
+    );
+    return opened?.runbook;
+  }
+  return undefined;
 }

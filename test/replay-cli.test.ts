@@ -38,14 +38,14 @@ test('a tampered (non-deterministic) history fails with the nondeterminism error
   mkdirSync(dir);
   const [first, second] = fixtureFiles();
   copyFileSync(join(FIXTURES, first), join(dir, first));
-  // The recorded history says the workflow's first command was a step execution; the code reads its runbook.
+  // The recorded history says the workflow's first command was a step execution; the code schedules a notify.
   const recorded = JSON.parse(readFileSync(join(FIXTURES, second), 'utf8')) as {
     history: { events: HistoryEvent[] };
   };
   const scheduled = recorded.history.events.find(
     (event) => event.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED',
   )!;
-  expect(scheduled.activityTaskScheduledEventAttributes!.activityType.name).toBe('openIncident');
+  expect(scheduled.activityTaskScheduledEventAttributes!.activityType.name).toBe('notify');
   scheduled.activityTaskScheduledEventAttributes!.activityType.name = 'executeStep';
   writeFileSync(join(dir, 'tampered.json'), JSON.stringify(recorded));
   writeFileSync(join(dir, 'not-a-history.json'), '{"hello": "world"}');
