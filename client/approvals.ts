@@ -137,7 +137,8 @@ export function vouchForSlackDecision(options: {
   };
 }
 
-function signEd25519(key: KeyObject, message: string): string {
+/** An ed25519 signature (base64) over a canonical message: decisions and starts alike. */
+export function signEd25519(key: KeyObject, message: string): string {
   return sign(null, Buffer.from(message, 'utf8'), key).toString('base64');
 }
 

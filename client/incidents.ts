@@ -1,4 +1,4 @@
-import { sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { userInfo } from 'node:os';
 import {
   WithStartWorkflowOperation,
@@ -13,6 +13,7 @@ import {
 import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import { startMessage } from '../lib/runbook/start-check';
+import { signEd25519 } from './approvals';
 import { PROVIDER_DIRECTORY, ROLE_MEMBERS } from '../providers';
 import type { ProviderRole } from '../providers/plugin';
 import { correlationFingerprint } from '../lib/fingerprint';
@@ -179,8 +180,7 @@ export function signStart(input: IncidentInput, gatewayKey: KeyObject, now = Dat
   const { attestation: _old, ...unsigned } = input;
   const expiresAt = new Date(now + START_VALID_MS).toISOString();
   const message = startMessage(unsigned, expiresAt);
-  const signature = sign(null, Buffer.from(message, 'utf8'), gatewayKey).toString('base64');
-  return { ...unsigned, attestation: { expiresAt, signature } };
+  return { ...unsigned, attestation: { expiresAt, signature: signEd25519(gatewayKey, message) } };
 }
 
 export async function startIncident(
