@@ -15,9 +15,10 @@ export function createOpeningActivities(deps: {
   const refuse = (message: string) => ApplicationFailure.nonRetryable(message, 'IncidentRefused');
   return {
     openIncident({ input, startedAt }) {
-      const unsigned = startRefusal(input, deps.gatewayKeys(), Date.parse(startedAt));
+      const gatewayKeys = deps.gatewayKeys();
+      const unsigned = startRefusal(input, gatewayKeys, Date.parse(startedAt));
       if (unsigned) return Promise.reject(refuse(unsigned));
-      if (input.exercise && input.runbook) return Promise.resolve({});
+      if (input.exercise && input.runbook) return Promise.resolve({ gatewayKeys });
       if (input.runbook) {
         return Promise.reject(
           refuse(
@@ -29,7 +30,7 @@ export function createOpeningActivities(deps: {
         return Promise.reject(refuse('runbookRef: required (the id of a runbook in the worker catalog)'));
       }
       try {
-        return Promise.resolve(deps.runbooks.load(input.runbookRef));
+        return Promise.resolve({ ...deps.runbooks.load(input.runbookRef), gatewayKeys });
       } catch (error) {
         if (error instanceof RunbookRefusedError) return Promise.reject(refuse(error.message));
         throw error;

@@ -62,12 +62,15 @@ export interface NotificationResult {
   message?: MessageRef;
 }
 
+export type OpenedIncident = Partial<TrustedRunbook> & { gatewayKeys?: string[] };
+
 export interface IncidentActivities {
   /**
    * At start: checks the start's signature against the worker's trusted gateway keys, then reads the runbook a
    * real incident names from the worker's own catalog. `runbook` is absent for an exercise (it carries its own).
+   * `gatewayKeys` are the keys the incident's later commands (notes, refusals, cancel) must be signed with.
    */
-  openIncident(request: { input: IncidentInput; startedAt: string }): Promise<Partial<TrustedRunbook>>;
+  openIncident(request: { input: IncidentInput; startedAt: string }): Promise<OpenedIncident>;
   executeStep(input: StepExecutionInput): Promise<StepExecutionResult>;
   /** Who may approve for a role right now (owners file, Slack user groups expanded). */
   resolveOwners(role: string): Promise<OwnerSnapshot>;

@@ -1,4 +1,4 @@
-import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   WorkflowUpdateFailedError,
@@ -12,12 +12,9 @@ import type {
   ApprovalRequest,
   Approver,
 } from '../lib/runbook/types';
-import {
-  approvalRefusedSignal,
-  decideStepUpdate,
-  statusQuery,
-  type ApprovalRefusal,
-} from '../workflows/messages';
+import { decideStepUpdate, statusQuery } from '../workflows/messages';
+import { reportRefusal } from './commands';
+import { signEd25519 } from './signing';
 
 export class ApprovalRefusedError extends Error {}
 
@@ -26,15 +23,16 @@ export function identityOf(approver: Approver): string {
 }
 
 /**
- * Sends a decision as an Update. A refusal by the workflow's validator executes nothing and writes nothing,
- * so it is reported back as a signal that only adds a timeline entry (who, why).
+ * Sends a decision as an Update. A refusal by the workflow's validator executes nothing and writes nothing, so
+ * it is reported back, signed with `gatewayKey`, as a command that only adds a timeline entry (who, why).
  */
 export async function submitDecision(
   client: Client,
   incidentId: string,
   decision: ApprovalDecision,
-  idempotencyKey?: string,
+  options: { gatewayKey: KeyObject; idempotencyKey?: string },
 ): Promise<ApprovalDecisionResult> {
+  const { gatewayKey, idempotencyKey } = options;
   const handle = client.workflow.getHandle(incidentId);
   try {
     return await handle.executeUpdate(decideStepUpdate, {
@@ -47,28 +45,14 @@ export async function submitDecision(
       error instanceof WorkflowUpdateFailedError
         ? (error.cause?.message ?? error.message)
         : (error as Error).message;
-    await reportRefusal(client, incidentId, {
-      stepId: decision.stepId,
-      actor: identityOf(decision.approver),
-      reason,
-    });
+    await reportRefusal(
+      client,
+      incidentId,
+      { stepId: decision.stepId, actor: identityOf(decision.approver), reason },
+      gatewayKey,
+    );
     throw new ApprovalRefusedError(reason);
   }
-}
-
-/**
- * Writes a refused approval attempt to the incident's timeline (who, which step, why). Best effort: the
- * refusal itself has already happened, and an incident that is gone has no timeline to write to.
- */
-export async function reportRefusal(
-  client: Client,
-  incidentId: string,
-  refusal: ApprovalRefusal,
-): Promise<void> {
-  await client.workflow
-    .getHandle(incidentId)
-    .signal(approvalRefusedSignal, refusal)
-    .catch(() => undefined);
 }
 
 export async function pendingRequest(
@@ -135,11 +119,6 @@ export function vouchForSlackDecision(options: {
       vouch: { ...vouch, signature: signEd25519(options.gatewayKey, text) },
     },
   };
-}
-
-/** An ed25519 signature (base64) over a canonical message: decisions and starts alike. */
-export function signEd25519(key: KeyObject, message: string): string {
-  return sign(null, Buffer.from(message, 'utf8'), key).toString('base64');
 }
 
 export function readPrivateKey(path: string): string {

@@ -13,7 +13,8 @@ import {
 import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import { startMessage } from '../lib/runbook/start-check';
-import { signEd25519 } from './approvals';
+import { signEd25519 } from './signing';
+import { sendNote } from './commands';
 import { PROVIDER_DIRECTORY, ROLE_MEMBERS } from '../providers';
 import type { ProviderRole } from '../providers/plugin';
 import { correlationFingerprint } from '../lib/fingerprint';
@@ -28,13 +29,7 @@ import {
 } from '../lib/runbook/types';
 import { scrubSecrets } from '../lib/scrub';
 import type { incidentWorkflow } from '../workflows/incident';
-import {
-  alertIdsQuery,
-  attachAlertsUpdate,
-  noteSignal,
-  statusQuery,
-  type IncidentNote,
-} from '../workflows/messages';
+import { alertIdsQuery, attachAlertsUpdate, statusQuery } from '../workflows/messages';
 import { EXERCISE, INCIDENT_KEY, PHASE, RUNBOOK, SEVERITY, STATE } from '../workflows/search-attributes';
 
 /** `<provider>:<target>` of a destination: its provider stores the replacement credential at the target. */
@@ -259,12 +254,26 @@ export const incidentNoteSchema = z
   .object({
     incidentId: z.string().regex(/^[\w.:-]{1,200}$/, 'expected an incident id such as incident-3f2a…'),
     text: z.string().trim().min(1, 'a note needs some text').max(1_000, 'at most 1,000 characters'),
+    /** The local user running the CLI: the data dir's gateway key signs for them. */
     author: z
       .string()
       .regex(/^[\w.@-]{1,64}$/, 'expected a name of letters, digits, dots, dashes, @ or underscores'),
   })
   .strict();
 export type IncidentNoteRequest = z.input<typeof incidentNoteSchema>;
+
+/** `tourniquet incident cancel`: the incident and, optionally, why (scrubbed like a note before it is sent). */
+export const incidentCancelSchema = z
+  .object({
+    incidentId: incidentNoteSchema.shape.incidentId,
+    reason: z
+      .string()
+      .trim()
+      .min(1, 'say why, or leave --reason out')
+      .max(1_000, 'at most 1,000 characters')
+      .optional(),
+  })
+  .strict();
 
 /**
  * Adds a note to a running incident. Anything that looks like a secret is replaced by a marker before the text
@@ -273,23 +282,12 @@ export type IncidentNoteRequest = z.input<typeof incidentNoteSchema>;
 export async function addIncidentNote(
   client: Client,
   request: z.output<typeof incidentNoteSchema>,
-  fingerprintKey: Buffer,
+  keys: { fingerprintKey: Buffer; gatewayKey: KeyObject },
 ): Promise<{ text: string; redacted: string[] }> {
-  const scrubbed = scrubSecrets(request.text, fingerprintKey);
+  const scrubbed = scrubSecrets(request.text, keys.fingerprintKey);
   const text = String(scrubbed.redacted);
-  await client.workflow
-    .getHandle(request.incidentId)
-    .signal(noteSignal, { actor: `user:${request.author}`, text });
+  await sendNote(client, request.incidentId, { actor: `cli:${request.author}`, text }, keys.gatewayKey);
   return { text, redacted: scrubbed.findings.map((finding) => finding.kind) };
-}
-
-export async function cancelIncident(client: Client, incidentId: string): Promise<void> {
-  await client.workflow.getHandle(incidentId).cancel();
-}
-
-/** A note from a caller that has already scrubbed and attributed it (an exercise inject, a test). */
-export async function signalNote(client: Client, incidentId: string, note: IncidentNote): Promise<void> {
-  await client.workflow.getHandle(incidentId).signal(noteSignal, note);
 }
 
 /** The id of every alert the incident has joined, in arrival order. */

@@ -3,6 +3,7 @@
  * and query incidents only through these functions; none of them imports `workflows/`.
  */
 export * from './approvals';
+export * from './commands';
 export * from './incidents';
-export type { ApprovalRefusal, IncidentNote } from '../workflows/messages';
+export type { ApprovalRefusal, IncidentCancel, IncidentNote } from '../workflows/messages';
 export { SEARCH_ATTRIBUTES as INCIDENT_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';

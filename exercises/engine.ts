@@ -18,8 +18,9 @@ import {
   closedIncidentStatus,
   incidentRequestSchema,
   incidentStatus,
-  signalNote,
+  sendNote,
   startIncident,
+  type IncidentCancel,
 } from '../client';
 import { loadConfig } from '../lib/config';
 import { gatewaySigningKey, trustedGatewayKeys } from '../lib/gateway-key';
@@ -391,6 +392,7 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     scenario,
     people: exerciseOwners.people,
     keys: Object.fromEntries(exerciseOwners.personas.map((p) => [p.name, p.privateKeyPath])),
+    gatewayKey: startKey,
     onDecision: (decision) => progressDecision(decision),
     // Live people hear of requests in Slack, where every message of an exercise says [EXERCISE].
     next: slack ? createSlackNotifier(slack, logger) : new LogNotifier(logger),
@@ -425,7 +427,7 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     record.notes.push({ at: at.toISOString(), kind, text });
     progress(`${formatOffset((at.getTime() - t0) * speed)} ${kind}: ${text}`);
     pending.push(recordEvidence(vault, incidentId, 'exercise-inject', { kind, text }, logger));
-    const signalled = signalNote(client, incidentId, { actor: `exercise:${kind}`, text }).catch(
+    const signalled = sendNote(client, incidentId, { actor: `exercise:${kind}`, text }, startKey).catch(
       (error: unknown) =>
         logger.info({ incidentId, error: (error as Error).message }, 'inject not in the timeline'),
     );
@@ -532,7 +534,9 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
         'exercise',
         `scenario time is up (${formatOffset(scenario.clock.duration)}): incident cancelled`,
       );
-      await cancelIncident(client, incidentId).catch(() => undefined);
+      await cancelIncident(client, incidentId, stopByEngine('scenario time is up'), startKey).catch(
+        () => undefined,
+      );
     }
     await responders.stop();
     const final = (await closedStatus) ?? (await incidentStatus(client, incidentId));
@@ -592,7 +596,9 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
       record.outcome = 'aborted';
       saveExerciseRecord(dataDir, record);
       // Let the workflow close while its worker is still there.
-      await cancelIncident(client, incidentId).catch(() => undefined);
+      await cancelIncident(client, incidentId, stopByEngine('the exercise was aborted'), startKey).catch(
+        () => undefined,
+      );
       await Promise.race([
         closedIncidentStatus(client, incidentId),
         new Promise((done) => setTimeout(done, 5_000)),
@@ -606,4 +612,9 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     );
     await worker.connection.close().catch(() => undefined);
   }
+}
+
+/** The engine stops its own incident (deadline, abort) through a signed cancel, as any operator would. */
+function stopByEngine(reason: string): IncidentCancel {
+  return { actor: 'exercise:engine', reason };
 }

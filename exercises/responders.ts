@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { Notifier } from '../activities/notify';
@@ -15,6 +16,8 @@ export interface ScriptedResponderOptions {
   people: Record<string, string[]>;
   /** Person → PEM private key path. */
   keys: Record<string, string>;
+  /** Signs the report of a refused decision (the engine's data dir key, as for its start). */
+  gatewayKey: KeyObject;
   onDecision: (decision: ScriptedDecision) => void;
   /** The notifier the messages also go to (the log), as they would to Slack. */
   next?: Notifier;
@@ -141,7 +144,9 @@ export class ScriptedResponders implements Notifier {
           name: person,
           privateKeyPem: this.key(person),
         });
-        const result = await submitDecision(this.options.client, this.options.incidentId, signed);
+        const result = await submitDecision(this.options.client, this.options.incidentId, signed, {
+          gatewayKey: this.options.gatewayKey,
+        });
         this.options.onDecision({ ...base, outcome: result.outcome });
         // A two-person step: the role's next person answers at once.
         if (result.outcome !== 'recorded') return;

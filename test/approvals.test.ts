@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { ApprovalRefusedError, signOutOfBandDecision, submitDecision } from '../client';
 import type { ApprovalRequest, IncidentStatus } from '../lib/runbook/types';
-import { fixtureRunbook, incidentInput, query, result, start, waitFor } from './harness/incidents';
+import {
+  cancelForTest,
+  fixtureRunbook,
+  incidentInput,
+  query,
+  result,
+  start,
+  TEST_GATEWAY_KEY,
+  waitFor,
+} from './harness/incidents';
 import { decideAs, operatorKey } from './harness/owners';
 import { useTemporalWorker } from './harness/stack';
 
@@ -76,6 +85,7 @@ test('an owner approves: the step runs; every forged, stale, replayed or unautho
           privateKeyPem: readFileSync(operatorKey(dataDir, 'bob'), 'utf8'),
           validForMs: -1000,
         }),
+        { gatewayKey: TEST_GATEWAY_KEY.privateKey },
       ),
     ),
     await refusal(
@@ -89,6 +99,7 @@ test('an owner approves: the step runs; every forged, stale, replayed or unautho
           name: 'bob',
           privateKeyPem: readFileSync(operatorKey(dataDir, 'carol'), 'utf8'),
         }),
+        { gatewayKey: TEST_GATEWAY_KEY.privateKey },
       ),
     ),
   ];
@@ -124,7 +135,7 @@ test('an owner approves: the step runs; every forged, stale, replayed or unautho
   expect(status.timeline.find((event) => event.type === 'approved' && event.stepId === 'rotate')?.actor).toBe(
     'key:bob',
   );
-  await stack.client.workflow.getHandle(incidentId).cancel();
+  await cancelForTest(stack.client, incidentId);
 });
 
 test('two-person: the same person twice counts once, a second distinct owner completes it; a deny skips and flags', async () => {
@@ -227,5 +238,5 @@ test('at the deadline the request escalates to the backup; a reversible step bre
     outcome: 'approved',
   });
   await waitFor(async () => ((await executed(incidentId, 'keys')).length === 1 ? true : undefined));
-  await stack.client.workflow.getHandle(incidentId).cancel();
+  await cancelForTest(stack.client, incidentId);
 });

@@ -5,7 +5,15 @@ import { signOutOfBandDecision, signStart, vouchForSlackDecision } from '../clie
 import { gatewaySigningKey } from '../lib/gateway-key';
 import { rawPublicKey } from '../lib/owners';
 import type { ApprovalDecision, ApprovalRequest, IncidentInput } from '../lib/runbook/types';
-import { fixtureRunbook, incidentInput, query, signedForTest, start, waitFor } from './harness/incidents';
+import {
+  cancelForTest,
+  fixtureRunbook,
+  incidentInput,
+  query,
+  signedForTest,
+  start,
+  waitFor,
+} from './harness/incidents';
 import { operatorKey } from './harness/owners';
 import { refusalOf, startRaw } from './harness/raw-start';
 import { useTemporalWorker } from './harness/stack';
@@ -128,7 +136,7 @@ test('a Slack approval sent straight through the Temporal API is refused unless 
     (event) => event.type === 'approved' && event.stepId === STEP,
   );
   expect(approved?.actor).toBe('slack:U0IAM1');
-  await stack.client.workflow.getHandle(incidentId).cancel();
+  await cancelForTest(stack.client, incidentId);
 });
 
 test('an owners list sent with the start is not believed: a key it names cannot approve', async () => {
@@ -145,7 +153,7 @@ test('an owners list sent with the start is not believed: a key it names cannot 
     '"mallory" is not an out-of-band approver of iam',
   );
   expect(await applied(incidentId)).toHaveLength(0);
-  await stack.client.workflow.getHandle(incidentId).cancel();
+  await cancelForTest(stack.client, incidentId);
 });
 
 test('fuzz: 1,000 forged or altered decisions over the raw Temporal client are all refused and nothing runs', async () => {
@@ -295,7 +303,7 @@ test('fuzz: 1,000 forged or altered decisions over the raw Temporal client are a
   expect(await sendRaw(stack.client, target.incidentId, genuine())).toBe(true);
   await waitFor(async () => ((await applied(target.incidentId)).length === 1 ? true : undefined));
   expect(await applied(other.incidentId)).toHaveLength(0);
-  for (const { incidentId } of [target, other]) await stack.client.workflow.getHandle(incidentId).cancel();
+  for (const { incidentId } of [target, other]) await cancelForTest(stack.client, incidentId);
 });
 
 describe('starts sent straight through the Temporal API', () => {
@@ -351,6 +359,6 @@ describe('starts sent straight through the Temporal API', () => {
       signStart(fresh(), gatewaySigningKey({ dataDir: stack.dataDir })),
     );
     await awaitingRotate(incidentId);
-    await stack.client.workflow.getHandle(incidentId).cancel();
+    await cancelForTest(stack.client, incidentId);
   });
 });

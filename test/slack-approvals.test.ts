@@ -6,7 +6,15 @@ import { OwnerDirectory, ownersFileSchema } from '../lib/owners';
 import { slackUsergroupResolver } from '../slack/notifier';
 import { withoutApprovals } from './harness/owners';
 import { plainTextValues, signedInteraction, viewSubmissionPayload } from './harness/slack-signing';
-import { fixtureRunbook, incidentInput, query, result, start, waitFor } from './harness/incidents';
+import {
+  cancelForTest,
+  fixtureRunbook,
+  incidentInput,
+  query,
+  result,
+  start,
+  waitFor,
+} from './harness/incidents';
 import {
   buttonsOf,
   click,
@@ -41,7 +49,7 @@ const updatesOf = (ts: string) =>
   stack.simulator.callsTo('chat.update').filter((call) => call.body.ts === ts && call.status === 200);
 
 async function cancel(incidentId: string): Promise<void> {
-  await stack.temporal.client.workflow.getHandle(incidentId).cancel();
+  await cancelForTest(stack.temporal.client, incidentId);
 }
 
 test('an owner approves from Slack: the step runs and the request is updated in place; forged, stale, tampered, copied or unauthorised clicks execute nothing; signed ones are refused in the timeline, unsigned ones are only counted', async () => {

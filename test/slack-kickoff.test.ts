@@ -5,7 +5,7 @@ import { fingerprintSecret } from '../lib/fingerprint';
 import { incidentIdFor } from '../client';
 import type { IncidentInput } from '../lib/runbook/types';
 import { loadSlackGatewayConfig, loadSlackWorkerConfig, SlackConfigError } from '../slack/config';
-import { query, TEST_FINGERPRINT_KEY, uniqueConnector, waitFor } from './harness/incidents';
+import { cancelForTest, query, TEST_FINGERPRINT_KEY, uniqueConnector, waitFor } from './harness/incidents';
 import { historyText } from './harness/history';
 import {
   blockActionsPayload,
@@ -195,7 +195,7 @@ test('/secret-leak submission starts the incident as slack:<user> from source sl
       .messages(INCIDENT_CHANNEL)
       .find((message) => !message.threadTs && message.text?.includes(incidentId)),
   );
-  await stack.temporal.client.workflow.getHandle(incidentId).cancel();
+  await cancelForTest(stack.temporal.client, incidentId);
 });
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -262,7 +262,7 @@ test('"Contain leaked secret": the secret is fingerprinted and dropped, the moda
       .messages(INCIDENT_CHANNEL)
       .find((message) => !message.threadTs && message.text?.includes(incidentId)),
   );
-  await stack.temporal.client.workflow.getHandle(incidentId).cancel();
+  await cancelForTest(stack.temporal.client, incidentId);
   await stack.temporal.client.workflow
     .getHandle(incidentId)
     .result()
@@ -432,5 +432,5 @@ test('a report by someone the owners file does not name waits for an owner: noth
     detail: 'confirmed the report of slack:U0MALLORY7 from Slack',
   });
   expect(await incidentCount()).toBe(before + 1);
-  await stack.temporal.client.workflow.getHandle(incidentId).cancel();
+  await cancelForTest(stack.temporal.client, incidentId);
 });

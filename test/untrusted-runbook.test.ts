@@ -1,6 +1,14 @@
 import { runbookSha256 } from '../lib/runbook/canonical';
+import { STATE } from '../workflows/search-attributes';
 import type { IncidentInput, IncidentStatus, Runbook } from '../lib/runbook/types';
-import { incidentInput, query, runbookById, signedForTest, waitFor } from './harness/incidents';
+import {
+  cancelForTest,
+  incidentInput,
+  query,
+  runbookById,
+  signedForTest,
+  waitFor,
+} from './harness/incidents';
 import { withoutApprovals } from './harness/owners';
 import { refusalOf, startRaw } from './harness/raw-start';
 import { useTemporalWorker } from './harness/stack';
@@ -70,6 +78,15 @@ test.each<[string, (input: IncidentInput) => unknown, string]>([
   const incidentId = await startSigned(edit(realInput()));
   expect(await refusalOf(stack.client, incidentId)).toContain(expected);
   expect(await journalOf(incidentId)).toEqual([]);
+  // `incident status` and `incident list` say so, rather than a running incident with no steps.
+  expect(await query(stack.client, incidentId)).toMatchObject({
+    state: 'refused',
+    phase: 'closed',
+    refusal: expect.stringContaining(expected),
+    steps: [],
+  });
+  const listed = await stack.client.workflow.getHandle(incidentId).describe();
+  expect(listed.typedSearchAttributes.get(STATE)).toBe('refused');
 });
 
 test('control: a raw start naming a catalog runbook runs the worker’s own version, whose hash the status shows', async () => {
@@ -82,7 +99,7 @@ test('control: a raw start naming a catalog runbook runs the worker’s own vers
   // The shipped runbook asks before it rotates: the worker's version, not one without approvals.
   expect(status.steps.find((step) => step.id === 'rotate-credential')?.state).toBe('awaiting-approval');
   expect(status.timeline[0].detail).toContain(`sha256 ${status.runbookSha256!.slice(0, 12)}`);
-  await stack.client.workflow.getHandle(incidentId).cancel();
+  await cancelForTest(stack.client, incidentId);
 });
 
 test('an exercise may carry its runbook: every action it takes is simulated', async () => {

@@ -1,6 +1,7 @@
 import { INCIDENT_WORKFLOW } from '../client';
 import type { ApprovalRequest, IncidentStatus } from '../lib/runbook/types';
 import {
+  cancelForTest,
   fixtureRunbook,
   incidentInput,
   query,
@@ -41,7 +42,7 @@ async function startWithClock(
     const current = await query(stack.client, incidentId);
     return current.approvals.some((request) => request.stepId === 'rotate') ? current : undefined;
   });
-  await stack.client.workflow.getHandle(incidentId).cancel();
+  await cancelForTest(stack.client, incidentId);
   return { status, rotate: status.approvals.find((request) => request.stepId === 'rotate')! };
 }
 

@@ -11,7 +11,7 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { IncidentActivities, StepExecutionResult } from '../activities/types';
+import type { IncidentActivities, OpenedIncident, StepExecutionResult } from '../activities/types';
 import { resolveAction } from '../lib/runbook/actions';
 import { topologicalOrder } from '../lib/runbook/dag';
 import { durationMs } from '../lib/runbook/duration';
@@ -35,14 +35,19 @@ import type {
 } from '../lib/runbook/types';
 import { PHASES } from '../lib/runbook/types';
 import { ApprovalGate } from './approval-gate';
+import { SignedCommands } from './commands';
 import {
+  addNoteUpdate,
   alertIdsQuery,
   approvalRefusedSignal,
   attachAlertsUpdate,
+  cancelIncidentUpdate,
   decideStepUpdate,
   noteSignal,
+  reportRefusalUpdate,
   statusQuery,
   type ApprovalRefusal,
+  type IncidentCancel,
   type IncidentNote,
 } from './messages';
 import { IncidentNotifications, notifier } from './notifications';
@@ -66,7 +71,10 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     if (!incident.run) await condition(() => incident.run !== undefined);
     return handle(incident.run!);
   };
-  setHandler(statusQuery, () => incident.run?.status() ?? openingStatus(input));
+  // Histories recorded before commands were signed take unsigned notes, refusals and Temporal's cancel, as then.
+  const signedCommands = patched('signed-commands');
+  const opening: { refusal?: string } = {};
+  setHandler(statusQuery, () => incident.run?.status() ?? openingStatus(input, opening.refusal));
   setHandler(alertIdsQuery, () => incident.run?.alertIds() ?? []);
   setHandler(decideStepUpdate, (decision) => incident.run!.gate.decide(decision), {
     validator: (decision: ApprovalDecision) => {
@@ -74,12 +82,54 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       incident.run.gate.validate(decision);
     },
   });
-  setHandler(approvalRefusedSignal, (refusal) => whenOpen((run) => run.refused(refusal)));
   setHandler(attachAlertsUpdate, (batch) => whenOpen((run) => run.attachAlerts(batch)));
-  setHandler(noteSignal, (note) => whenOpen((run) => run.note(note)));
-  const trusted = await trustedRunbook(input);
-  incident.run = new IncidentRun({ ...input, runbook: trusted.runbook }, trusted.sha256);
-  return incident.run.execute();
+  // A command that arrives while the incident opens is checked by its handler once the trusted keys are known.
+  setHandler(addNoteUpdate, (command) => whenOpen((run) => run.note(run.commands.accept('note', command))), {
+    validator: (command) => incident.run?.commands.check('note', command),
+  });
+  setHandler(
+    reportRefusalUpdate,
+    (command) => whenOpen((run) => run.refused(run.commands.accept('refusal', command))),
+    { validator: (command) => incident.run?.commands.check('refusal', command) },
+  );
+  setHandler(
+    cancelIncidentUpdate,
+    (command) => whenOpen((run) => run.cancel(run.commands.accept('cancel', command))),
+    {
+      validator: (command) => {
+        incident.run?.commands.check('cancel', command);
+        incident.run?.checkCancellable();
+      },
+    },
+  );
+  setHandler(approvalRefusedSignal, (refusal) =>
+    signedCommands ? undefined : whenOpen((run) => run.refused(refusal)),
+  );
+  setHandler(noteSignal, (note) => (signedCommands ? undefined : whenOpen((run) => run.note(note))));
+
+  // Whoever reaches the Temporal API can ask to cancel any workflow; containment stops only for a signed cancel.
+  // The request is only noted here: work done in the cancelled root scope would be cancelled with it.
+  let cancelRequested = false;
+  if (signedCommands) void CancellationScope.current().cancelRequested.catch(() => (cancelRequested = true));
+  const open = async (): Promise<IncidentStatus> => {
+    const trusted = await trustedRunbook(input, (refusal) => {
+      // Histories recorded before then did not say so; a refused incident is listed as such from now on.
+      if (!signedCommands) return;
+      opening.refusal = refusal;
+      upsertSearchAttributes([
+        { key: STATE, value: 'refused' },
+        { key: PHASE, value: 'closed' },
+      ]);
+    });
+    const run = new IncidentRun({ ...input, runbook: trusted.runbook }, trusted, signedCommands);
+    incident.run = run;
+    if (signedCommands) {
+      void condition(() => cancelRequested).then(() => run.unsignedCancelIgnored());
+    }
+    return run.execute();
+  };
+  if (!signedCommands) return open();
+  return CancellationScope.nonCancellable(open);
 }
 
 /**
@@ -97,7 +147,10 @@ const opening = proxyLocalActivities<IncidentActivities>({
  * incident's runbook comes from the worker's catalog, by the id the start names. Only an exercise, whose every
  * action goes to simulation, may carry its scenario's runbook.
  */
-async function trustedRunbook(input: IncidentInput): Promise<{ runbook: Runbook; sha256?: string }> {
+async function trustedRunbook(
+  input: IncidentInput,
+  refused: (reason: string) => void,
+): Promise<OpenedIncident & { runbook: Runbook }> {
   // Histories recorded before the worker checked starts carry their runbook in the input and replay with it.
   if (!patched('start-checked-by-worker')) return { runbook: input.runbook! };
   try {
@@ -105,21 +158,24 @@ async function trustedRunbook(input: IncidentInput): Promise<{ runbook: Runbook;
       input,
       startedAt: workflowInfo().runStartTime.toISOString(),
     });
-    return opened.runbook ? { runbook: opened.runbook, sha256: opened.sha256 } : { runbook: input.runbook! };
+    return { ...opened, runbook: opened.runbook ?? input.runbook! };
   } catch (error) {
-    throw ApplicationFailure.nonRetryable(failureMessage(error), 'IncidentRefused');
+    const reason = failureMessage(error);
+    refused(reason);
+    throw ApplicationFailure.nonRetryable(reason, 'IncidentRefused');
   }
 }
 
-/** What `status` answers for the moment between the start and the runbook's arrival. */
-function openingStatus(input: IncidentInput): IncidentStatus {
+/** What `status` answers between the start and the runbook's arrival, or for good once the start was refused. */
+function openingStatus(input: IncidentInput, refusal?: string): IncidentStatus {
   const { incident, connector } = input.context;
   return {
     incidentId: incident.id,
     runbookId: input.runbookRef?.id ?? input.runbook?.id ?? 'unknown',
-    state: 'running',
+    state: refusal ? 'refused' : 'running',
+    ...(refusal ? { refusal } : {}),
     severity: incident.severity,
-    phase: PHASES[0],
+    phase: refusal ? 'closed' : PHASES[0],
     exercise: input.exercise,
     fingerprint: incident.fingerprint,
     connector: `${connector.provider}:${connector.ref}`,
@@ -162,14 +218,24 @@ class IncidentRun {
   private halted = false;
   private compensationRequested = false;
   private closedAt?: string;
+  /**
+   * The steps run in here, so a signed cancel stops them and nothing else does. Absent for an incident from
+   * before signed commands: Temporal's cancel stops it, and its commands keep their recorded order.
+   */
+  private readonly containment?: CancellationScope;
+  /** True until every step has settled: a cancel after that has nothing left to stop. */
+  private containing = true;
+  private cancelledBy?: { actor: string; reason?: string };
+  readonly commands: SignedCommands;
 
   private readonly input: IncidentInput & { runbook: Runbook };
+  private readonly runbookSha256?: string;
 
-  constructor(
-    input: IncidentInput & { runbook: Runbook },
-    private readonly runbookSha256?: string,
-  ) {
+  constructor(input: IncidentInput & { runbook: Runbook }, opened: OpenedIncident, signedCommands: boolean) {
     this.input = input;
+    if (signedCommands) this.containment = new CancellationScope();
+    this.runbookSha256 = opened.sha256;
+    this.commands = new SignedCommands(input.context.incident.id, opened.gatewayKeys ?? []);
     for (const step of input.runbook.steps) {
       this.steps.set(step.id, {
         id: step.id,
@@ -181,6 +247,8 @@ class IncidentRun {
     }
     this.phase = input.runbook.steps[0].phase;
     this.notifications = new IncidentNotifications({
+      // The scope the run is built in: shielded from Temporal's cancel (see incidentWorkflow).
+      ...(signedCommands ? { scope: CancellationScope.current() } : {}),
       incidentId: input.context.incident.id,
       exercise: input.exercise,
       severity: input.context.incident.severity,
@@ -226,15 +294,23 @@ class IncidentRun {
     const finished = new Map<string, Promise<void>>();
     const byId = new Map(runbook.steps.map((step) => [step.id, step]));
     try {
-      for (const id of order.order) finished.set(id, this.runStep(byId.get(id)!, finished));
-      await Promise.all(finished.values());
+      // Not an async function: one more await would reorder the commands of histories recorded before signed cancels.
+      const runSteps = () => {
+        for (const id of order.order) finished.set(id, this.runStep(byId.get(id)!, finished));
+        return Promise.all(finished.values());
+      };
+      await (this.containment ? this.containment.run(runSteps) : runSteps());
     } catch (error) {
       if (!isCancellation(error)) throw error;
       await CancellationScope.nonCancellable(async () => {
         await this.close('cancelled');
         await this.preserveRecord();
       });
-      throw error;
+      // Only an incident from before signed commands is cancelled through Temporal; it ends as it did then.
+      if (!this.cancelledBy) throw error;
+      return this.status();
+    } finally {
+      this.containing = false;
     }
     if (this.compensationRequested) await CancellationScope.nonCancellable(() => this.compensate());
     const failed = [...this.steps.values()].some((step) => step.state === 'failed');
@@ -290,17 +366,45 @@ class IncidentRun {
     }
   }
 
+  /** A signed cancel: the steps still running are cancelled, those not started are skipped. */
+  cancel(request: IncidentCancel): void {
+    this.checkCancellable();
+    this.cancelledBy = {
+      actor: clip(request.actor, MAX_ACTOR_LENGTH) || 'unknown',
+      ...(request.reason ? { reason: clip(request.reason, MAX_NOTE_LENGTH) } : {}),
+    };
+    this.containment?.cancel();
+  }
+
+  checkCancellable(): void {
+    if (!this.containment)
+      throw new Error('this incident predates signed cancels: cancel it through Temporal');
+    if (this.cancelledBy) throw new Error('the incident is already being cancelled');
+    if (!this.containing) throw new Error(`the incident has no step left to stop (${this.state})`);
+  }
+
+  /** Someone with Temporal API access asked to cancel without a signature: everyone in the thread must know. */
+  unsignedCancelIgnored(): void {
+    if (this.flags.includes('unsigned-cancel-ignored')) return;
+    this.flags.push('unsigned-cancel-ignored');
+    this.announce(
+      'note',
+      'workflow',
+      undefined,
+      'a cancel request without a signature came through the Temporal API: ignored, containment goes on (cancel with `tourniquet incident cancel`)',
+    );
+  }
+
   note(note: IncidentNote): void {
     const text = typeof note?.text === 'string' ? note.text.trim() : '';
     if (text === '') return;
     this.notes += 1;
     if (this.notes > MAX_RECORDED_NOTES) return;
-    const actor = typeof note.actor === 'string' && note.actor !== '' ? note.actor : 'unknown';
     this.announce(
       'note',
-      actor.slice(0, MAX_ACTOR_LENGTH),
+      clip(note.actor, MAX_ACTOR_LENGTH) || 'unknown',
       undefined,
-      text.length > MAX_NOTE_LENGTH ? `${text.slice(0, MAX_NOTE_LENGTH - 1)}…` : text,
+      clip(text, MAX_NOTE_LENGTH),
     );
   }
 
@@ -448,11 +552,12 @@ class IncidentRun {
     this.state = state;
     this.phase = 'closed';
     this.closedAt = now();
+    const by = state === 'cancelled' ? this.cancelledBy : undefined;
     this.record(
       state === 'cancelled' ? 'incident-cancelled' : 'incident-closed',
-      'workflow',
+      by?.actor ?? 'workflow',
       undefined,
-      state,
+      by?.reason ? `${state}: ${by.reason}` : state,
     );
     this.publishSearchAttributes();
     await Promise.resolve();
@@ -547,6 +652,12 @@ class IncidentRun {
       { key: PHASE, value: this.phase },
     ]);
   }
+}
+
+/** Text from a command, cut to a readable length (history stays bounded); anything not a string is empty. */
+function clip(text: unknown, max: number): string {
+  if (typeof text !== 'string') return '';
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 function now(): string {

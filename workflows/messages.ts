@@ -6,6 +6,7 @@ import type {
   ApprovalDecisionResult,
   IncidentStatus,
 } from '../lib/runbook/types';
+import type { SignedCommand } from '../lib/runbook/command-check';
 
 /**
  * Every message the incident workflow answers: its whole API as seen from the Temporal server. Only `client/`
@@ -18,22 +19,40 @@ export const statusQuery = defineQuery<IncidentStatus>('status');
 /** Approve or deny a step; the validator refuses anything not bound to the current request. */
 export const decideStepUpdate = defineUpdate<ApprovalDecisionResult, [ApprovalDecision]>('decideStep');
 
-/** A refused approval attempt, reported by the gateway or CLI that saw the validator refuse it. */
+/** A refused approval attempt, reported (signed) by the gateway or CLI that saw the validator refuse it. */
 export interface ApprovalRefusal {
   stepId: string;
   actor: string;
   reason: string;
 }
-export const approvalRefusedSignal = defineSignal<[ApprovalRefusal]>('approvalRefused');
+export const reportRefusalUpdate = defineUpdate<void, [SignedCommand<ApprovalRefusal>]>('reportRefusal');
 
 /**
  * Something the responders learned ("the token was used from a new IP"), or an exercise's inject. `actor` says
- * who wrote it: `user:<name>`, `slack:<id>`, `exercise:<kind>`. Callers scrub the text before sending it.
+ * who wrote it, as the signing channel authenticated them: `cli:<user>`, `slack:<id>`, `exercise:<kind>`. Callers
+ * scrub the text before sending it.
  */
 export interface IncidentNote {
   actor: string;
   text: string;
 }
+export const addNoteUpdate = defineUpdate<void, [SignedCommand<IncidentNote>]>('addNote');
+
+/**
+ * Stops the incident: steps already done stay done, the rest are skipped. Only a signed cancel does this; a cancel
+ * request sent through the Temporal API is recorded on the timeline and otherwise ignored.
+ */
+export interface IncidentCancel {
+  actor: string;
+  reason?: string;
+}
+export const cancelIncidentUpdate = defineUpdate<void, [SignedCommand<IncidentCancel>]>('cancelIncident');
+
+/**
+ * The unsigned signals that notes and refusals were before commands were signed. Only histories recorded before
+ * then act on them (`patched('signed-commands')`); a newer incident ignores them.
+ */
+export const approvalRefusedSignal = defineSignal<[ApprovalRefusal]>('approvalRefused');
 export const noteSignal = defineSignal<[IncidentNote]>('note');
 
 /** Later alerts about the same secret, batched by the gateway so history stays bounded. */

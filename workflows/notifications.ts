@@ -1,4 +1,4 @@
-import { isCancellation, proxyActivities } from '@temporalio/workflow';
+import { isCancellation, proxyActivities, type CancellationScope } from '@temporalio/workflow';
 import type { IncidentActivities, MessageRef } from '../activities/types';
 import type { ApprovalRequest, TimelineEvent } from '../lib/runbook/types';
 
@@ -15,6 +15,12 @@ export interface NotificationsOptions {
   severity: string;
   /** Called when a message could not be delivered, so the timeline says so instead. */
   undelivered(event: TimelineEvent, reason: unknown): void;
+  /**
+   * Where messages are sent from, whoever posts them. An Update handler runs in the workflow's root scope, which a
+   * cancel request sent through the Temporal API cancels; the incident's messages must not go with it. Absent for an
+   * incident from before signed cancels, whose recorded commands came in the caller's scope.
+   */
+  scope?: CancellationScope;
 }
 
 /**
@@ -34,7 +40,7 @@ export class IncidentNotifications {
   post(event: TimelineEvent, request?: ApprovalRequest, mention?: string[]): void {
     // The request as it is now: it may change (another approval) before this message's turn comes.
     const snapshot = request ? { ...request, approvals: [...request.approvals] } : undefined;
-    this.queue = this.queue.then(async () => {
+    const send = async (): Promise<void> => {
       try {
         const result = await notifier.notify({
           incidentId: this.options.incidentId,
@@ -58,7 +64,9 @@ export class IncidentNotifications {
         if (isCancellation(error)) throw error;
         this.options.undelivered(event, error);
       }
-    });
+    };
+    const { scope } = this.options;
+    this.queue = this.queue.then(scope ? () => scope.run(send) : send);
   }
 
   /** The message that carries the step's approval request, once Slack has answered the post. */

@@ -10,6 +10,7 @@ import {
   signOutOfBandDecision,
   submitDecision,
 } from '../../client';
+import { gatewaySigningKey } from '../../lib/gateway-key';
 import { rawPublicKey } from '../../lib/owners';
 import { CliError } from '../errors';
 import { withClient } from '../temporal';
@@ -38,7 +39,7 @@ async function decide(
   const options = parsed.data;
   if (decision === 'deny' && !options.reason) throw new CliError('--reason: a denial needs a reason', 2);
   const name = options.as ?? basename(options.key).replace(/\.(key|pem)$/, '');
-  await withClient(async (client) => {
+  await withClient(async (client, config) => {
     try {
       const request = await pendingRequest(client, incidentId, stepId);
       const signed = signOutOfBandDecision({
@@ -49,7 +50,10 @@ async function decide(
         name,
         privateKeyPem: readPrivateKey(options.key),
       });
-      const result = await submitDecision(client, incidentId, signed);
+      // A refusal is reported to the timeline under the data dir's key, like the CLI's other commands.
+      const result = await submitDecision(client, incidentId, signed, {
+        gatewayKey: gatewaySigningKey(config),
+      });
       if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else
         process.stdout.write(

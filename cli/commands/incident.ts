@@ -6,11 +6,13 @@ import { findRunbook, formatIssues } from '../../runbooks';
 import { runbookSha256 } from '../../lib/runbook/canonical';
 import { SEVERITIES, type IncidentStatus, type Runbook } from '../../lib/runbook/types';
 import { formatPath } from '../../lib/runbook/validate';
-import { holdsSecret } from '../../lib/scrub';
+import { holdsSecret, scrubSecrets } from '../../lib/scrub';
 import {
   addIncidentNote,
   buildIncidentInput,
   cancelIncident,
+  CommandRefusedError,
+  incidentCancelSchema,
   incidentNoteSchema,
   incidentRequestSchema,
   incidentStatus,
@@ -49,6 +51,7 @@ function refuseSecretReferences(options: Record<string, unknown>): void {
 function printStatus(status: IncidentStatus): void {
   const lines = [
     `${status.incidentId}  ${status.state}  severity ${status.severity}  phase ${status.phase}  runbook ${status.runbookId}`,
+    ...(status.refusal ? [`  refused by the worker, no step ran: ${status.refusal}`] : []),
     ...status.steps.map((step) =>
       `  ${step.state.padEnd(17)} ${step.id.padEnd(28)} ${step.phase.padEnd(19)} ${step.error ?? step.reason ?? ''}`.trimEnd(),
     ),
@@ -175,23 +178,28 @@ export function registerIncidentCommands(program: Command): void {
 
   incident
     .command('note <incidentId> <text...>')
-    .description('add a note to the incident timeline and thread (secrets in it are redacted first)')
-    .option('--as <name>', 'who writes it (default: your user name)')
-    .action(async (incidentId: string, words: string[], options: { as?: string }) => {
+    .description(
+      'add a note to the incident timeline and thread as yourself (secrets in it are redacted first)',
+    )
+    .action(async (incidentId: string, words: string[]) => {
       const request = incidentNoteSchema.safeParse({
         incidentId,
         text: words.join(' '),
-        author: options.as ?? userInfo().username,
+        author: userInfo().username,
       });
       if (!request.success) {
         const issue = request.error.issues[0];
-        const field = { incidentId: '<incidentId>', text: '<text>', author: '--as' }[String(issue.path[0])];
+        const field = { incidentId: '<incidentId>', text: '<text>', author: 'your user name' }[
+          String(issue.path[0])
+        ];
         throw new CliError(`${field ?? formatPath(issue.path)}: ${issue.message}`, 2);
       }
       await withClient(async (client, config) => {
-        const key = fingerprintKeyOf(config);
-        const added = await addIncidentNote(client, request.data, key).catch((error: Error) => {
-          throw new CliError(`incident ${incidentId}: ${error.message}`);
+        const keys = { fingerprintKey: fingerprintKeyOf(config), gatewayKey: gatewaySigningKey(config) };
+        const added = await addIncidentNote(client, request.data, keys).catch((error: Error) => {
+          throw new CliError(
+            error instanceof CommandRefusedError ? error.message : `incident ${incidentId}: ${error.message}`,
+          );
         });
         if (added.redacted.length > 0) {
           process.stderr.write(
@@ -204,13 +212,25 @@ export function registerIncidentCommands(program: Command): void {
 
   incident
     .command('cancel <incidentId>')
-    .description('stop an incident; steps already done stay done')
-    .action(async (incidentId: string) => {
-      await withClient(async (client) => {
-        await cancelIncident(client, incidentId).catch((error: Error) => {
-          throw new CliError(`incident ${incidentId}: ${error.message}`);
+    .description('stop an incident as yourself; steps already done stay done')
+    .option('--reason <text>', 'why, for the timeline and the report')
+    .action(async (incidentId: string, options: { reason?: string }) => {
+      const request = incidentCancelSchema.safeParse({ incidentId, reason: options.reason });
+      if (!request.success) {
+        const issue = request.error.issues[0];
+        const field = { incidentId: '<incidentId>', reason: '--reason' }[String(issue.path[0])];
+        throw new CliError(`${field ?? formatPath(issue.path)}: ${issue.message}`, 2);
+      }
+      await withClient(async (client, config) => {
+        const { incidentId: id, reason } = request.data;
+        const scrubbed = reason ? String(scrubSecrets(reason, fingerprintKeyOf(config)).redacted) : undefined;
+        const cancel = { actor: `cli:${userInfo().username}`, ...(scrubbed ? { reason: scrubbed } : {}) };
+        await cancelIncident(client, id, cancel, gatewaySigningKey(config)).catch((error: Error) => {
+          throw new CliError(
+            error instanceof CommandRefusedError ? error.message : `incident ${id}: ${error.message}`,
+          );
         });
-        process.stdout.write(`Cancellation requested for ${incidentId}\n`);
+        process.stdout.write(`Cancelled ${id}: steps already done stay done\n`);
       });
     });
 }

@@ -244,7 +244,15 @@ export interface IncidentInput {
   simulation?: { faults?: Record<string, SimulatedFaultSpec> };
 }
 
-export const INCIDENT_STATES = ['running', 'awaiting-approval', 'completed', 'failed', 'cancelled'] as const;
+/** `refused`: the worker would not open it (an unsigned start, a runbook not its own); no step ran. */
+export const INCIDENT_STATES = [
+  'running',
+  'awaiting-approval',
+  'completed',
+  'failed',
+  'cancelled',
+  'refused',
+] as const;
 export type IncidentState = (typeof INCIDENT_STATES)[number];
 
 export type StepState =
@@ -348,6 +356,8 @@ export interface IncidentStatus {
   /** The SHA-256 of the runbook the worker read from its catalog (absent: an exercise's, or an older incident). */
   runbookSha256?: string;
   state: IncidentState;
+  /** Why the worker refused to open the incident (state `refused`). */
+  refusal?: string;
   severity: Severity;
   phase: Phase | 'closed';
   exercise: boolean;

@@ -28,12 +28,10 @@ export function register(app: App, deps: ListenerDeps): void {
       try {
         // One click, one decision: Slack's retry of the same request, or the same request posted twice, is the
         // same Update id, which Temporal answers with the first outcome instead of counting it again.
-        const result = await submitDecision(
-          deps.temporal,
-          click.binding.incidentId,
-          decision,
-          `slack:${click.messageTs}:${click.actionTs}:${click.user}`,
-        );
+        const result = await submitDecision(deps.temporal, click.binding.incidentId, decision, {
+          gatewayKey: deps.gatewayKey,
+          idempotencyKey: `slack:${click.messageTs}:${click.actionTs}:${click.user}`,
+        });
         deps.logger.info(
           { incidentId: click.binding.incidentId, user: click.user, ...result },
           'Slack approval accepted',

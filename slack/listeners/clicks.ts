@@ -53,11 +53,12 @@ type ClickArgs = SlackActionMiddlewareArgs<BlockAction>;
 
 /** A refusal this app decides (not the workflow): told to the user and written to the incident's timeline. */
 async function refuseClick(deps: ListenerDeps, click: Click, reason: string): Promise<void> {
-  await reportRefusal(deps.temporal, click.binding.incidentId, {
-    stepId: click.binding.stepId,
-    actor: `slack:${click.user}`,
-    reason,
-  });
+  await reportRefusal(
+    deps.temporal,
+    click.binding.incidentId,
+    { stepId: click.binding.stepId, actor: `slack:${click.user}`, reason },
+    deps.gatewayKey,
+  );
   await postEphemeral(
     deps,
     { channel: click.channel, user: click.user, threadTs: click.threadTs },

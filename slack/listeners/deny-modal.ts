@@ -40,7 +40,7 @@ export function register(app: App, deps: ListenerDeps): void {
           message: { channel: metadata.channel, ts: metadata.messageTs },
           gatewayKey: deps.gatewayKey,
         }),
-        `slack:view:${viewId}:${user}`,
+        { gatewayKey: deps.gatewayKey, idempotencyKey: `slack:view:${viewId}:${user}` },
       );
       await ack();
     } catch (error) {

@@ -1,6 +1,6 @@
 import type { App } from '@slack/bolt';
 import { z } from 'zod';
-import { buildIncidentInput, signalNote, startIncident } from '../../client';
+import { buildIncidentInput, sendNote, startIncident } from '../../client';
 import { findRunbook, formatIssues } from '../../runbooks';
 import { slackId, slackTs } from '../binding';
 import { CONFIRM_KICKOFF_ACTION, requestOfReport } from '../kickoff';
@@ -69,10 +69,12 @@ export function register(app: App, deps: ListenerDeps): void {
         buildIncidentInput(found.runbook, parsed, deps.fingerprintKey),
         deps.gatewayKey,
       );
-      await signalNote(deps.temporal, started.incidentId, {
-        actor: `slack:${user.id}`,
-        text: `confirmed the report of ${parsed.requester} from Slack`,
-      }).catch(() => undefined);
+      await sendNote(
+        deps.temporal,
+        started.incidentId,
+        { actor: `slack:${user.id}`, text: `confirmed the report of ${parsed.requester} from Slack` },
+        deps.gatewayKey,
+      ).catch(() => undefined);
       deps.logger.info(
         { incidentId: started.incidentId, created: started.created, confirmedBy: user.id },
         'incident started from a confirmed Slack report',

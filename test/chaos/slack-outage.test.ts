@@ -12,7 +12,15 @@ import {
   type SlackStack,
 } from '../fixtures/slack/harness';
 import type { SlackMessage } from '../simulators/slack';
-import { fixtureRunbook, incidentInput, query, result, start, waitFor } from '../harness/incidents';
+import {
+  cancelForTest,
+  fixtureRunbook,
+  incidentInput,
+  query,
+  result,
+  start,
+  waitFor,
+} from '../harness/incidents';
 import { decideAs } from '../harness/owners';
 import { historyText } from '../harness/history';
 import {
@@ -707,10 +715,7 @@ test(`${PER_KIND} fuzzed requests per /slack/events kind (${KINDS.join(', ')}), 
   await sleep(500);
   expect(await executed(fresh, 'rotate')).toHaveLength(1);
   for (const id of [fresh, target.incidentId, ...started.map((status) => status.incidentId)]) {
-    await stack.temporal.client.workflow
-      .getHandle(id)
-      .cancel()
-      .catch(() => undefined);
+    await cancelForTest(stack.temporal.client, id).catch(() => undefined);
   }
 }, 540_000);
 
@@ -726,6 +731,6 @@ test('a correctly signed interaction Bolt cannot read (no `user`, no `team`) is 
     expect(await executed(incidentId, 'rotate')).toEqual([]);
     expect(response.status).toBe(400);
   } finally {
-    await stack.temporal.client.workflow.getHandle(incidentId).cancel();
+    await cancelForTest(stack.temporal.client, incidentId);
   }
 });

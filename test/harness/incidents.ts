@@ -3,10 +3,13 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import {
   buildIncidentInput,
+  cancelIncident,
+  sendNote,
   incidentRequestSchema,
   incidentStatus,
   signStart,
   startIncident,
+  type IncidentNote,
   type IncidentRequest,
 } from '../../client';
 import { findRunbook, loadRunbookFile, formatIssues } from '../../runbooks';
@@ -34,6 +37,16 @@ export const TEST_GATEWAY_PUBLIC_KEY = rawPublicKey(TEST_GATEWAY_KEY.publicKey);
 /** A start as the gateway would sign it, for tests that send it through the raw client. */
 export function signedForTest(input: IncidentInput): IncidentInput {
   return signStart(input, TEST_GATEWAY_KEY.privateKey);
+}
+
+/** A signed cancel, as `tourniquet incident cancel` sends it: the way a test ends an incident it is done with. */
+export function cancelForTest(client: Client, incidentId: string, reason = 'test done'): Promise<void> {
+  return cancelIncident(client, incidentId, { actor: 'cli:test', reason }, TEST_GATEWAY_KEY.privateKey);
+}
+
+/** A signed note, as the CLI or an exercise inject sends it. */
+export function noteForTest(client: Client, incidentId: string, note: IncidentNote): Promise<void> {
+  return sendNote(client, incidentId, note, TEST_GATEWAY_KEY.privateKey);
 }
 export const TASK_QUEUE = 'tourniquet-test';
 

@@ -1,5 +1,5 @@
 import { trustedGatewayKeys } from '../../lib/gateway-key';
-import { TEST_GATEWAY_PUBLIC_KEY } from './incidents';
+import { TEST_GATEWAY_KEY, TEST_GATEWAY_PUBLIC_KEY } from './incidents';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { ensureOperatorKeys, loadOwnersFile, OwnerDirectory } from '../../lib/owners';
@@ -40,7 +40,7 @@ export async function decideAs(
     name,
     privateKeyPem: readPrivateKey(operatorKey(dataDir, name)),
   });
-  return submitDecision(client, incidentId, signed);
+  return submitDecision(client, incidentId, signed, { gatewayKey: TEST_GATEWAY_KEY.privateKey });
 }
 
 /** For tests about other things than approvals: the same runbook with every approval set to none. */
