@@ -121,3 +121,34 @@ test('the workflow keeps history bounded: notes are cut to 1,000 characters and 
   expect(notes.filter((note) => note.actor === 'user:blank')).toEqual([]);
   await cancelForTest(stack.client, incidentId);
 });
+
+test('`incident cancel` is signed as the local user and stops the incident; a token pasted in --reason is redacted and is nowhere', async () => {
+  const incidentId = await start(stack.client, incidentInput(fixtureRunbook('approvals')));
+  await waitFor(async () =>
+    (await query(stack.client, incidentId)).state === 'awaiting-approval' ? true : undefined,
+  );
+  const cancelled = await runCli(
+    ['incident', 'cancel', incidentId, '--reason', `rotated by hand, old token ${PASTED_TOKEN}`],
+    stack.cliEnv,
+  );
+  expect(cancelled.code).toBe(0);
+  expect(cancelled.stdout).toContain(`Cancelled ${incidentId}`);
+  const final = (await stack.client.workflow.getHandle(incidentId).result()) as Awaited<
+    ReturnType<typeof query>
+  >;
+  expect(final.state).toBe('cancelled');
+  expect(final.timeline.at(-1)).toMatchObject({
+    type: 'incident-cancelled',
+    actor: `cli:${userInfo().username}`,
+    detail: expect.stringMatching(
+      /^cancelled: rotated by hand, old token \[REDACTED:github_personal_access_token:/,
+    ),
+  });
+  // Nothing left to stop: the CLI says the incident refused, and exits non-zero.
+  const again = await runCli(['incident', 'cancel', incidentId], stack.cliEnv);
+  expect(again.code).not.toBe(0);
+  const history = await fetchHistoryText(stack.client, incidentId);
+  for (const place of [history, cancelled.stdout, cancelled.stderr, logs.join('\n')]) {
+    expect(place).not.toContain(PASTED_TOKEN);
+  }
+});
