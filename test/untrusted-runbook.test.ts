@@ -1,5 +1,5 @@
+import { incidentAttributes } from '../client';
 import { runbookSha256 } from '../lib/runbook/canonical';
-import { STATE } from '../workflows/search-attributes';
 import type { IncidentInput, IncidentStatus, Runbook } from '../lib/runbook/types';
 import {
   cancelForTest,
@@ -86,7 +86,7 @@ test.each<[string, (input: IncidentInput) => unknown, string]>([
     steps: [],
   });
   const listed = await stack.client.workflow.getHandle(incidentId).describe();
-  expect(listed.typedSearchAttributes.get(STATE)).toBe('refused');
+  expect(listed.typedSearchAttributes.get(incidentAttributes.STATE)).toBe('refused');
 });
 
 test('control: a raw start naming a catalog runbook runs the worker’s own version, whose hash the status shows', async () => {

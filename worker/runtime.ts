@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
 import { temporalConnectionOptions } from '../lib/temporal-tls';
@@ -9,6 +10,7 @@ import { createTourniquetWorker, type TourniquetWorker } from './create-worker';
 import { openEvidenceSink } from './evidence';
 import { createRegistry } from './providers';
 import { createNotifier, loadOwnerDirectory } from './owners';
+import { watchTerminations, type TerminationWatch } from './termination-watch';
 
 /** A worker wired the way production runs it: configured providers, simulation journal, evidence vault. */
 export async function startConfiguredWorker(
@@ -37,4 +39,21 @@ export async function startConfiguredWorker(
     workflowBundlePath: config.TOURNIQUET_WORKFLOW_BUNDLE,
   });
   return { worker, running: worker.run() };
+}
+
+/** The worker process's watch for incidents terminated or reset through the Temporal API (`termination-watch.ts`). */
+export async function startTerminationWatch(config: Config, logger: Logger): Promise<TerminationWatch> {
+  const connection = await Connection.connect(temporalConnectionOptions(config));
+  const watch = watchTerminations({
+    client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+    notifier: createNotifier(config, logger),
+    logger,
+  });
+  return {
+    check: () => watch.check(),
+    async stop() {
+      await watch.stop();
+      await connection.close();
+    },
+  };
 }
