@@ -11,12 +11,18 @@ export function createOpeningActivities(deps: {
   runbooks: RunbookCatalog;
   /** The gateway keys this worker trusts (`trustedGatewayKeys`). */
   gatewayKeys: () => string[];
+  /** The owners file's own keys by name: an owner may sign a start with theirs (`incident start --key`). */
+  ownerKeys: () => Record<string, string>;
 }): Pick<IncidentActivities, 'openIncident'> {
   const refuse = (message: string) => ApplicationFailure.nonRetryable(message, 'IncidentRefused');
   return {
     openIncident({ input, startedAt }) {
       const gatewayKeys = deps.gatewayKeys();
-      const unsigned = startRefusal(input, gatewayKeys, Date.parse(startedAt));
+      const unsigned = startRefusal(
+        input,
+        { gatewayKeys, ownerKeys: deps.ownerKeys() },
+        Date.parse(startedAt),
+      );
       if (unsigned) return Promise.reject(refuse(unsigned));
       if (input.exercise && input.runbook) return Promise.resolve({ gatewayKeys });
       if (input.runbook) {

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { KeyObject } from 'node:crypto';
 import { userInfo } from 'node:os';
 import {
   WithStartWorkflowOperation,
@@ -171,20 +171,33 @@ const START_VALID_MS = 5 * 60_000;
  * The start, signed with the gateway's key: called only by a channel that authenticated its requester (Slack's
  * signature, a SIEM source's secret, the local CLI user who can read the data dir). The worker refuses the rest.
  */
-export function signStart(input: IncidentInput, gatewayKey: KeyObject, now = Date.now()): IncidentInput {
+export function signStart(input: IncidentInput, signer: StartSigner, now = Date.now()): IncidentInput {
   const { attestation: _old, ...unsigned } = input;
   const expiresAt = new Date(now + START_VALID_MS).toISOString();
-  const message = startMessage(unsigned, expiresAt);
-  return { ...unsigned, attestation: { expiresAt, signature: signEd25519(gatewayKey, message) } };
+  if (signer instanceof KeyObject) {
+    return {
+      ...unsigned,
+      attestation: { expiresAt, signature: signEd25519(signer, startMessage(unsigned, expiresAt)) },
+    };
+  }
+  const by = { via: 'out-of-band' as const, name: signer.name };
+  const signature = signEd25519(signer.key, startMessage(unsigned, expiresAt, by));
+  return { ...unsigned, attestation: { expiresAt, signer: by, signature } };
 }
+
+/**
+ * Who signs a start: the gateway's key (a channel that authenticated its requester), or an owner's own key under
+ * their name in the owners file (`incident start --key`), for a start whose requester is `key:<name>`.
+ */
+export type StartSigner = KeyObject | { name: string; key: KeyObject };
 
 export async function startIncident(
   client: Client,
   taskQueue: string,
   unsigned: IncidentInput,
-  gatewayKey: KeyObject,
+  signer: StartSigner,
 ): Promise<StartedIncident> {
-  const input = signStart(unsigned, gatewayKey);
+  const input = signStart(unsigned, signer);
   const incidentId = input.context.incident.id;
   if (await closedAndContained(client, incidentId)) return { incidentId, created: false };
   try {

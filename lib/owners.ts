@@ -239,6 +239,22 @@ export class OwnerDirectory {
     return [...this.gatewayKeys];
   }
 
+  /** Every key of the owners file by its name (out-of-band approvers and people): who may sign a start. */
+  ownerKeys(): Record<string, string> {
+    const keys: Record<string, string> = Object.create(null) as Record<string, string>;
+    const add = (name: string, entry: { publicKey?: string; publicKeyFile?: string }): void => {
+      if (entry.publicKey) keys[name] = entry.publicKey;
+      else if (entry.publicKeyFile && existsSync(keyPath(this.dataDir, entry.publicKeyFile))) {
+        keys[name] = readPublicKey(this.dataDir, entry.publicKeyFile);
+      }
+    };
+    for (const role of Object.values(this.owners.roles)) {
+      for (const approver of role.outOfBand) add(approver.name, approver);
+    }
+    for (const [name, person] of Object.entries(this.owners.people)) add(name, person);
+    return keys;
+  }
+
   async snapshot(role: string): Promise<OwnerSnapshot> {
     const cached = this.cache.get(role);
     if (cached && Date.now() - cached.at < this.ttlMs) return cached.snapshot;

@@ -68,3 +68,18 @@ test('control: an identical copy passes the check (and then fails only on the cl
   expect(run.stderr).not.toContain('--runbook');
   expect(run.code).toBe(1);
 });
+
+test('`--key` must be a readable ed25519 key and `--as` a plain name: said before anything connects', async () => {
+  const notAKey = join(dir, 'not-a-key.pem');
+  writeFileSync(notAKey, 'hello\n');
+  const results = await Promise.all([
+    start('leaked-workflow-secret', '--key', join(dir, 'nowhere.key')),
+    start('leaked-workflow-secret', '--key', notAKey),
+    start('leaked-workflow-secret', '--key', notAKey, '--as', 'two words'),
+  ]);
+  expect(results.map((run) => [run.code, run.stderr.trim()])).toEqual([
+    [2, `tourniquet: --key: cannot read an ed25519 private key from ${join(dir, 'nowhere.key')}`],
+    [2, `tourniquet: --key: cannot read an ed25519 private key from ${notAKey}`],
+    [2, 'tourniquet: --as: expected a name of letters, digits, dots, dashes, @ or underscores'],
+  ]);
+});

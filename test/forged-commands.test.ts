@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { signOutOfBandDecision, signStart, vouchForSlackDecision } from '../client';
@@ -12,8 +12,10 @@ import {
   query,
   signedForTest,
   start,
+  TASK_QUEUE,
   waitFor,
 } from './harness/incidents';
+import { runCli } from './harness/cli';
 import { operatorKey } from './harness/owners';
 import { refusalOf, startRaw } from './harness/raw-start';
 import { useTemporalWorker } from './harness/stack';
@@ -309,6 +311,12 @@ test('fuzz: 1,000 forged or altered decisions over the raw Temporal client are a
 describe('starts sent straight through the Temporal API', () => {
   const fresh = () =>
     incidentInput(fixtureRunbook('approvals'), { requester: 'cli:someone-else', severity: 'low' });
+  const requestedBy = (name: string) =>
+    incidentInput(fixtureRunbook('approvals'), { requester: `key:${name}`, severity: 'low' });
+  const ownerKey = (name: string) => ({
+    name,
+    key: createPrivateKey(readFileSync(operatorKey(stack.dataDir, name), 'utf8')),
+  });
 
   const everything = async (incidentId: string) =>
     (await stack.worker.journal.entries()).filter((entry) => entry.incidentId === incidentId);
@@ -343,6 +351,32 @@ describe('starts sent straight through the Temporal API', () => {
       'attestation: not signed by a gateway key this worker trusts (or the start was altered after signing)',
     ],
     [
+      "signed with an owner's key, in someone else's name",
+      () => signStart(fresh(), ownerKey('bob')),
+      'attestation: a start signed with the key of "bob" is requested by key:bob',
+    ],
+    [
+      "signed with the attacker's key under an owner's name",
+      () => signStart(requestedBy('bob'), { name: 'bob', key: MALLORY.privateKey }),
+      'attestation: not signed by the key of "bob" (or the start was altered after signing)',
+    ],
+    [
+      'signed with a key under a name the owners file does not have',
+      () => signStart(requestedBy('mallory'), { name: 'mallory', key: MALLORY.privateKey }),
+      'attestation.signer: "mallory" has no key in this worker\'s owners file',
+    ],
+    [
+      "signed with an owner's key, then passed off as another owner's",
+      () => {
+        const signed = signStart(requestedBy('bob'), ownerKey('bob'));
+        return {
+          ...signed,
+          attestation: { ...signed.attestation!, signer: { via: 'out-of-band', name: 'alice' } },
+        };
+      },
+      'attestation: not signed by the key of "alice" (or the start was altered after signing)',
+    ],
+    [
       'signed long ago',
       () => signStart(fresh(), gatewaySigningKey({ dataDir: stack.dataDir }), Date.now() - 10 * 60_000),
       'attestation: the signed start had expired',
@@ -351,6 +385,42 @@ describe('starts sent straight through the Temporal API', () => {
     const incidentId = await startRaw(stack.client, forge());
     expect(await refusalOf(stack.client, incidentId)).toBe(expected);
     expect(await everything(incidentId)).toEqual([]);
+  });
+
+  test("control: an owner's start signed with their own key opens the incident in their name, and they cannot approve it", async () => {
+    const incidentId = await startRaw(stack.client, signStart(requestedBy('bob'), ownerKey('bob')));
+    const request = await awaitingRotate(incidentId);
+    expect((await query(stack.client, incidentId)).timeline[0].actor).toBe('key:bob');
+    expect(await refusedWith(incidentId, keyDecision(incidentId, request, 'bob'))).toBe(
+      'separation of duties: the person who raised the incident cannot approve this step',
+    );
+    await cancelForTest(stack.client, incidentId);
+  });
+
+  test("`incident start --key` signs with the owner's own key: the incident is theirs", async () => {
+    const run = await runCli(
+      [
+        'incident',
+        'start',
+        '--runbook',
+        'leaked-workflow-secret',
+        '--secret-kind',
+        'github-token',
+        '--severity',
+        'low',
+        '--connector',
+        'github:acme/app/deploy.yml',
+        '--key',
+        operatorKey(stack.dataDir, 'bob'),
+        '--json',
+      ],
+      { ...stack.cliEnv, TEMPORAL_TASK_QUEUE: TASK_QUEUE },
+    );
+    expect(run.code).toBe(0);
+    const { incidentId } = JSON.parse(run.stdout) as { incidentId: string };
+    const opened = await waitFor(async () => (await query(stack.client, incidentId)).timeline[0]);
+    expect(opened).toMatchObject({ type: 'incident-opened', actor: 'key:bob' });
+    await cancelForTest(stack.client, incidentId);
   });
 
   test('control: the same start, signed by the gateway key of the worker’s data dir, opens the incident', async () => {

@@ -129,6 +129,7 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
       ...createOpeningActivities({
         runbooks: options.runbooks,
         gatewayKeys: () => options.owners.trustedGatewayKeys(),
+        ownerKeys: () => options.owners.ownerKeys(),
       }),
       ...createRecordActivities({
         owners: options.owners,

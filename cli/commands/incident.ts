@@ -1,4 +1,8 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { basename } from 'node:path';
+import { z } from 'zod';
 import type { Command } from 'commander';
 import { gatewaySigningKey } from '../../lib/gateway-key';
 import { fingerprintKeyOf } from '../../lib/keys';
@@ -92,11 +96,18 @@ export function registerIncidentCommands(program: Command): void {
       'the keyed fingerprint of the leaked value, when a detector gave one',
     )
     .option('--exercise', 'tabletop exercise: route every action to the simulated provider')
+    .option(
+      '--key <file>',
+      "sign the start with your own key from the owners file (you become the requester, key:<name>); without it, the data dir's gateway key signs for your user",
+    )
+    .option('--as <name>', 'the name your key has in the owners file (default: the key file name)')
     .option('--wait', 'wait until the incident closes')
     .option('--json', 'print JSON')
     .action(async (options: Record<string, unknown>) => {
       refuseSecretReferences(options);
+      const ownKey = options.key === undefined ? undefined : ownStartKey(options.key, options.as);
       const request = incidentRequestSchema.safeParse({
+        ...(ownKey ? { requester: `key:${ownKey.name}` } : {}),
         secretKind: options.secretKind,
         connector: options.connector,
         credential: options.credential,
@@ -122,12 +133,12 @@ export function registerIncidentCommands(program: Command): void {
       await withClient(async (client, config) => {
         const key = fingerprintKeyOf(config);
         const input = buildIncidentInput(found.runbook, request.data, key);
-        // The local channel: whoever runs the CLI with this data dir speaks through the gateway's key.
+        // Without --key, the local channel: whoever runs the CLI with this data dir speaks through the gateway's key.
         const started = await startIncident(
           client,
           config.TEMPORAL_TASK_QUEUE,
           input,
-          gatewaySigningKey(config),
+          ownKey ?? gatewaySigningKey(config),
         );
         const status = options.wait ? await waitForIncident(client, started.incidentId) : undefined;
         if (options.json) {
@@ -234,6 +245,34 @@ export function registerIncidentCommands(program: Command): void {
       });
     });
 }
+
+/** `--key <file> [--as <name>]`: an owner's own ed25519 key (PEM, PKCS#8) and the name it has in the owners file. */
+function ownStartKey(file: unknown, as: unknown): { name: string; key: KeyObject } {
+  const parsed = ownKeySchema.safeParse({ key: file, as });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CliError(`--${String(issue.path[0])}: ${issue.message}`, 2);
+  }
+  const name = parsed.data.as ?? basename(parsed.data.key).replace(/\.(key|pem)$/, '');
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(readFileSync(parsed.data.key, 'utf8'));
+  } catch {
+    throw new CliError(`--key: cannot read an ed25519 private key from ${parsed.data.key}`, 2);
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new CliError('--key: expected an ed25519 private key', 2);
+  return { name, key };
+}
+
+const ownKeySchema = z
+  .object({
+    key: z.string().min(1, 'expected a key file'),
+    as: z
+      .string()
+      .regex(/^[\w.@-]{1,64}$/, 'expected a name of letters, digits, dots, dashes, @ or underscores')
+      .optional(),
+  })
+  .strict();
 
 /**
  * A real incident runs the worker's own copy of its runbook, found by id: a file given by path must be that copy,

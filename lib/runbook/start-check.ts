@@ -1,16 +1,27 @@
 import { verifyEd25519Signature } from './approval-check';
 import { canonicalJson, sha256Hex } from './canonical';
-import type { IncidentInput } from './types';
+import type { IncidentInput, StartAttestation } from './types';
 
-/** The bytes the gateway signs for a start: the incident's id and the hash of everything else the start says. */
-export function startMessage(input: IncidentInput, expiresAt: string): string {
+/** The bytes signed for a start: the incident's id, the hash of everything else the start says, and the signer. */
+export function startMessage(
+  input: IncidentInput,
+  expiresAt: string,
+  signer?: StartAttestation['signer'],
+): string {
   const { attestation: _attestation, ...signed } = input;
   return canonicalJson({
     purpose: 'tourniquet-start-v1',
     incidentId: input.context?.incident?.id ?? '',
     inputSha256: sha256Hex(canonicalJson(signed)),
     expiresAt,
+    signer,
   });
+}
+
+/** The keys a start may be signed with: the gateway's, and each owner's own key by name. */
+export interface StartSigners {
+  gatewayKeys: string[];
+  ownerKeys: Record<string, string>;
 }
 
 /**
@@ -19,7 +30,7 @@ export function startMessage(input: IncidentInput, expiresAt: string): string {
  */
 export function startRefusal(
   input: IncidentInput,
-  gatewayKeys: string[],
+  signers: StartSigners,
   startedAt: number,
 ): string | undefined {
   const attestation = input.attestation;
@@ -33,9 +44,26 @@ export function startRefusal(
   const expiresAt = Date.parse(attestation.expiresAt);
   if (!Number.isFinite(expiresAt) || startedAt >= expiresAt)
     return 'attestation: the signed start had expired';
-  const message = startMessage(input, attestation.expiresAt);
-  if (!gatewayKeys.some((key) => verifyEd25519Signature(key, message, attestation.signature))) {
-    return 'attestation: not signed by a gateway key this worker trusts (or the start was altered after signing)';
+  const signer = attestation.signer;
+  if (signer === undefined) {
+    const message = startMessage(input, attestation.expiresAt);
+    if (!signers.gatewayKeys.some((key) => verifyEd25519Signature(key, message, attestation.signature))) {
+      return 'attestation: not signed by a gateway key this worker trusts (or the start was altered after signing)';
+    }
+    return undefined;
+  }
+  if (signer?.via !== 'out-of-band' || typeof signer.name !== 'string') {
+    return 'attestation.signer: expected an out-of-band key of the owners file';
+  }
+  const ownerKey = Object.hasOwn(signers.ownerKeys, signer.name) ? signers.ownerKeys[signer.name] : undefined;
+  if (!ownerKey) return `attestation.signer: "${signer.name}" has no key in this worker's owners file`;
+  const message = startMessage(input, attestation.expiresAt, { via: 'out-of-band', name: signer.name });
+  if (!verifyEd25519Signature(ownerKey, message, attestation.signature)) {
+    return `attestation: not signed by the key of "${signer.name}" (or the start was altered after signing)`;
+  }
+  // The requester is who signed: a key cannot start an incident in someone else's name.
+  if (input.context?.incident?.requester !== `key:${signer.name}`) {
+    return `attestation: a start signed with the key of "${signer.name}" is requested by key:${signer.name}`;
   }
   return undefined;
 }

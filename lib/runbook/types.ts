@@ -216,6 +216,11 @@ export interface TrustedRunbook {
  */
 export interface StartAttestation {
   expiresAt: string;
+  /**
+   * Absent: the gateway signed (Slack, SIEM, the local CLI). Set: a person of the owners file signed with their own
+   * key (`incident start --key`), and the start's requester is that key (`key:<name>`).
+   */
+  signer?: { via: 'out-of-band'; name: string };
   /** ed25519 over `startMessage(input, expiresAt)`, base64. */
   signature: string;
 }
