@@ -14,6 +14,7 @@ import {
 } from './harness/incidents';
 import { decideAs } from './harness/owners';
 import { useTemporalWorker } from './harness/stack';
+import { seededRandom } from './chaos/support';
 
 /**
  * Notes, refusal reports and cancels are commands like decisions: whoever reaches the Temporal API can send them
@@ -189,4 +190,51 @@ test('a cancel sent through the Temporal API is flagged and ignored: containment
       signCommand(incidentId, 'cancel', { actor: 'cli:test' }, TEST_GATEWAY_KEY.privateKey),
     ),
   ).toBeDefined();
+});
+
+test('fuzz: 1,000 forged, altered or replayed notes, refusal reports and cancels over the raw client: none accepted, nothing changes', async () => {
+  const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+  process.stderr.write(`[fuzz] signed-commands seed ${seed} (FUZZ_SEED=${seed} replays it)\n`);
+  const random = seededRandom(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+  const { incidentId } = await awaitingRotate();
+
+  // One genuine note goes in first: its copies are among the forgeries.
+  const genuine = signCommand(
+    incidentId,
+    'note',
+    { actor: 'cli:test', text: 'the one genuine note' },
+    TEST_GATEWAY_KEY.privateKey,
+  );
+  expect(await sendRaw(incidentId, 'note', genuine)).toBeUndefined();
+
+  const counts: Record<string, number> = {};
+  let accepted = 0;
+  for (let sent = 0; sent < 1_000; sent += 8) {
+    const batch = Array.from({ length: 8 }, () => {
+      const kind = pick(['note', 'refusal', 'cancel'] as const);
+      const [how, command] = pick([...forgeries(incidentId, kind), ['replayed', genuine] as const]);
+      return { kind: how === 'replayed' ? ('note' as const) : kind, how, command };
+    });
+    const outcomes = await Promise.all(batch.map(({ kind, command }) => sendRaw(incidentId, kind, command)));
+    batch.forEach(({ how }, index) => {
+      counts[how] = (counts[how] ?? 0) + 1;
+      if (outcomes[index] === undefined) accepted += 1;
+    });
+  }
+  process.stderr.write(`[fuzz] ${JSON.stringify(counts)}\n`);
+  expect(accepted).toBe(0);
+  const status = await query(stack.client, incidentId);
+  expect(status.timeline.filter((event) => event.type === 'note').map((event) => event.detail)).toEqual([
+    'the one genuine note',
+  ]);
+  expect(status.timeline.filter((event) => event.type === 'approval-refused')).toEqual([]);
+  expect(status.state).toBe('awaiting-approval');
+  expect(await applied(incidentId, 'rotate')).toEqual([]);
+
+  // Control: a genuine cancel is accepted, so the refusals above were the checks at work.
+  await cancelForTest(stack.client, incidentId);
+  expect(((await stack.client.workflow.getHandle(incidentId).result()) as { state: string }).state).toBe(
+    'cancelled',
+  );
 });
