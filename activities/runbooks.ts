@@ -18,11 +18,7 @@ export function createOpeningActivities(deps: {
   return {
     openIncident({ input, startedAt }) {
       const gatewayKeys = deps.gatewayKeys();
-      const unsigned = startRefusal(
-        input,
-        { gatewayKeys, ownerKeys: deps.ownerKeys() },
-        Date.parse(startedAt),
-      );
+      const unsigned = startRefusal(input, { gatewayKeys, ownerKeys: deps.ownerKeys }, Date.parse(startedAt));
       if (unsigned) return Promise.reject(refuse(unsigned));
       if (input.exercise && input.runbook) return Promise.resolve({ gatewayKeys });
       if (input.runbook) {

@@ -1,5 +1,6 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import {
   COMMAND_VALID_MS,
   commandMessage,
@@ -35,9 +36,30 @@ export function signCommand<Body>(
   return { body, seal: { ...seal, signature } };
 }
 
-async function refusedAsError<T>(incidentId: string, sending: Promise<T>): Promise<T> {
+/** The Update each command kind travels as (`workflows/messages.ts`). */
+const UPDATES = {
+  note: addNoteUpdate,
+  refusal: reportRefusalUpdate,
+  cancel: cancelIncidentUpdate,
+} as const;
+interface CommandBodies {
+  note: IncidentNote;
+  refusal: ApprovalRefusal;
+  cancel: IncidentCancel;
+}
+
+/** Seals and sends one command; the incident's refusal comes back as a `CommandRefusedError`. */
+async function sendCommand<Kind extends IncidentCommandKind>(
+  client: Client,
+  incidentId: string,
+  kind: Kind,
+  body: CommandBodies[Kind],
+  gatewayKey: KeyObject,
+): Promise<void> {
+  const command = signCommand(incidentId, kind, body, gatewayKey);
+  const update = UPDATES[kind] as UpdateDefinition<void, [SignedCommand<CommandBodies[Kind]>]>;
   try {
-    return await sending;
+    await client.workflow.getHandle(incidentId).executeUpdate(update, { args: [command] });
   } catch (error) {
     if (error instanceof WorkflowUpdateFailedError) {
       throw new CommandRefusedError(`incident ${incidentId}: ${error.cause?.message ?? error.message}`);
@@ -47,17 +69,13 @@ async function refusedAsError<T>(incidentId: string, sending: Promise<T>): Promi
 }
 
 /** A note from a caller that has already scrubbed it and authenticated its author. */
-export async function sendNote(
+export function sendNote(
   client: Client,
   incidentId: string,
   note: IncidentNote,
   gatewayKey: KeyObject,
 ): Promise<void> {
-  const command = signCommand(incidentId, 'note', note, gatewayKey);
-  await refusedAsError(
-    incidentId,
-    client.workflow.getHandle(incidentId).executeUpdate(addNoteUpdate, { args: [command] }),
-  );
+  return sendCommand(client, incidentId, 'note', note, gatewayKey);
 }
 
 /**
@@ -70,23 +88,15 @@ export async function reportRefusal(
   refusal: ApprovalRefusal,
   gatewayKey: KeyObject,
 ): Promise<void> {
-  const command = signCommand(incidentId, 'refusal', refusal, gatewayKey);
-  await client.workflow
-    .getHandle(incidentId)
-    .executeUpdate(reportRefusalUpdate, { args: [command] })
-    .catch(() => undefined);
+  await sendCommand(client, incidentId, 'refusal', refusal, gatewayKey).catch(() => undefined);
 }
 
 /** Stops an incident: steps already done stay done. Resolves once the incident has accepted the cancel. */
-export async function cancelIncident(
+export function cancelIncident(
   client: Client,
   incidentId: string,
   cancel: IncidentCancel,
   gatewayKey: KeyObject,
 ): Promise<void> {
-  const command = signCommand(incidentId, 'cancel', cancel, gatewayKey);
-  await refusedAsError(
-    incidentId,
-    client.workflow.getHandle(incidentId).executeUpdate(cancelIncidentUpdate, { args: [command] }),
-  );
+  return sendCommand(client, incidentId, 'cancel', cancel, gatewayKey);
 }

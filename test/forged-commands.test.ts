@@ -15,10 +15,10 @@ import {
   TASK_QUEUE,
   waitFor,
 } from './harness/incidents';
-import { runCli } from './harness/cli';
 import { operatorKey } from './harness/owners';
 import { refusalOf, startRaw } from './harness/raw-start';
 import { useTemporalWorker } from './harness/stack';
+import { startDefaultIncident } from './harness/up';
 import { seededRandom } from './chaos/support';
 
 /**
@@ -398,26 +398,11 @@ describe('starts sent straight through the Temporal API', () => {
   });
 
   test("`incident start --key` signs with the owner's own key: the incident is theirs", async () => {
-    const run = await runCli(
-      [
-        'incident',
-        'start',
-        '--runbook',
-        'leaked-workflow-secret',
-        '--secret-kind',
-        'github-token',
-        '--severity',
-        'low',
-        '--connector',
-        'github:acme/app/deploy.yml',
-        '--key',
-        operatorKey(stack.dataDir, 'bob'),
-        '--json',
-      ],
+    const incidentId = await startDefaultIncident(
       { ...stack.cliEnv, TEMPORAL_TASK_QUEUE: TASK_QUEUE },
+      '--key',
+      operatorKey(stack.dataDir, 'bob'),
     );
-    expect(run.code).toBe(0);
-    const { incidentId } = JSON.parse(run.stdout) as { incidentId: string };
     const opened = await waitFor(async () => (await query(stack.client, incidentId)).timeline[0]);
     expect(opened).toMatchObject({ type: 'incident-opened', actor: 'key:bob' });
     await cancelForTest(stack.client, incidentId);

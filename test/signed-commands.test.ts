@@ -65,10 +65,14 @@ const applied = async (incidentId: string, stepId: string) =>
     (entry) => entry.incidentId === incidentId && entry.effect === 'applied' && entry.stepId === stepId,
   );
 
+/** A command sealed as the gateway (or the local CLI) seals it. */
+const sealed = <Body>(incidentId: string, kind: IncidentCommandKind, body: Body, now?: number) =>
+  signCommand(incidentId, kind, body, TEST_GATEWAY_KEY.privateKey, now);
+
 /** Every way to get a command past the seal short of holding a trusted key. */
 function forgeries(incidentId: string, kind: IncidentCommandKind): Array<[string, unknown]> {
   const body = FORGED_BODY[kind];
-  const genuine = signCommand(incidentId, kind, body, TEST_GATEWAY_KEY.privateKey);
+  const genuine = sealed(incidentId, kind, body);
   const otherKind: IncidentCommandKind = kind === 'note' ? 'cancel' : 'note';
   return [
     ['no seal', { body }],
@@ -90,16 +94,10 @@ function forgeries(incidentId: string, kind: IncidentCommandKind): Array<[string
         },
       },
     ],
-    [
-      'sealed for another incident',
-      signCommand('incident-000000000000000000000000', kind, body, TEST_GATEWAY_KEY.privateKey),
-    ],
-    ['sealed as another command', signCommand(incidentId, otherKind, body, TEST_GATEWAY_KEY.privateKey)],
-    ['expired', signCommand(incidentId, kind, body, TEST_GATEWAY_KEY.privateKey, Date.now() - 3 * 60_000)],
-    [
-      'valid for an hour',
-      signCommand(incidentId, kind, body, TEST_GATEWAY_KEY.privateKey, Date.now() + 60 * 60_000),
-    ],
+    ['sealed for another incident', sealed('incident-000000000000000000000000', kind, body)],
+    ['sealed as another command', sealed(incidentId, otherKind, body)],
+    ['expired', sealed(incidentId, kind, body, Date.now() - 3 * 60_000)],
+    ['valid for an hour', sealed(incidentId, kind, body, Date.now() + 60 * 60_000)],
   ];
 }
 
@@ -126,12 +124,7 @@ test('notes, refusal reports and cancels sent through the raw Temporal API chang
   });
 
   // Control: a sealed note counts, and only once.
-  const note = signCommand(
-    incidentId,
-    'note',
-    { actor: 'cli:test', text: 'genuine note' },
-    TEST_GATEWAY_KEY.privateKey,
-  );
+  const note = sealed(incidentId, 'note', { actor: 'cli:test', text: 'genuine note' });
   expect(await sendRaw(incidentId, 'note', note)).toBeUndefined();
   expect(await sendRaw(incidentId, 'note', note)).toBe('seal: this note was already received (nonce used)');
 
@@ -184,11 +177,7 @@ test('a cancel sent through the Temporal API is flagged and ignored: containment
   });
   // Nothing left to stop: a second cancel is refused.
   expect(
-    await sendRaw(
-      incidentId,
-      'cancel',
-      signCommand(incidentId, 'cancel', { actor: 'cli:test' }, TEST_GATEWAY_KEY.privateKey),
-    ),
+    await sendRaw(incidentId, 'cancel', sealed(incidentId, 'cancel', { actor: 'cli:test' })),
   ).toBeDefined();
 });
 
@@ -200,12 +189,7 @@ test('fuzz: 1,000 forged, altered or replayed notes, refusal reports and cancels
   const { incidentId } = await awaitingRotate();
 
   // One genuine note goes in first: its copies are among the forgeries.
-  const genuine = signCommand(
-    incidentId,
-    'note',
-    { actor: 'cli:test', text: 'the one genuine note' },
-    TEST_GATEWAY_KEY.privateKey,
-  );
+  const genuine = sealed(incidentId, 'note', { actor: 'cli:test', text: 'the one genuine note' });
   expect(await sendRaw(incidentId, 'note', genuine)).toBeUndefined();
 
   const counts: Record<string, number> = {};

@@ -18,10 +18,10 @@ export function startMessage(
   });
 }
 
-/** The keys a start may be signed with: the gateway's, and each owner's own key by name. */
+/** The keys a start may be signed with: the gateway's, and each owner's own key by name (read only when needed). */
 export interface StartSigners {
   gatewayKeys: string[];
-  ownerKeys: Record<string, string>;
+  ownerKeys: () => Record<string, string>;
 }
 
 /**
@@ -55,7 +55,8 @@ export function startRefusal(
   if (signer?.via !== 'out-of-band' || typeof signer.name !== 'string') {
     return 'attestation.signer: expected an out-of-band key of the owners file';
   }
-  const ownerKey = Object.hasOwn(signers.ownerKeys, signer.name) ? signers.ownerKeys[signer.name] : undefined;
+  const ownerKeys = signers.ownerKeys();
+  const ownerKey = Object.hasOwn(ownerKeys, signer.name) ? ownerKeys[signer.name] : undefined;
   if (!ownerKey) return `attestation.signer: "${signer.name}" has no key in this worker's owners file`;
   const message = startMessage(input, attestation.expiresAt, { via: 'out-of-band', name: signer.name });
   if (!verifyEd25519Signature(ownerKey, message, attestation.signature)) {

@@ -45,8 +45,11 @@ export async function startUp(env: Record<string, string>): Promise<UpProcess> {
   return { child, output: () => output, exited };
 }
 
-/** `tourniquet incident start` of the default runbook through the CLI, as the README shows it; its incident id. */
-export async function startDefaultIncident(env: Record<string, string>): Promise<string> {
+/**
+ * `tourniquet incident start` of the default runbook through the CLI, as the README shows it (plus any `flags`);
+ * its incident id.
+ */
+export async function startDefaultIncident(env: Record<string, string>, ...flags: string[]): Promise<string> {
   const started = await runCli(
     [
       'incident',
@@ -60,6 +63,7 @@ export async function startDefaultIncident(env: Record<string, string>): Promise
       '--severity',
       'critical',
       '--json',
+      ...flags,
     ],
     env,
   );
