@@ -27,31 +27,53 @@ export function between(random: () => number, min: number, max: number): number 
 export interface ExactlyOnceReport {
   /** `<idempotency key> <action>` → times the system really changed. */
   effects: Map<string, number>;
-  /** Effects that happened more than once: must stay empty. */
+  /** Effects that happened more than once, or a destination left with a value no recorded rotation minted. */
   duplicates: string[];
+  /** Deliveries by an attempt killed before it recorded its rotation, overwritten by the retry's. */
+  superseded: JournalEntry[];
 }
 
 /**
- * From the simulation journal: every non-idempotent action (and every secret delivery, which belongs to the
- * rotation that minted it) must have changed the simulated system at most once per step, whatever was retried.
+ * From the simulation journal: every non-idempotent action must have changed the simulated system at most once per
+ * step, whatever was retried. A secret delivery belongs to the rotation that minted it: an attempt killed between
+ * delivering and recording its rotation is retried, mints again and overwrites the destination, as a real retry
+ * does. So deliveries count for the attempt that recorded the rotation, each destination must end with that
+ * attempt's value, and the killed attempt's delivery is reported as superseded.
  */
 export function exactlyOnce(entries: JournalEntry[]): ExactlyOnceReport {
+  const rotatedBy = new Map<string, number>();
+  for (const entry of entries) {
+    if (entry.action === 'rotateCredential' && entry.effect === 'applied') {
+      rotatedBy.set(entry.idempotencyKey, entry.attempt);
+    }
+  }
   const effects = new Map<string, number>();
+  const superseded: JournalEntry[] = [];
+  const lastDelivery = new Map<string, JournalEntry>();
   for (const entry of entries) {
     const spec = PROVIDER_CATALOGS[entry.system]?.[entry.action];
     const delivery = entry.action === 'storeSecret';
     if (!delivery && (!spec || spec.idempotent)) continue;
+    if (delivery && entry.effect === 'applied') {
+      lastDelivery.set(`${entry.idempotencyKey} ${entry.system} ${String(entry.summary?.target)}`, entry);
+      const rotation = rotatedBy.get(entry.idempotencyKey);
+      if (rotation !== undefined && entry.attempt !== rotation) {
+        superseded.push(entry);
+        continue;
+      }
+    }
     const key = `${entry.idempotencyKey} ${entry.system}.${entry.action}`;
     effects.set(key, (effects.get(key) ?? 0) + (entry.effect === 'applied' ? 1 : 0));
   }
   const duplicates = [...effects.entries()].filter(([, count]) => count > 1).map(([key]) => key);
-  return { effects, duplicates };
+  for (const [destination, entry] of lastDelivery) {
+    const rotation = rotatedBy.get(entry.idempotencyKey);
+    if (rotation !== undefined && entry.attempt !== rotation)
+      duplicates.push(`${destination}: stale delivery`);
+  }
+  return { effects, duplicates, superseded };
 }
 
-/**
- * Every incident completed with every step succeeded, and the rotation, its delivery and the revocation each
- * changed the system exactly once.
- */
 export function expectCompletedExactlyOnce(statuses: IncidentStatus[], once: ExactlyOnceReport): void {
   for (const status of statuses) {
     expect({ id: status.incidentId, state: status.state }).toEqual({

@@ -105,7 +105,7 @@ test(`SIGKILL the worker ${KILLS} times at random points during ${INCIDENTS} inc
   const retried = statuses.flatMap((status) => status.steps).filter((step) => (step.attempts ?? 1) > 1);
   const replayed = entries.filter((entry) => entry.effect === 'replayed');
   report(
-    `worker SIGKILL: ${retried.length} step executions needed another attempt, ${replayed.length} retries found their effect already applied\n`,
+    `worker SIGKILL: ${retried.length} step executions needed another attempt, ${replayed.length} retries found their effect already applied, ${once.superseded.length} deliveries by a killed attempt were overwritten by its retry\n`,
   );
 
   expect(once.duplicates).toEqual([]);
