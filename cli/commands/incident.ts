@@ -207,11 +207,7 @@ export function registerIncidentCommands(program: Command): void {
       }
       await withClient(async (client, config) => {
         const keys = { fingerprintKey: fingerprintKeyOf(config), gatewayKey: gatewaySigningKey(config) };
-        const added = await addIncidentNote(client, request.data, keys).catch((error: Error) => {
-          throw new CliError(
-            error instanceof CommandRefusedError ? error.message : `incident ${incidentId}: ${error.message}`,
-          );
-        });
+        const added = await addIncidentNote(client, request.data, keys).catch(commandFailed(incidentId));
         if (added.redacted.length > 0) {
           process.stderr.write(
             `Redacted what looked like a secret (${added.redacted.join(', ')}): the note never holds it.\n`,
@@ -236,14 +232,19 @@ export function registerIncidentCommands(program: Command): void {
         const { incidentId: id, reason } = request.data;
         const scrubbed = reason ? String(scrubSecrets(reason, fingerprintKeyOf(config)).redacted) : undefined;
         const cancel = { actor: `cli:${userInfo().username}`, ...(scrubbed ? { reason: scrubbed } : {}) };
-        await cancelIncident(client, id, cancel, gatewaySigningKey(config)).catch((error: Error) => {
-          throw new CliError(
-            error instanceof CommandRefusedError ? error.message : `incident ${id}: ${error.message}`,
-          );
-        });
+        await cancelIncident(client, id, cancel, gatewaySigningKey(config)).catch(commandFailed(id));
         process.stdout.write(`Cancelled ${id}: steps already done stay done\n`);
       });
     });
+}
+
+/** A command the incident refused already names it; any other failure is said about the incident. */
+function commandFailed(incidentId: string): (error: Error) => never {
+  return (error) => {
+    throw new CliError(
+      error instanceof CommandRefusedError ? error.message : `incident ${incidentId}: ${error.message}`,
+    );
+  };
 }
 
 /** `--key <file> [--as <name>]`: an owner's own ed25519 key (PEM, PKCS#8) and the name it has in the owners file. */
