@@ -34,6 +34,8 @@ const UNIT_SUITES = [
   'file-destination-confinement',
   'gateway-batcher',
   'http-connector-config',
+  'inventory',
+  'inventory-cli',
   'logger-format',
   'people-identity',
   'provider-plugins',

@@ -58,6 +58,11 @@ const GROUPS: { commands: string[]; load: () => Register }[] = [
     commands: ['replay'],
     load: () => (require('./commands/replay') as typeof import('./commands/replay')).registerReplayCommands,
   },
+  {
+    commands: ['inventory'],
+    load: () =>
+      (require('./commands/inventory') as typeof import('./commands/inventory')).registerInventoryCommands,
+  },
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */
 

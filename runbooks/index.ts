@@ -11,6 +11,9 @@ import { readYamlFile } from '../lib/yaml-file';
 
 export { BUILTIN_RUNBOOKS_DIR };
 
+/** The YAML files beside the runbooks that are not runbooks: the owners matrix and the credential inventory. */
+export const NOT_RUNBOOKS: ReadonlySet<string> = new Set(['owners.yaml', 'inventory.yaml']);
+
 export type RunbookFileResult =
   { ok: true; runbook: Runbook; file: string } | { ok: false; file: string; issues: RunbookIssue[] };
 
@@ -37,7 +40,7 @@ export function findRunbook(idOrPath: string, extraDir?: string): RunbookFileRes
   }
   const known = runbookDirs(extraDir)
     .flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : []))
-    .filter((name) => /\.ya?ml$/.test(name) && name !== 'owners.yaml')
+    .filter((name) => /\.ya?ml$/.test(name) && !NOT_RUNBOOKS.has(name))
     .map((name) => name.replace(/\.ya?ml$/, ''));
   return {
     ok: false,

@@ -2,13 +2,15 @@ import type { Command } from 'commander';
 import { loadOwnersFile, ownersFilePath } from '../../lib/owners';
 import { formatIssues, loadRunbookFile } from '../../runbooks';
 import { readYamlFile } from '../../lib/yaml-file';
+import { formatInventoryIssues, loadInventory } from '../../lib/inventory';
+import { PROVIDER_DIRECTORY } from '../../providers';
 
 export function registerRunbookCommands(program: Command): void {
   const runbook = program.command('runbook').description('work with runbook files');
   runbook
     .command('validate <files...>')
     .description(
-      'check runbooks and the owners file: schema, actions, params, owners, DAG, evidence before purge',
+      'check runbooks, the owners file and the credential inventory: schema, actions, params, owners, DAG, evidence before purge',
     )
     .option('--owners <file>', 'owners matrix (default: TOURNIQUET_OWNERS_FILE or runbooks/owners.yaml)')
     .action((files: string[], options: { owners?: string }) => {
@@ -37,6 +39,21 @@ export function registerRunbookCommands(program: Command): void {
           else {
             failed = true;
             for (const line of formatIssues(ownersFile)) process.stderr.write(`${line}\n`);
+          }
+          continue;
+        }
+        // … and the credential inventory.
+        if (read.ok && read.raw && typeof read.raw === 'object' && 'credentials' in read.raw) {
+          const inventory = loadInventory(file, { providers: PROVIDER_DIRECTORY, ownerRoles: roles });
+          for (const warning of inventory.warnings)
+            process.stderr.write(`warning: ${file}: ${warning.path}: ${warning.message}\n`);
+          if (inventory.ok)
+            process.stdout.write(
+              `${file}: ok (inventory, ${inventory.inventory.credentials.length} credentials)\n`,
+            );
+          else {
+            failed = true;
+            for (const line of formatInventoryIssues(inventory)) process.stderr.write(`${line}\n`);
           }
           continue;
         }
