@@ -1,3 +1,4 @@
+import { awsIam } from './aws-iam';
 import { file } from './file';
 import { github } from './github';
 import { httpConnector } from './http-connector';
@@ -15,6 +16,7 @@ export const PROVIDERS: readonly ProviderDefinition[] = [
   postgres, // database roles
   httpConnector, // automation platforms over HTTP (n8n)
   file, // local files as a secret destination
+  awsIam, // IAM users and their access keys
   simulated, // the stand-in for every system in exercises and the demo
 ];
 

@@ -11,6 +11,8 @@ const credentialRef = z.object({ ref: z.string().min(1) });
 export const secretDestination = z.object({
   provider: z.string().min(1),
   target: z.string().min(1),
+  /** Which value of a credential made of several this destination takes (AWS access keys); the secret by default. */
+  part: z.enum(['accessKeyId', 'secretAccessKey']).optional(),
 });
 export type SecretDestinationParams = z.infer<typeof secretDestination>;
 

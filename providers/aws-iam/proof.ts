@@ -1,0 +1,120 @@
+import { ProviderError } from '../types';
+import type { ProofSettings } from './options';
+
+/**
+ * What one probe of the leaked key said. `refused`: STS does not know the key id (InvalidClientTokenId), so the key
+ * cannot sign anything. `accepted`: STS knows it (SignatureDoesNotMatch for the deliberately wrong secret), so the key
+ * still exists. `inconclusive`: anything else (network, throttling): it proves nothing either way.
+ */
+export type ProbeAnswer = 'refused' | 'accepted' | 'inconclusive';
+
+export interface ProbeResult {
+  answer: ProbeAnswer;
+  /** The AWS error code (or `OK`); never a value. */
+  code: string;
+}
+
+export interface ProbeRecord extends ProbeResult {
+  at: string;
+  /** Since the first probe. */
+  elapsedMs: number;
+  /** How long the probe took. */
+  tookMs: number;
+}
+
+export type ProofVerdict =
+  /** `refusals` refusals in a row spanning at least `windowMs`. */
+  | 'dead'
+  /** Refused, then accepted again: AWS disagrees with itself, or the key came back. */
+  | 'alive-again'
+  /** The deadline passed first. */
+  | 'not-proven';
+
+export interface ProofOutcome {
+  verdict: ProofVerdict;
+  probes: ProbeRecord[];
+  refusals: number;
+  /** From the first to the last refusal of the final streak. */
+  streakMs: number;
+}
+
+export interface ProofControls {
+  signal: AbortSignal;
+  heartbeat(details?: unknown): void;
+  now?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Error('aborted'));
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new Error('aborted'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Probes until the leaked key is proven dead, i.e. refused `refusals` times in a row over at least `windowMs`:
+ * IAM is eventually consistent, and one refusal right after the deletion may come from an endpoint that has not
+ * heard of the key yet rather than from one that forgot it. Probes back off from 1 s (or less, for short windows)
+ * to `windowMs / (refusals - 1)`, so a streak spans the window with few probes. An `accepted` after a refusal ends
+ * the proof at once (`alive-again`); an inconclusive probe restarts the streak (it proves nothing). Honours
+ * `signal` between and during waits (a ProviderError, retryable, when cancelled).
+ */
+export async function proveDead(
+  probe: () => Promise<ProbeResult>,
+  settings: ProofSettings,
+  controls: ProofControls,
+): Promise<ProofOutcome> {
+  const now = controls.now ?? Date.now;
+  const sleep = controls.sleep ?? abortableSleep;
+  const start = now();
+  const deadline = start + settings.deadlineMs;
+  const cap = Math.max(50, Math.ceil(settings.windowMs / Math.max(1, settings.refusals - 1)));
+  let delay = Math.min(1_000, cap);
+  const probes: ProbeRecord[] = [];
+  let streak = 0;
+  let streakStart = 0;
+  let seenRefusal = false;
+  const outcome = (verdict: ProofVerdict): ProofOutcome => ({
+    verdict,
+    probes,
+    refusals: streak,
+    streakMs: streak > 0 ? probes[probes.length - 1].elapsedMs - (streakStart - start) : 0,
+  });
+  for (;;) {
+    if (controls.signal.aborted) {
+      throw new ProviderError('verifyRevoked cancelled while probing the leaked key', true, 'Cancelled');
+    }
+    const before = now();
+    const result = await probe();
+    const at = now();
+    probes.push({ ...result, at: new Date(at).toISOString(), elapsedMs: at - start, tookMs: at - before });
+    if (result.answer === 'refused') {
+      if (streak === 0) streakStart = at;
+      streak += 1;
+      seenRefusal = true;
+    } else {
+      if (result.answer === 'accepted' && seenRefusal) return outcome('alive-again');
+      streak = 0;
+    }
+    controls.heartbeat({ probes: probes.length, refusals: streak, last: result.code });
+    if (streak >= settings.refusals && at - streakStart >= settings.windowMs) return outcome('dead');
+    if (at >= deadline) return outcome('not-proven');
+    // Enough refusals but not yet over the window: the next probe lands where the window closes (or sooner).
+    const untilWindow = streak >= settings.refusals ? settings.windowMs - (at - streakStart) : delay;
+    try {
+      await sleep(Math.max(0, Math.min(delay, untilWindow, deadline - at)), controls.signal);
+    } catch {
+      throw new ProviderError('verifyRevoked cancelled while probing the leaked key', true, 'Cancelled');
+    }
+    delay = Math.min(delay * 2, cap);
+  }
+}
