@@ -22,6 +22,7 @@ const esmOnly = [
 const UNIT_SUITES = [
   'cli-runbook-catalog',
   'cli-secret-refs',
+  'credential-resolution',
   'docker-compose',
   'evidence-canary',
   'evidence-cli',

@@ -2,7 +2,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { Logger } from 'pino';
 import { formatPath } from '../lib/runbook/validate';
 import { holdsSecret, redactSecrets } from '../lib/scrub';
-import type { ProviderRegistry } from '../providers/registry';
+import { NotConfiguredError, type ProviderRegistry } from '../providers/registry';
 import {
   ProviderError,
   type ActionContext,
@@ -33,11 +33,30 @@ export function createStepActivities(deps: ActivityDependencies): Pick<IncidentA
         action: `${input.provider}.${input.action}`,
       });
 
+      const resolveOptions = { exercise: input.exercise, demo: input.demo };
       let provider: Provider;
       try {
-        provider = deps.registry.resolve(input.provider, { exercise: input.exercise });
+        provider = deps.registry.resolve(input.provider, resolveOptions);
+        // A credential minted for a destination nobody can write to would be lost: check them before acting.
+        for (const destination of destinationsOf(input.params)) {
+          deps.registry.resolve(destination, resolveOptions);
+        }
       } catch (error) {
-        throw toFailure(error);
+        if (!(error instanceof NotConfiguredError)) throw toFailure(error);
+        const at = new Date().toISOString();
+        log.warn({ reason: error.message }, 'step not run: system not configured');
+        const result: StepExecutionResult = {
+          outcome: 'not-configured',
+          reason: error.message,
+          implementation: input.provider,
+          summary: {},
+          startedAt: at,
+          finishedAt: at,
+          attempt: activity.info.attempt,
+          worker: deps.workerIdentity,
+        };
+        await recordAction(deps.evidence, input, { ...result, params: input.params });
+        return result;
       }
       const spec = provider.catalog[input.action];
       const implementation = provider.actions[input.action];
@@ -70,6 +89,7 @@ export function createStepActivities(deps: ActivityDependencies): Pick<IncidentA
         idempotencyKey: input.idempotencyKey,
         attempt: activity.info.attempt,
         exercise: input.exercise,
+        ...(input.demo ? { demo: true } : {}),
         signal: activity.cancellationSignal,
         log: {
           info: (fields, message) => log.info(fields, message),
@@ -145,6 +165,16 @@ async function recordAction(
     data: JSON.parse(
       JSON.stringify({ action: `${input.provider}.${input.action}`, ...data }),
     ) as EvidenceJson,
+  });
+}
+
+/** The systems a rotation will deliver to (`params.destinations`), as far as the params say. */
+function destinationsOf(params: StepExecutionInput['params']): string[] {
+  const destinations = params.destinations;
+  if (!Array.isArray(destinations)) return [];
+  return destinations.flatMap((destination: unknown) => {
+    const provider = (destination as { provider?: unknown } | null)?.provider;
+    return typeof provider === 'string' ? [provider] : [];
   });
 }
 

@@ -2,7 +2,12 @@ import type { Logger } from 'pino';
 import type { OwnerDirectory } from '../lib/owners';
 import type { IncidentStatus, TimelineEventType } from '../lib/runbook/types';
 import type { EvidenceJson, EvidenceStore } from '../providers/types';
-import type { IncidentActivities, IncidentNotification, NotificationResult } from './types';
+import {
+  notificationTag,
+  type IncidentActivities,
+  type IncidentNotification,
+  type NotificationResult,
+} from './types';
 
 /** Where incident messages go: Slack when configured (slack/notifier.ts), the log otherwise. */
 export interface Notifier {
@@ -24,7 +29,7 @@ export class LogNotifier implements Notifier {
           ? { nonce: request.nonce, paramsHash: request.paramsHash, expiresAt: request.expiresAt }
           : {}),
       },
-      `${notification.exercise ? '[EXERCISE] ' : ''}${event.type}${event.detail ? `: ${event.detail}` : ''}`,
+      `${notificationTag(notification)}${event.type}${event.detail ? `: ${event.detail}` : ''}`,
     );
     return Promise.resolve({});
   }

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { IncidentActivities } from './types';
+import type { ProviderRegistry } from '../providers/registry';
 import { startRefusal } from '../lib/runbook/start-check';
 import { RunbookRefusedError, type RunbookCatalog } from '../runbooks/catalog';
 
@@ -13,6 +14,8 @@ export function createOpeningActivities(deps: {
   gatewayKeys: () => string[];
   /** The owners file's own keys by name: an owner may sign a start with theirs (`incident start --key`). */
   ownerKeys: () => Record<string, string>;
+  /** The worker's providers: an incident keeps the mode it opened with. */
+  registry: Pick<ProviderRegistry, 'mode' | 'unconfigured'>;
 }): Pick<IncidentActivities, 'openIncident'> {
   const refuse = (message: string) => ApplicationFailure.nonRetryable(message, 'IncidentRefused');
   return {
@@ -32,7 +35,13 @@ export function createOpeningActivities(deps: {
         return Promise.reject(refuse('runbookRef: required (the id of a runbook in the worker catalog)'));
       }
       try {
-        return Promise.resolve({ ...deps.runbooks.load(input.runbookRef), gatewayKeys });
+        const { mode } = deps.registry;
+        return Promise.resolve({
+          ...deps.runbooks.load(input.runbookRef),
+          gatewayKeys,
+          mode,
+          ...(mode === 'live' ? { unconfigured: deps.registry.unconfigured() } : {}),
+        });
       } catch (error) {
         if (error instanceof RunbookRefusedError) return Promise.reject(refuse(error.message));
         throw error;

@@ -9,6 +9,7 @@ import type {
   SummaryValue,
   TimelineEvent,
 } from '../lib/runbook/types';
+import type { ProviderMode } from '../providers/registry';
 
 export interface StepExecutionInput {
   incidentId: string;
@@ -18,14 +19,21 @@ export interface StepExecutionInput {
   action: string;
   params: Params;
   exercise: boolean;
+  /** The incident opened in demo mode: unconfigured systems are simulated. Absent before modes: the worker's. */
+  demo?: boolean;
   idempotencyKey: string;
   faults?: SimulatedFaultSpec[];
   undoOf?: Record<string, SummaryValue>;
 }
 
 export interface StepExecutionResult {
-  /** `unsupported`: the provider playing the role cannot do this (n8n cannot mint credentials); nothing ran. */
-  outcome: 'done' | 'unsupported';
+  /**
+   * `unsupported`: the provider playing the role cannot do this (n8n cannot mint credentials); nothing ran.
+   * `not-configured`: a real incident named a system this worker has no real provider for; nothing ran.
+   */
+  outcome: 'done' | 'unsupported' | 'not-configured';
+  /** For `not-configured`: what is missing, naming the settings. */
+  reason?: string;
   /** The implementation that acted: `github`, or `simulated` for a stand-in. */
   implementation: string;
   summary: Record<string, SummaryValue>;
@@ -45,6 +53,8 @@ export interface MessageRef {
 export interface IncidentNotification {
   incidentId: string;
   exercise: boolean;
+  /** A demo incident: every message says SIMULATED. */
+  demo?: true;
   severity: string;
   /** The incident's thread, once the opening message was posted. */
   thread?: MessageRef;
@@ -57,12 +67,27 @@ export interface IncidentNotification {
   replaces?: MessageRef;
 }
 
+/** How every message of an incident that did not act on real systems begins: `[EXERCISE] ` or `[SIMULATED] `. */
+export function notificationTag(notification: Pick<IncidentNotification, 'exercise' | 'demo'>): string {
+  if (notification.exercise) return '[EXERCISE] ';
+  return notification.demo ? '[SIMULATED] ' : '';
+}
+
 export interface NotificationResult {
   /** Set when the message was posted: the opening message becomes the incident's thread. */
   message?: MessageRef;
 }
 
-export type OpenedIncident = Partial<TrustedRunbook> & { gatewayKeys?: string[] };
+export type OpenedIncident = Partial<TrustedRunbook> & {
+  gatewayKeys?: string[];
+  /** The worker's mode when the incident opened (`demo`: unconfigured systems are simulated); fixed for its life. */
+  mode?: ProviderMode;
+  /**
+   * In live mode, the systems this worker cannot act on and what would configure them: a step on one ends
+   * `not-configured` before anyone is asked to approve it.
+   */
+  unconfigured?: Record<string, string>;
+};
 
 export interface IncidentActivities {
   /**

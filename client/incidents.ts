@@ -64,13 +64,37 @@ const destinationRef = z
     if (ROLE_MEMBERS.destination.includes(provider)) checkRef('destination', value, ctx);
   });
 
+/** A destination as the inventory lists a consumer: an AWS key goes to two places, one part each. */
+const structuredDestination = z
+  .strictObject({
+    provider: z.string().regex(/^[a-z][\w-]*$/, 'expected a provider name'),
+    target: z.string().min(1).max(512),
+    part: z.enum(['accessKeyId', 'secretAccessKey']).optional(),
+  })
+  .superRefine((value, ctx) =>
+    destinationRef.safeParse(`${value.provider}:${value.target}`).success
+      ? undefined
+      : ctx.addIssue({
+          code: 'custom',
+          message: `${value.provider}:${value.target}: not a valid destination`,
+        }),
+  );
+
 /** What starts an incident, from any entry point (CLI, Slack modal, SIEM alert, exercise). */
 export const incidentRequestSchema = z
   .object({
     secretKind: z.string().min(1).max(64),
     connector: providerRef('connector'),
     credential: providerRef('issuer').optional(),
-    destinations: z.array(destinationRef).default([]),
+    destinations: z.array(z.union([destinationRef, structuredDestination])).default([]),
+    /** How the credential was found in the inventory (or that it was not): the timeline's first word on it. */
+    credentialResolution: z
+      .strictObject({
+        credentialId: z.string().min(1).max(128).optional(),
+        by: z.enum(['fingerprint', 'identifier', 'location', 'unresolved']),
+        reason: z.string().min(1).max(1_000),
+      })
+      .optional(),
     severity: z.enum(SEVERITIES),
     requester: z.string().min(1).default(`cli:${userInfo().username}`),
     source: z.string().min(1).default('cli'),
@@ -124,7 +148,10 @@ export function buildIncidentInput(
     credential: {
       issuer: credential.provider,
       ref: credential.ref,
-      destinations: request.destinations.map(splitDestination),
+      destinations: request.destinations.map((destination) =>
+        typeof destination === 'string' ? splitDestination(destination) : destination,
+      ),
+      ...(request.credentialResolution ? { resolution: request.credentialResolution } : {}),
     },
   };
   // A real incident names its runbook; the worker reads it from its own catalog. Only an exercise carries it.

@@ -11,6 +11,7 @@ import {
   type AttachOutcome,
 } from '../client';
 import type { AlertBatch, AlertRef, IncidentInput, Runbook } from '../lib/runbook/types';
+import type { CredentialResolver } from '../client/credentials';
 import { PROVIDER_DIRECTORY } from '../providers';
 import { AlertBatcher, DEFAULT_BATCHER_OPTIONS } from './alert-batcher';
 import type { GatewayMetrics } from './metrics';
@@ -78,10 +79,25 @@ function hintText(alert: NormalizedAlert): string {
 }
 
 /** The incident request a raised alert stands for. The alert has been scrubbed: nothing here is a secret. */
-export function incidentRequestFor(alert: NormalizedAlert): z.ZodSafeParseResult<ParsedIncidentRequest> {
+export function incidentRequestFor(
+  alert: NormalizedAlert,
+  credentials?: CredentialResolver,
+): z.ZodSafeParseResult<ParsedIncidentRequest> {
+  const found = credentials?.resolve({
+    fingerprint: alert.fingerprint,
+    identifiers: alert.identifiers,
+    locations: alert.locations,
+  });
   return incidentRequestSchema.safeParse({
     secretKind: alert.secretKind.slice(0, 64),
     connector: connectorFor(alert),
+    ...(found
+      ? {
+          ...(found.credential ? { credential: found.credential } : {}),
+          destinations: found.destinations,
+          credentialResolution: found.resolution,
+        }
+      : {}),
     severity: alert.severity,
     requester: `siem:${alert.source}`,
     source: `siem:${alert.source}`,

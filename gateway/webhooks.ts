@@ -9,6 +9,9 @@ import type { Config } from '../lib/config';
 import { gatewaySigningKey } from '../lib/gateway-key';
 import { fingerprintKeyOf } from '../lib/keys';
 import { findRunbook, formatIssues } from '../runbooks';
+import { CredentialResolver } from '../client/credentials';
+import { formatInventoryIssues, loadInventory } from '../lib/inventory';
+import { PROVIDER_DIRECTORY } from '../providers';
 import type { Runbook } from '../lib/runbook/types';
 import { BatcherClosedError, BatcherOverloadedError, BatcherTimeoutError } from './alert-batcher';
 import { alertRefFor, IncidentIngest, incidentRequestFor, type IncidentIngestOptions } from './ingest';
@@ -53,6 +56,8 @@ export interface SiemWebhookOptions extends Pick<
   logger: Logger;
   metrics?: GatewayMetrics;
   replayCache?: ReplayCache;
+  /** The credential inventory: which credential an alert is about, its issuer and its consumers. */
+  credentials?: CredentialResolver;
 }
 
 export interface SiemWebhooks {
@@ -289,7 +294,7 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
       metrics.alertsIgnored.inc({ source, lifecycle });
       return answer(exchange, 202, { status: 'ignored', lifecycle }, 'ignored');
     }
-    const request = incidentRequestFor(alert);
+    const request = incidentRequestFor(alert, options.credentials);
     if (!request.success) {
       const issue = request.error.issues[0];
       return reject(exchange, 400, 'invalid_alert', {
@@ -380,6 +385,10 @@ export function siemWebhooksFromEnv(options: {
     throw new Error(`TOURNIQUET_DEFAULT_RUNBOOK: ${formatIssues(found).join('; ')}`);
   }
   const fingerprintKey = fingerprintKeyOf(options.config);
+  const inventory = loadInventory(undefined, { providers: PROVIDER_DIRECTORY, env });
+  if (!inventory.ok) {
+    throw new Error(`credential inventory: ${formatInventoryIssues(inventory).join('; ')}`);
+  }
   const webhooks = createSiemWebhooks({
     client: new Client({ connection: options.connection, namespace: options.config.TEMPORAL_NAMESPACE }),
     taskQueue: options.config.TEMPORAL_TASK_QUEUE,
@@ -388,6 +397,7 @@ export function siemWebhooksFromEnv(options: {
     gatewayKey: gatewaySigningKey(options.config),
     secrets: siemSecretsFromEnv(env),
     logger: options.logger,
+    credentials: new CredentialResolver(inventory.inventory, options.config.dataDir),
   });
   options.logger.info(
     { sources: webhooks.enabled, runbook: found.runbook.id },

@@ -27,6 +27,15 @@ const settings = z.object({
   /** Unset: human-readable logs when stderr is a terminal, JSON lines otherwise (pipes, containers). */
   TOURNIQUET_LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   TOURNIQUET_RUNBOOKS_DIR: z.string().min(1).optional(),
+  /**
+   * `live`: a real incident acts only through configured providers; a step on any other system ends
+   * `not-configured`. `demo`: those systems are simulated and every incident says SIMULATED. Unset: `demo` when no
+   * system that can act is configured, `live` otherwise.
+   */
+  TOURNIQUET_MODE: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.enum(['live', 'demo']).optional(),
+  ),
   TOURNIQUET_FINGERPRINT_KEY: z.string().min(1).optional(),
   TOURNIQUET_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   /** The gateway's ed25519 private key (PEM, PKCS#8); unset: `<data>/keys/gateway.key`, created when missing. */

@@ -14,7 +14,18 @@ export interface SecretFinding {
   confidence: SecretConfidence;
   /** Where the value appeared, e.g. `alert.secret` or `result.message`; never the value itself. */
   paths: string[];
+  /**
+   * For a kind that names a credential without being one (`IDENTIFIER_KINDS`): the value, so the incident can act
+   * on that key. Redacted from the body like any other finding.
+   */
+  identifier?: string;
 }
+
+/**
+ * Kinds that identify a credential and grant nothing alone: an AWS access key id is useless without its secret
+ * access key, and it is what IAM, CloudTrail and the inventory call the key by.
+ */
+export const IDENTIFIER_KINDS: ReadonlySet<string> = new Set(['aws_access_key_id']);
 
 export interface ScrubOptions {
   /** A vendor field documented to hold a raw secret: return the kind to report for it, else undefined. */
@@ -455,13 +466,22 @@ class Scrubber {
     const existing = this.findingsByFingerprint.get(fingerprint);
     const pathText = formatPath(path);
     if (!existing) {
-      this.findingsByFingerprint.set(fingerprint, { kind, fingerprint, hint, confidence, paths: [pathText] });
+      this.findingsByFingerprint.set(fingerprint, {
+        kind,
+        fingerprint,
+        hint,
+        confidence,
+        paths: [pathText],
+        ...(IDENTIFIER_KINDS.has(kind) ? { identifier: value } : {}),
+      });
     } else {
       if (!existing.paths.includes(pathText)) existing.paths.push(pathText);
       if (confidenceRank(confidence) > confidenceRank(existing.confidence)) {
         existing.confidence = confidence;
         existing.kind = kind;
         existing.hint = hint;
+        if (IDENTIFIER_KINDS.has(kind)) existing.identifier = value;
+        else delete existing.identifier;
       }
     }
     return redactionMarker(kind, hint);

@@ -44,6 +44,8 @@ export interface ProviderDefinition<Options = unknown> {
   catalog: ProviderCatalog;
   /** The environment variables that configure the real system (documented, and listed in docker-compose). */
   settings: readonly string[];
+  /** What turns the real system on, as a `not-configured` step tells it (default: every setting). */
+  enabledBy?: string;
   /** A reference for each role it plays, as `--connector`, `--credential` or `--destination` take it. */
   examples: Partial<Record<ProviderRole, string>>;
   /** Options for the real system, or undefined when it is not configured. Reads settings; does not connect. */
@@ -53,6 +55,11 @@ export interface ProviderDefinition<Options = unknown> {
   parseRef?(ref: string, role: ProviderRole): ParsedRef;
   /** The connector reference for where an alert saw the secret, when this system runs there. */
   connectorRefFor?(location: LeakLocation): string | undefined;
+  /**
+   * An issuer reference (without `name:`) narrowed to the key an alert named, for an issuer that holds several per
+   * identity (an AWS user's two access keys); undefined keeps the reference as it is.
+   */
+  issuerRefFor?(ref: string, identifiers: { awsAccessKeyId?: string }): string | undefined;
 }
 
 /** Typed at the definition, erased in the list (method parameters are bivariant, so any options type fits). */

@@ -49,6 +49,8 @@ export interface ActionContext {
   attempt: number;
   /** Tabletop exercise: only the simulated provider may act. */
   exercise: boolean;
+  /** A demo incident (TOURNIQUET_MODE=demo): systems without a real provider are simulated. */
+  demo?: boolean;
   signal: AbortSignal;
   log: ActionLogger;
   heartbeat(details?: unknown): void;

@@ -93,6 +93,7 @@ export type FindingKind =
   | 'denied'
   | 'refused-approval'
   | 'failed-step'
+  | 'not-configured'
   | 'blocked-step'
   | 'break-glass'
   | 'compensation-failed'
@@ -146,6 +147,8 @@ export interface AfterActionReport {
   severity: string;
   connector: string;
   exercise?: ReportInput['exercise'];
+  /** A demo incident (TOURNIQUET_MODE=demo): systems without a real provider were simulated. */
+  demo?: true;
   speed: number;
   openedAt: string;
   closedAt?: string;
@@ -327,7 +330,7 @@ export function buildReport(input: ReportInput): AfterActionReport {
       }
       const runStart = stepEvents(step.id, 'requested')[0];
       if (runStart) {
-        const finished = stepEvents(step.id, 'succeeded', 'failed').at(-1);
+        const finished = stepEvents(step.id, 'succeeded', 'failed', 'not-configured').at(-1);
         row.run = {
           from: offset(runStart.at),
           to: offset(finished?.at ?? end),
@@ -355,6 +358,7 @@ export function buildReport(input: ReportInput): AfterActionReport {
     severity: status.severity,
     connector: status.connector,
     ...(input.exercise ? { exercise: input.exercise } : {}),
+    ...(status.demo ? { demo: true as const } : {}),
     speed,
     openedAt: status.openedAt,
     ...(status.closedAt ? { closedAt: status.closedAt } : {}),
@@ -471,6 +475,13 @@ export function buildReport(input: ReportInput): AfterActionReport {
           severity: 'high',
           stepId: step.id,
           text: `${step.id} failed${step.attempts ? ` after ${step.attempts} attempt(s)` : ''}: ${step.error ?? 'unknown error'}.`,
+        });
+      } else if (step.state === 'not-configured') {
+        add({
+          kind: 'not-configured',
+          severity: 'high',
+          stepId: step.id,
+          text: `${step.id} did not run, its system is not configured: ${step.error ?? 'unknown system'}.`,
         });
       } else if (step.state === 'skipped' && step.reason?.startsWith('blocked')) {
         add({

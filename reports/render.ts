@@ -95,6 +95,9 @@ function sections(report: AfterActionReport) {
   return { milestones, owners, roles, escalations, steps, timeline };
 }
 
+const DEMO_BANNER =
+  'Demo mode (TOURNIQUET_MODE=demo): every step whose system had no configured provider ran against a simulation and changed nothing; the Steps table names who acted (`simulated:<system>`).';
+
 function notesHeading(report: AfterActionReport): string {
   return report.exercise ? 'Injects and notes' : 'Notes';
 }
@@ -147,6 +150,7 @@ export function renderMarkdown(report: AfterActionReport): string {
           '',
         ]
       : []),
+    ...(report.demo ? [`> **SIMULATED.** ${DEMO_BANNER}`, ''] : []),
     ...table(
       ['', ''],
       facts(report).map(([key, value]) => [`**${key}**`, value]),
@@ -265,6 +269,7 @@ export function renderHtml(report: AfterActionReport): string {
 <body>
 <h1>After-action report: ${escapeXml(report.title)}</h1>
 ${report.exercise ? '<p class="banner"><strong>Tabletop exercise.</strong> Every action ran against simulated systems; no real system was called.</p>' : ''}
+${report.demo ? `<p class="banner"><strong>SIMULATED.</strong> ${escapeXml(DEMO_BANNER)}</p>` : ''}
 <table class="facts"><tbody>${facts(report)
     .map(([key, value]) => `<tr><td>${escapeXml(key)}</td><td>${escapeXml(value)}</td></tr>`)
     .join('')}</tbody></table>

@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import type { IncidentNotification } from '../activities/types';
+import { notificationTag, type IncidentNotification } from '../activities/types';
 import type { ApprovalRequest } from '../lib/runbook/types';
 import { APPROVE_ACTION, DENY_ACTION, encodeBinding } from './binding';
 
@@ -38,8 +38,8 @@ export function slackDate(iso: string): string {
   return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time_secs}|${iso}>`;
 }
 
-export function prefix(notification: Pick<IncidentNotification, 'exercise'>): string {
-  return notification.exercise ? '[EXERCISE] ' : '';
+export function prefix(notification: Pick<IncidentNotification, 'exercise' | 'demo'>): string {
+  return notificationTag(notification);
 }
 
 const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text } });
@@ -139,6 +139,9 @@ export function threadLine(notification: IncidentNotification): RenderedMessage 
       break;
     case 'failed':
       line = `:x: Step${step} failed${detail}`;
+      break;
+    case 'not-configured':
+      line = `:no_entry_sign: Step${step} *not configured*, nothing was done${detail}`;
       break;
     case 'break-glass':
       line = `:fire: Break-glass: step${step} auto-executed after deadline (no owner decided in time)`;

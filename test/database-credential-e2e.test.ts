@@ -53,6 +53,9 @@ const children: ChildProcess[] = [];
 
 const logger = pino({ level: 'debug' }, { write: (line: string) => void workerLogs.push(line) });
 
+/** PostgreSQL is real; the connector steps run on the simulated GitHub, which only a demo-mode worker runs. */
+const DEMO = 'demo';
+
 function adminUrlSource(url: string): AdminUrlSource {
   return { kind: 'env', variable: 'POSTGRES_ADMIN_URL', env: { POSTGRES_ADMIN_URL: url } };
 }
@@ -173,7 +176,7 @@ async function rotationRecords(incidentId: string): Promise<{ key: string; deliv
 }
 
 async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = await spawnWorkerProcess(env, { runbooks: [unattended()] });
+  const child = await spawnWorkerProcess({ TOURNIQUET_MODE: DEMO, ...env }, { runbooks: [unattended()] });
   children.push(child);
   const capture = (chunk: Buffer): void => void workerLogs.push(chunk.toString());
   child.stdout?.on('data', capture);
@@ -201,7 +204,7 @@ const stack = useTemporalWorker(async () => {
     await client.query("INSERT INTO app.orders VALUES (1, 'tourniquet')");
   });
   sinkDir = await mkdtemp(join(tmpdir(), 'tourniquet-db-e2e-'));
-  return { real: realProviders(pg.adminUrl), logger };
+  return { real: realProviders(pg.adminUrl), mode: DEMO, logger };
 });
 
 afterAll(async () => {
@@ -472,6 +475,7 @@ test('an unreachable database: the step retries, then fails with a clear message
     dataDir: stack.dataDir,
     evidence: new RecordingEvidenceSink(),
     real: realProviders(adminUrl.toString()),
+    mode: DEMO,
     taskQueue,
     logger,
   });

@@ -223,6 +223,65 @@ test('an action the provider does not offer is "unsupported": nothing runs, noth
   expect(step.logs.join('')).toContain('action not supported by this provider');
 });
 
+describe('a real incident never simulates a system this worker has no provider for', () => {
+  const rotation = {
+    provider: 'postgres',
+    action: 'rotateCredential',
+    params: { ref: 'app_user@appdb', destinations: [] },
+  };
+
+  test('the step is "not-configured", names the settings, and nothing runs or is simulated', async () => {
+    const step = harness();
+    const result = await step.run(rotation);
+
+    expect(result).toMatchObject({ outcome: 'not-configured', implementation: 'postgres', summary: {} });
+    expect(result.reason).toContain('POSTGRES_ADMIN_URL');
+    expect(await step.journal.entries()).toEqual([]);
+    expect(step.evidence.events).toEqual([
+      expect.objectContaining({
+        kind: 'action',
+        data: expect.objectContaining({ outcome: 'not-configured', action: 'postgres.rotateCredential' }),
+      }),
+    ]);
+  });
+
+  test('a configured system delivering to an unconfigured destination does not act either', async () => {
+    const step = harness();
+    const result = await step.run({
+      params: { repository: 'acme/payments', destinations: [{ provider: 'postgres', target: 'x' }] },
+    });
+
+    expect(result).toMatchObject({ outcome: 'not-configured' });
+    expect(step.calls).toEqual([]);
+  });
+
+  test('the simulated system itself is not configured in a real incident', async () => {
+    const step = harness();
+    const result = await step.run({
+      provider: 'simulated',
+      action: 'disableConnector',
+      params: { ref: 'x' },
+    });
+
+    expect(result).toMatchObject({ outcome: 'not-configured' });
+    expect(result.reason).toContain('TOURNIQUET_MODE=demo');
+    expect(await step.journal.entries()).toEqual([]);
+  });
+
+  test('an incident opened in live mode stays live on this worker, whatever the worker itself defaults to', async () => {
+    const step = harness();
+    expect((await step.run({ ...rotation, demo: false })).outcome).toBe('not-configured');
+  });
+
+  test('an incident opened in demo mode simulates the unconfigured system, and says so', async () => {
+    const step = harness();
+    const result = await step.run({ ...rotation, demo: true });
+
+    expect(result).toMatchObject({ outcome: 'done', implementation: 'simulated:postgres' });
+    expect(await step.journal.entries()).toHaveLength(1);
+  });
+});
+
 test('an exercise runs the simulated stand-in even though a real provider is registered', async () => {
   const step = harness();
   const result = await step.run({ exercise: true });

@@ -62,6 +62,8 @@ beforeAll(async () => {
 const stack = useTemporalWorker(() => ({
   evidence: (dataDir) => openVault({ dataDir }),
   logger: pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }),
+  // GitHub is real; the credential's issuer is the simulated stand-in, which only a demo-mode worker runs.
+  mode: 'demo',
   real: [
     createGitHubProvider({
       baseUrl: sim.url,

@@ -15,7 +15,7 @@ test("the README's provider table is the one the list generates (npm run docs:pr
 
 test('role members derive from the roles each provider declares', () => {
   expect(ROLE_MEMBERS.connector).toEqual(['github', 'http-connector', 'simulated']);
-  expect(ROLE_MEMBERS.issuer).toEqual(['postgres', 'http-connector', 'simulated']);
+  expect(ROLE_MEMBERS.issuer).toEqual(['postgres', 'http-connector', 'aws-iam', 'simulated']);
   expect(ROLE_MEMBERS.destination).toEqual(['github', 'file', 'simulated']);
   for (const definition of PROVIDERS) {
     for (const role of definition.roles.filter((role) => ROLE_CATALOGS[role])) {
@@ -39,7 +39,11 @@ describe('references are checked by the provider that would act on them', () => 
       'postgres:app user; drop role',
       /^postgres: ref: "app user; drop role" does not name a PostgreSQL role/,
     ],
-    ['issuer', 'github:acme/app/deploy.yml', /provider must be one of postgres, http-connector, simulated/],
+    [
+      'issuer',
+      'github:acme/app/deploy.yml',
+      /provider must be one of postgres, http-connector, aws-iam, simulated/,
+    ],
   ] as const)('%s %s is refused', (role, value, message) => {
     expect(() => PROVIDER_DIRECTORY.parseRef(role, value)).toThrow(ProviderRefError);
     expect(() => PROVIDER_DIRECTORY.parseRef(role, value)).toThrow(message);
@@ -121,7 +125,13 @@ test('only systems whose settings are present get a real provider', async () => 
     POSTGRES_ADMIN_URL: 'postgres://admin@127.0.0.1:1/postgres',
   });
   expect(configured.map((provider) => provider.name)).toEqual(['github', 'postgres', 'file']);
-  // The shipped presets: the generic example has a literal base URL, n8n waits for N8N_BASE_URL.
+  // The shipped presets wait for their base URL (N8N_BASE_URL, EXAMPLE_PLATFORM_BASE_URL): nothing acts by default,
+  // so a fresh install is in demo mode.
   const presets = await PROVIDER_DIRECTORY.createConfigured({ TOURNIQUET_DATA_DIR: dataDir });
-  expect(presets.map((provider) => provider.name)).toEqual(['http-connector', 'file']);
+  expect(presets.map((provider) => provider.name)).toEqual(['file']);
+  const example = await PROVIDER_DIRECTORY.createConfigured({
+    TOURNIQUET_DATA_DIR: dataDir,
+    EXAMPLE_PLATFORM_BASE_URL: 'https://automation.example.com',
+  });
+  expect(example.map((provider) => provider.name)).toEqual(['http-connector', 'file']);
 });

@@ -401,6 +401,8 @@ describe('normalizeSiemAlert', () => {
         fingerprint: fingerprintSecret(fingerprintKey, canaries.awsAccessKeyId),
         hint: hintOf('aws_access_key_id', canaries.awsAccessKeyId),
         connector: 'github-actions:acme/infra',
+        // The key id names the key to act on; its secret half was only fingerprinted.
+        identifiers: { awsAccessKeyId: canaries.awsAccessKeyId },
         correlation: [
           `datadog:rule:${body.security.rule_id}`,
           `fingerprint:${fingerprintSecret(fingerprintKey, canaries.awsSecretAccessKey)}`,
@@ -418,6 +420,15 @@ describe('normalizeSiemAlert', () => {
   });
 
   describe('toxic data', () => {
+    /**
+     * The result as stored, but for the one place an AWS access key id may stay: it names the key the incident acts
+     * on and grants nothing without its secret (`IDENTIFIER_KINDS`). Everywhere else it is redacted like a secret.
+     */
+    const beyondIdentifiers = (result: unknown): string =>
+      JSON.stringify(result, (key: string, value: unknown) =>
+        key === 'identifiers' || key === 'identifier' ? undefined : value,
+      );
+
     const cases = SIEM_SOURCES.flatMap((source) =>
       fixtureNames(source).map((name) => [source, name] as const),
     );
@@ -431,7 +442,7 @@ describe('normalizeSiemAlert', () => {
       (source, name) => {
         const planted = canariesIn(source, name, canaries);
         const result = expectSuccess(normalize(source, loadFixture(source, name, canaries)));
-        const stored = JSON.stringify(result);
+        const stored = beyondIdentifiers(result);
         for (const canary of planted) {
           expect(stored).not.toContain(canary);
           // The private key's lines and the middle of every token are gone too, not just the whole string.
@@ -447,7 +458,7 @@ describe('normalizeSiemAlert', () => {
           const planted = plant(loadFixture(source, name, canaries), canaries, { strings: false });
           const result = expectSuccess(normalize(source, planted, new Date()));
           expect(result.findings.length).toBeGreaterThanOrEqual(3);
-          const text = JSON.stringify(result);
+          const text = beyondIdentifiers(result);
           for (const canary of [canaries.githubToken, canaries.slackToken, canaries.awsAccessKeyId]) {
             expect(text).not.toContain(canary);
           }
@@ -460,7 +471,7 @@ describe('normalizeSiemAlert', () => {
       (source) => {
         for (const name of fixtureNames(source)) {
           const planted = plant(loadFixture(source, name, canaries), canaries, { strings: true });
-          const text = JSON.stringify(normalize(source, planted, new Date()));
+          const text = beyondIdentifiers(normalize(source, planted, new Date()));
           for (const canary of [canaries.githubToken, canaries.slackToken, canaries.awsAccessKeyId]) {
             expect(text).not.toContain(canary);
           }

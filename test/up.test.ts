@@ -21,6 +21,8 @@ test('`tourniquet up` runs the stack; the CLI runs an incident to completion; Ct
   const first = await startUp(env);
   expect(first.output()).toContain(`Temporal UI  http://127.0.0.1:${env.TEMPORAL_UI_PORT}`);
   expect(first.output()).toContain(`Gateway      http://127.0.0.1:${env.TOURNIQUET_PORT}`);
+  // Nothing that can act is configured: the embedded demo, said as such.
+  expect(first.output()).toContain('Mode         demo: every incident is SIMULATED');
   const serverPid = Number(readFileSync(join(dataDir, 'temporal', 'server.pid'), 'utf8'));
   expect(alive(serverPid)).toBe(true);
 
@@ -41,6 +43,7 @@ test('`tourniquet up` runs the stack; the CLI runs an incident to completion; Ct
       const shown = await runCli(['incident', 'status', incidentId, '--json'], env);
       const parsed = JSON.parse(shown.stdout) as {
         state: string;
+        demo?: boolean;
         steps: { id: string; phase: string; state: string }[];
         approvals: { stepId: string; required: number }[];
       };
@@ -56,6 +59,7 @@ test('`tourniquet up` runs the stack; the CLI runs an incident to completion; Ct
     120_000,
     300,
   );
+  expect(status.demo).toBe(true);
   expect([...approvedSteps].sort()).toEqual([
     'deactivate-webhooks',
     'purge-exposed-logs',

@@ -130,6 +130,7 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
         runbooks: options.runbooks,
         gatewayKeys: () => options.owners.trustedGatewayKeys(),
         ownerKeys: () => options.owners.ownerKeys(),
+        registry: options.registry,
       }),
       ...createRecordActivities({
         owners: options.owners,

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { loadConfig } from '../lib/config';
 import type { Runbook } from '../lib/runbook/types';
 import { createLogger } from '../lib/logger';
-import { startConfiguredWorker, startTerminationWatch } from './runtime';
+import { modeLine, startConfiguredWorker, startTerminationWatch } from './runtime';
 
 /**
  * `tourniquet worker`: one worker process; scale out by running more. `trustedRunbooks` is for a program that
@@ -14,12 +14,13 @@ export async function runWorkerProcess(trustedRunbooks?: Runbook[]): Promise<voi
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   chmodSync(config.dataDir, 0o700);
   const logger = createLogger(config.TOURNIQUET_LOG_LEVEL, 'tourniquet-worker');
-  const { worker, running } = await startConfiguredWorker(config, logger, { trustedRunbooks });
+  const { worker, running, registry } = await startConfiguredWorker(config, logger, { trustedRunbooks });
   const watch = await startTerminationWatch(config, logger);
   const stop = (): void => void worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, mode: registry.mode }, 'worker running');
+  if (registry.mode === 'demo') logger.warn({}, `demo mode: ${modeLine(registry)}`);
   process.stdout.write('worker ready\n');
   await running;
   await watch.stop();

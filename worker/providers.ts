@@ -6,7 +6,10 @@ import { createProviderRegistry, type ProviderRegistry } from '../providers/regi
 import { SimulationJournal } from '../providers/simulated/journal';
 import type { Provider } from '../providers/types';
 
-/** Real providers for every system whose settings are present (see providers/index.ts); the rest are simulated. */
+/**
+ * Real providers for every system whose settings are present (see providers/index.ts); the others are simulated in
+ * demo mode and `not-configured` in a live one.
+ */
 export async function configuredProviders(env: NodeJS.ProcessEnv, logger: Logger): Promise<Provider[]> {
   const providers = await PROVIDER_DIRECTORY.createConfigured(env);
   logger.info({ providers: providers.map((provider) => provider.name) }, 'real providers configured');
@@ -25,5 +28,6 @@ export async function createRegistry(
   return createProviderRegistry({
     real: await configuredProviders(env, logger),
     journal: new SimulationJournal(simulationJournalPath(config, env)),
+    mode: config.TOURNIQUET_MODE,
   });
 }

@@ -9,6 +9,7 @@ import { RunbookCatalog } from '../runbooks/catalog';
 import { createTourniquetWorker, type TourniquetWorker } from './create-worker';
 import { openEvidenceSink } from './evidence';
 import { createRegistry } from './providers';
+import type { ProviderRegistry } from '../providers/registry';
 import { createNotifier, loadOwnerDirectory } from './owners';
 import { watchTerminations, type TerminationWatch } from './termination-watch';
 
@@ -22,7 +23,7 @@ export async function startConfiguredWorker(
     /** Runbooks trusted in code besides the worker's directories (a test's child worker). */
     trustedRunbooks?: Runbook[];
   } = {},
-): Promise<{ worker: TourniquetWorker; running: Promise<void> }> {
+): Promise<{ worker: TourniquetWorker; running: Promise<void>; registry: ProviderRegistry }> {
   mkdirSync(config.dataDir, { recursive: true });
   const registry = await createRegistry(config, logger);
   const worker = await createTourniquetWorker({
@@ -38,7 +39,7 @@ export async function startConfiguredWorker(
     identity: overrides.identity,
     workflowBundlePath: config.TOURNIQUET_WORKFLOW_BUNDLE,
   });
-  return { worker, running: worker.run() };
+  return { worker, running: worker.run(), registry };
 }
 
 /** The worker process's watch for incidents terminated or reset through the Temporal API (`termination-watch.ts`). */
@@ -56,4 +57,13 @@ export async function startTerminationWatch(config: Config, logger: Logger): Pro
       await connection.close();
     },
   };
+}
+
+/** What `up` says about the systems it can act on: a responder must know whether anything real will happen. */
+export function modeLine(registry: Pick<ProviderRegistry, 'mode' | 'configured'>): string {
+  const real = registry.configured().filter((name) => name !== 'file');
+  const systems = real.length > 0 ? real.join(', ') : 'none';
+  return registry.mode === 'demo'
+    ? `demo: every incident is SIMULATED on systems without a provider (real: ${systems}); set TOURNIQUET_MODE=live and configure a system to act for real`
+    : `live: real systems ${systems}; a step on any other system ends not-configured, never simulated`;
 }

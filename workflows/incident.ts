@@ -61,7 +61,7 @@ const MAX_NOTE_LENGTH = 1_000;
 const MAX_ACTOR_LENGTH = 100;
 
 /** Steps whose failure or refusal keeps their dependants from running. */
-const BLOCKING: ReadonlySet<StepStatus['state']> = new Set(['failed', 'cancelled']);
+const BLOCKING: ReadonlySet<StepStatus['state']> = new Set(['failed', 'not-configured', 'cancelled']);
 
 export async function incidentWorkflow(input: IncidentInput): Promise<IncidentStatus> {
   // Set once the runbook is read; the handlers below are registered before that, at the first activation.
@@ -230,11 +230,17 @@ class IncidentRun {
 
   private readonly input: IncidentInput & { runbook: Runbook };
   private readonly runbookSha256?: string;
+  /** The worker's mode when the incident opened (absent before modes); `demo` marks everything SIMULATED. */
+  private readonly mode?: OpenedIncident['mode'];
+  private readonly unconfigured: Readonly<Record<string, string>>;
 
   constructor(input: IncidentInput & { runbook: Runbook }, opened: OpenedIncident, signedCommands: boolean) {
     this.input = input;
     if (signedCommands) this.containment = new CancellationScope();
     this.runbookSha256 = opened.sha256;
+    // An exercise is simulated by definition and says so its own way.
+    if (!input.exercise) this.mode = opened.mode;
+    this.unconfigured = (!input.exercise && opened.unconfigured) || {};
     this.commands = new SignedCommands(input.context.incident.id, opened.gatewayKeys ?? []);
     for (const step of input.runbook.steps) {
       this.steps.set(step.id, {
@@ -251,6 +257,7 @@ class IncidentRun {
       ...(signedCommands ? { scope: CancellationScope.current() } : {}),
       incidentId: input.context.incident.id,
       exercise: input.exercise,
+      ...(this.mode === 'demo' ? { demo: true as const } : {}),
       severity: input.context.incident.severity,
       undelivered: (event, error) =>
         this.record(
@@ -282,6 +289,20 @@ class IncidentRun {
       undefined,
       `runbook ${runbook.id}${this.runbookSha256 ? ` (sha256 ${this.runbookSha256.slice(0, 12)}…)` : ''}, ${context.incident.hint || context.incident.secretKind}`,
     );
+    const found = context.credential.resolution;
+    if (found) {
+      this.announce(
+        'note',
+        'workflow',
+        undefined,
+        clip(
+          found.by === 'unresolved'
+            ? `credential not resolved: ${found.reason}. Steps on the credential cannot act until it is named`
+            : `credential ${found.credentialId ?? '?'} found by ${found.by}: ${found.reason}`,
+          MAX_NOTE_LENGTH,
+        ),
+      );
+    }
     // The start named the runbook without knowing its first phase: the list shows it from here on.
     if (this.runbookSha256) this.publishSearchAttributes();
     if (!this.input.exercise && this.input.clock && this.input.clock.speed !== 1) {
@@ -313,7 +334,9 @@ class IncidentRun {
       this.containing = false;
     }
     if (this.compensationRequested) await CancellationScope.nonCancellable(() => this.compensate());
-    const failed = [...this.steps.values()].some((step) => step.state === 'failed');
+    const failed = [...this.steps.values()].some(
+      (step) => step.state === 'failed' || step.state === 'not-configured',
+    );
     await this.close(this.halted || failed ? 'failed' : 'completed');
     await this.preserveRecord();
     return this.status();
@@ -329,6 +352,7 @@ class IncidentRun {
       severity: context.incident.severity,
       phase: this.phase,
       exercise,
+      ...(this.mode === 'demo' ? { demo: true as const } : {}),
       fingerprint: context.incident.fingerprint,
       connector: `${context.connector.provider}:${context.connector.ref}`,
       openedAt: context.incident.openedAt,
@@ -430,6 +454,8 @@ class IncidentRun {
     }
 
     const resolved = resolveAction(step.action, this.input.context);
+    const missing = this.notConfigured(resolved.provider, params);
+    if (missing) return this.fail(step, missing, 'not-configured');
     if (step.approval.policy !== 'none') {
       const target =
         typeof params.ref === 'string'
@@ -465,12 +491,15 @@ class IncidentRun {
         action: resolved.action,
         params,
         exercise: this.input.exercise,
+        ...this.modeInput(),
         idempotencyKey: `${this.input.context.incident.id}/${step.id}`,
         faults: this.faultsFor(step, `${resolved.provider}.${resolved.action}`),
         ...(step.undoes ? { undoOf: this.steps.get(step.undoes)?.summary ?? {} } : {}),
       });
       if (result.outcome === 'unsupported') {
         this.skip(step, 'not applicable', `not supported by ${result.implementation}`);
+      } else if (result.outcome === 'not-configured') {
+        this.fail(step, result.reason ?? `${result.implementation} is not configured`, 'not-configured');
       } else {
         this.succeed(step, result);
       }
@@ -498,9 +527,10 @@ class IncidentRun {
     this.post(this.timeline[this.timeline.length - 1]);
   }
 
-  private fail(step: RunbookStep, message: string): void {
-    this.update(step.id, { state: 'failed', error: message, finishedAt: now() });
-    this.record('failed', 'workflow', step.id, message);
+  /** `not-configured` is a failure that names what to configure: dependants and onFailure treat it as failed. */
+  private fail(step: RunbookStep, message: string, state: 'failed' | 'not-configured' = 'failed'): void {
+    this.update(step.id, { state, error: message, finishedAt: now() });
+    this.record(state, 'workflow', step.id, message);
     this.post(this.timeline[this.timeline.length - 1]);
     if (step.onFailure === 'continue') return;
     this.halted = true;
@@ -530,6 +560,7 @@ class IncidentRun {
           action: resolved.action,
           params,
           exercise: this.input.exercise,
+          ...this.modeInput(),
           idempotencyKey: `${this.input.context.incident.id}/${id}/undo`,
           faults: this.faultsFor(step, `${resolved.provider}.${resolved.action}`, 'undo'),
           undoOf: this.steps.get(id)!.summary,
@@ -600,6 +631,31 @@ class IncidentRun {
         maximumInterval: durationMs(step.retry.maximumInterval),
       },
     });
+  }
+
+  /**
+   * Why the step cannot act, when its system (or a destination it delivers to) had no real provider as the incident
+   * opened: said before any owner is asked to approve it. The step's activity checks again where it runs.
+   */
+  private notConfigured(system: string, params: Params): string | undefined {
+    const destinations = Array.isArray(params.destinations) ? params.destinations : [];
+    const systems = [
+      system,
+      ...destinations.map((destination) =>
+        destination && typeof destination === 'object' && !Array.isArray(destination)
+          ? destination.provider
+          : undefined,
+      ),
+    ];
+    const missing = systems.find(
+      (name): name is string => typeof name === 'string' && Object.hasOwn(this.unconfigured, name),
+    );
+    return missing === undefined ? undefined : this.unconfigured[missing];
+  }
+
+  /** A step runs in the mode its incident opened with, whichever worker picks it up. */
+  private modeInput(): { demo?: boolean } {
+    return this.mode ? { demo: this.mode === 'demo' } : {};
   }
 
   private applies(step: RunbookStep): boolean {

@@ -12,6 +12,7 @@ export const notifier = proxyActivities<IncidentActivities>({
 export interface NotificationsOptions {
   incidentId: string;
   exercise: boolean;
+  demo?: true;
   severity: string;
   /** Called when a message could not be delivered, so the timeline says so instead. */
   undelivered(event: TimelineEvent, reason: unknown): void;
@@ -45,6 +46,7 @@ export class IncidentNotifications {
         const result = await notifier.notify({
           incidentId: this.options.incidentId,
           exercise: this.options.exercise,
+          ...(this.options.demo ? { demo: true as const } : {}),
           severity: this.options.severity,
           thread: this.thread,
           event,

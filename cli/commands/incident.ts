@@ -54,10 +54,13 @@ function refuseSecretReferences(options: Record<string, unknown>): void {
 
 function printStatus(status: IncidentStatus): void {
   const lines = [
-    `${status.incidentId}  ${status.state}  severity ${status.severity}  phase ${status.phase}  runbook ${status.runbookId}`,
+    `${status.demo ? '[SIMULATED] ' : ''}${status.incidentId}  ${status.state}  severity ${status.severity}  phase ${status.phase}  runbook ${status.runbookId}`,
+    ...(status.demo
+      ? ['  demo mode: steps marked SIMULATED ran against a simulation and changed nothing']
+      : []),
     ...(status.refusal ? [`  refused by the worker, no step ran: ${status.refusal}`] : []),
     ...status.steps.map((step) =>
-      `  ${step.state.padEnd(17)} ${step.id.padEnd(28)} ${step.phase.padEnd(19)} ${step.error ?? step.reason ?? ''}`.trimEnd(),
+      `  ${step.state.padEnd(17)} ${step.id.padEnd(28)} ${step.phase.padEnd(19)} ${step.provider?.startsWith('simulated:') ? 'SIMULATED ' : ''}${step.error ?? step.reason ?? ''}`.trimEnd(),
     ),
     ...status.approvals.map(
       (request) =>

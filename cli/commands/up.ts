@@ -6,7 +6,7 @@ import { temporalConnectionOptions } from '../../lib/temporal-tls';
 import { createLogger, resolveLogFormat } from '../../lib/logger';
 import { INCIDENT_SEARCH_ATTRIBUTES } from '../../client';
 import { findTemporalCli, startDevServer, type DevServer } from '../../temporal/dev-server';
-import { startConfiguredWorker } from '../../worker/runtime';
+import { modeLine, startConfiguredWorker } from '../../worker/runtime';
 import { runWorkerProcess } from '../../worker/main';
 import { runGatewayProcess, startConfiguredGateway } from '../../gateway/main';
 
@@ -36,13 +36,14 @@ async function up(): Promise<void> {
   }
   const address = temporalAddress(config);
   const connection = await Connection.connect(temporalConnectionOptions(config));
-  const { worker, running } = await startConfiguredWorker(config, logger);
+  const { worker, running, registry } = await startConfiguredWorker(config, logger);
   const gateway = await startConfiguredGateway(config, connection, logger);
 
   say(`Tourniquet is up (data in ${config.dataDir})`);
   say(`  Temporal     ${address}${server ? ' (local dev server)' : ''}`);
   if (server?.uiUrl) say(`  Temporal UI  ${server.uiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
   say(`  Gateway      ${gateway.url}  (GET /healthz)`);
+  say(`  Mode         ${modeLine(registry)}`);
   say(
     '  Try: npx tourniquet incident start --secret-kind github-token --connector github:acme/app/deploy.yml --severity high',
   );
@@ -93,3 +94,4 @@ export function registerUpCommands(program: Command): void {
       process.stdout.write(`${findTemporalCli({ progress: (line) => process.stderr.write(`${line}\n`) })}\n`);
     });
 }
+

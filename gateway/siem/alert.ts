@@ -46,6 +46,10 @@ export const normalizedAlertSchema = z.strictObject({
   fingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits'),
   hint: redactedHintSchema.nullable(),
   connector: z.string().min(1).max(256).optional(),
+  /** What names the leaked credential without being secret: the inventory resolves it, the issuer acts on it. */
+  identifiers: z
+    .strictObject({ awsAccessKeyId: z.string().regex(/^(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}$/) })
+    .optional(),
   /** Non-secret keys other alerts may share, e.g. `github:acme/api#42` or `fingerprint:<hex>` of another value. */
   correlation: z.array(z.string().min(1).max(512)).max(100),
 });

@@ -88,6 +88,15 @@ function chooseFingerprint(
   return { fingerprint: correlationFingerprint(key, output.correlationParts) };
 }
 
+/** What names the leaked credential without being secret (`IDENTIFIER_KINDS`), for the inventory and the issuer. */
+function identifiersOf(findings: SecretFinding[]): Pick<NormalizedAlert, 'identifiers'> {
+  const awsAccessKeyIds = findings
+    .filter((finding) => finding.kind === 'aws_access_key_id' && finding.identifier !== undefined)
+    .map((finding) => finding.identifier!);
+  // Two key ids in one alert: which one leaked is not known, so neither is acted on by id.
+  return awsAccessKeyIds.length === 1 ? { identifiers: { awsAccessKeyId: awsAccessKeyIds[0] } } : {};
+}
+
 /**
  * Maps one vendor body to the normalized alert. The body is scrubbed first and only the scrubbed copy is
  * read, so no secret can reach the alert, an error message, or `redactedBody`. Errors name the vendor field.
@@ -141,6 +150,7 @@ export function normalizeSiemAlert(
     fingerprint: chosen.fingerprint,
     hint: chosen.primary?.hint ?? null,
     ...(output.connector === undefined ? {} : { connector: output.connector }),
+    ...identifiersOf(scrubbed.findings),
     correlation: [...new Set([...output.correlation, ...otherSecrets])].slice(0, 100),
   };
   const alert = normalizedAlertSchema.safeParse(candidate);

@@ -167,7 +167,18 @@ export interface IncidentContext {
     hint: string;
   };
   connector: { provider: string; ref: string; repository: string };
-  credential: { issuer: string; ref: string; destinations: { provider: string; target: string }[] };
+  credential: {
+    issuer: string;
+    ref: string;
+    /** `part`: which half of a two-part credential goes there (an AWS key's id or its secret). */
+    destinations: { provider: string; target: string; part?: 'accessKeyId' | 'secretAccessKey' }[];
+    /** How the inventory resolved it (absent: named by the starter, or an incident from before the inventory). */
+    resolution?: {
+      credentialId?: string;
+      by: 'fingerprint' | 'identifier' | 'location' | 'unresolved';
+      reason: string;
+    };
+  };
 }
 
 export interface SimulatedFaultSpec {
@@ -266,6 +277,8 @@ export type StepState =
   | 'running'
   | 'succeeded'
   | 'failed'
+  /** A real incident named a system this worker has no real provider for: nothing ran (never simulated). */
+  | 'not-configured'
   | 'skipped'
   | 'compensated'
   | 'cancelled';
@@ -329,6 +342,7 @@ export type TimelineEventType =
   | 'started'
   | 'succeeded'
   | 'failed'
+  | 'not-configured'
   | 'skipped'
   | 'compensation-requested'
   | 'compensated'
@@ -366,6 +380,8 @@ export interface IncidentStatus {
   severity: Severity;
   phase: Phase | 'closed';
   exercise: boolean;
+  /** Opened in demo mode (TOURNIQUET_MODE=demo): systems without a real provider were simulated. */
+  demo?: true;
   fingerprint: string;
   connector: string;
   openedAt: string;

@@ -19,6 +19,7 @@ export const postgres = defineProviderPlugin<PostgresProviderOptions>({
     'POSTGRES_STATE_SCHEMA',
   ],
   examples: { issuer: 'postgres:app_user@appdb' },
+  enabledBy: 'POSTGRES_ADMIN_URL (or POSTGRES_ADMIN_URL_FILE)',
   fromEnv: postgresOptionsFromEnv,
   // The pg driver loads only in a worker that has PostgreSQL configured.
   create: (options, { secretReaders }) =>

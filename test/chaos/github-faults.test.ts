@@ -118,6 +118,8 @@ test(`${INCIDENTS} incidents complete while GitHub answers ${SERVER_ERROR_RATE *
     dataDir: temporal.dataDir,
     evidence: await openVault({ dataDir: temporal.dataDir, env: {} }),
     real: [github],
+    // GitHub is real; the credential's issuer is the simulated stand-in, which only a demo-mode worker runs.
+    mode: 'demo',
     taskQueue: TASK_QUEUE,
   });
   const fixtures = Array.from({ length: INCIDENTS }, (_, index) => fixture(index));

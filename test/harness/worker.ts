@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createTourniquetWorker, type TourniquetWorker } from '../../worker/create-worker';
-import { createProviderRegistry } from '../../providers/registry';
+import { createProviderRegistry, type ProviderMode } from '../../providers/registry';
 import { SimulationJournal } from '../../providers/simulated/journal';
 import type { EvidenceStore, Provider } from '../../providers/types';
 import type { Runbook } from '../../lib/runbook/types';
@@ -27,6 +27,8 @@ export async function startInProcessWorker(options: {
   dataDir: string;
   evidence: EvidenceStore;
   real?: Provider[];
+  /** As in production unless given: `demo` when `real` holds no system that can act, `live` otherwise. */
+  mode?: ProviderMode;
   taskQueue?: string;
   /** Where the worker logs (silent by default), e.g. a buffer a test searches for leaked values. */
   logger?: Logger;
@@ -39,7 +41,7 @@ export async function startInProcessWorker(options: {
     address: options.address,
     namespace: 'default',
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    registry: createProviderRegistry({ real: options.real ?? [], journal }),
+    registry: createProviderRegistry({ real: options.real ?? [], journal, mode: options.mode }),
     evidence: options.evidence,
     owners: testOwners(options.dataDir),
     runbooks: options.runbooks ? TEST_RUNBOOKS.withDefaults(options.runbooks) : TEST_RUNBOOKS,

@@ -17,6 +17,11 @@ export const genericAlertSchema = z.strictObject({
     .regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits')
     .transform((value) => value.toLowerCase())
     .optional(),
+  /**
+   * The public half of a leaked AWS key pair (`AKIA…`), beside its secret in `secret`: not a secret, it names the key
+   * the incident acts on. Read by the scrubber (any `AKIA…` in the body is), redacted in the stored copy.
+   */
+  accessKeyId: z.string().min(1).max(256).optional(),
   severity: z.enum(SEVERITIES),
   observedAt: z.iso.datetime({ offset: true }),
   location: z.strictObject({
