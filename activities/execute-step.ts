@@ -18,6 +18,11 @@ export interface ActivityDependencies {
   evidence: EvidenceStore;
   logger: Logger;
   workerIdentity: string;
+  /**
+   * Called with each value a rotation delivered for an inventory credential, so a later leak of that value maps
+   * back to it (`lib/inventory/fingerprints.ts`): it keeps a keyed fingerprint, never the value.
+   */
+  recordRotation?: (credentialId: string, value: string) => void;
 }
 
 const HEARTBEAT_EVERY_MS = 1_000;
@@ -105,7 +110,16 @@ export function createStepActivities(deps: ActivityDependencies): Pick<IncidentA
             }
           : undefined,
         undoOf: input.undoOf,
-        deliverSecret: (destination, value) => deps.registry.deliverSecret(destination, value, ctx),
+        deliverSecret: async (destination, value) => {
+          await deps.registry.deliverSecret(destination, value, ctx);
+          if (!input.credentialId || input.exercise) return;
+          try {
+            deps.recordRotation?.(input.credentialId, value);
+          } catch (error) {
+            // The value is delivered: failing the step now would mint yet another one.
+            log.warn({ error: redactSecrets(String(error)) }, 'rotated fingerprint not recorded');
+          }
+        },
       };
 
       // Heartbeats let Temporal notice a dead worker within seconds and deliver cancellation to the step.

@@ -22,6 +22,8 @@ export interface StepExecutionInput {
   /** The incident opened in demo mode: unconfigured systems are simulated. Absent before modes: the worker's. */
   demo?: boolean;
   idempotencyKey: string;
+  /** The inventory's id of the incident's credential: a value this step delivers is recorded as its new one. */
+  credentialId?: string;
   faults?: SimulatedFaultSpec[];
   undoOf?: Record<string, SummaryValue>;
 }

@@ -87,8 +87,10 @@ function harness(
   const journal = new SimulationJournal(join(journals, `${randomUUID()}.jsonl`));
   const evidence = new RecordingEvidenceSink();
   const logs: string[] = [];
+  const rotations: { credentialId: string; value: string }[] = [];
   const { executeStep } = createStepActivities({
     registry: createProviderRegistry({ real: [github], journal }),
+    recordRotation: (credentialId, value) => void rotations.push({ credentialId, value }),
     evidence,
     logger: pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) }),
     workerIdentity: WORKER,
@@ -107,6 +109,7 @@ function harness(
     evidence,
     logs,
     heartbeats,
+    rotations,
   };
 }
 
@@ -392,5 +395,27 @@ describe('secret values', () => {
     expect(JSON.stringify(result)).not.toContain(LEAKED);
     expect(JSON.stringify(step.evidence.events)).not.toContain(LEAKED);
     expect(step.logs.join('')).not.toContain(LEAKED);
+  });
+});
+
+describe('rotated values map back to their inventory credential', () => {
+  const delivering = () =>
+    harness(async (_params, ctx) => {
+      await ctx.deliverSecret({ provider: 'github', target: 'acme/payments:DEPLOY_TOKEN' }, LEAKED);
+      return { summary: { delivered: true } };
+    });
+
+  test('each delivered value of an inventory credential is handed to the recorder', async () => {
+    const step = delivering();
+    await step.run({ credentialId: 'payments-deploy-token' });
+    expect(step.rotations).toEqual([{ credentialId: 'payments-deploy-token', value: LEAKED }]);
+  });
+
+  test('nothing is recorded without an inventory credential, nor in an exercise', async () => {
+    const unnamed = delivering();
+    await unnamed.run();
+    const exercise = delivering();
+    await exercise.run({ credentialId: 'payments-deploy-token', exercise: true });
+    expect([unnamed.rotations, exercise.rotations]).toEqual([[], []]);
   });
 });

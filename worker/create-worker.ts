@@ -29,6 +29,8 @@ export interface TourniquetWorkerOptions {
   namespace: string;
   taskQueue: string;
   registry: ProviderRegistry;
+  /** Records the fingerprint of each value a rotation delivered for an inventory credential (`execute-step.ts`). */
+  recordRotation?: (credentialId: string, value: string) => void;
   evidence: EvidenceStore;
   owners: OwnerDirectory;
   /** The runbooks a real incident may name: the worker's own directories (and any the embedder trusts in code). */
@@ -125,6 +127,7 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
         evidence: options.evidence,
         logger: options.logger,
         workerIdentity: identity,
+        recordRotation: options.recordRotation,
       }),
       ...createOpeningActivities({
         runbooks: options.runbooks,

@@ -2,6 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
+import { fingerprintSecret } from '../lib/fingerprint';
+import { recordRotatedFingerprint } from '../lib/inventory';
+import { fingerprintKeyOf } from '../lib/keys';
 import { temporalConnectionOptions } from '../lib/temporal-tls';
 import type { Runbook } from '../lib/runbook/types';
 import type { EvidenceStore } from '../providers/types';
@@ -31,6 +34,7 @@ export async function startConfiguredWorker(
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     registry,
+    recordRotation: rotationRecorder(config),
     evidence: overrides.evidence ?? (await openEvidenceSink(config)),
     owners: loadOwnerDirectory(config, logger),
     runbooks: new RunbookCatalog(config.TOURNIQUET_RUNBOOKS_DIR, overrides.trustedRunbooks),
@@ -66,4 +70,11 @@ export function modeLine(registry: Pick<ProviderRegistry, 'mode' | 'configured'>
   return registry.mode === 'demo'
     ? `demo: every incident is SIMULATED on systems without a provider (real: ${systems}); set TOURNIQUET_MODE=live and configure a system to act for real`
     : `live: real systems ${systems}; a step on any other system ends not-configured, never simulated`;
+}
+
+/** Each rotated value's keyed fingerprint, in the data dir the gateway reads: a later leak of it maps back. */
+export function rotationRecorder(config: Config): (credentialId: string, value: string) => void {
+  const key = fingerprintKeyOf(config);
+  return (credentialId, value) =>
+    void recordRotatedFingerprint(config.dataDir, credentialId, fingerprintSecret(key, value));
 }

@@ -493,6 +493,7 @@ class IncidentRun {
         exercise: this.input.exercise,
         ...this.modeInput(),
         idempotencyKey: `${this.input.context.incident.id}/${step.id}`,
+        ...this.credentialInput(),
         faults: this.faultsFor(step, `${resolved.provider}.${resolved.action}`),
         ...(step.undoes ? { undoOf: this.steps.get(step.undoes)?.summary ?? {} } : {}),
       });
@@ -651,6 +652,12 @@ class IncidentRun {
       (name): name is string => typeof name === 'string' && Object.hasOwn(this.unconfigured, name),
     );
     return missing === undefined ? undefined : this.unconfigured[missing];
+  }
+
+  /** Which inventory credential a delivered value replaces, when the inventory named it. */
+  private credentialInput(): { credentialId?: string } {
+    const id = this.input.context.credential.resolution?.credentialId;
+    return id ? { credentialId: id } : {};
   }
 
   /** A step runs in the mode its incident opened with, whichever worker picks it up. */

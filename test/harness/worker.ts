@@ -29,6 +29,8 @@ export async function startInProcessWorker(options: {
   real?: Provider[];
   /** As in production unless given: `demo` when `real` holds no system that can act, `live` otherwise. */
   mode?: ProviderMode;
+  /** What the production worker does with each rotated value of an inventory credential (`rotationRecorder`). */
+  recordRotation?: (credentialId: string, value: string) => void;
   taskQueue?: string;
   /** Where the worker logs (silent by default), e.g. a buffer a test searches for leaked values. */
   logger?: Logger;
@@ -42,6 +44,7 @@ export async function startInProcessWorker(options: {
     namespace: 'default',
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     registry: createProviderRegistry({ real: options.real ?? [], journal, mode: options.mode }),
+    recordRotation: options.recordRotation,
     evidence: options.evidence,
     owners: testOwners(options.dataDir),
     runbooks: options.runbooks ? TEST_RUNBOOKS.withDefaults(options.runbooks) : TEST_RUNBOOKS,
