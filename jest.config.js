@@ -40,6 +40,7 @@ const UNIT_SUITES = [
   'logger-format',
   'people-identity',
   'provider-plugins',
+  'report-proof-of-death',
   'runbook-policy',
   'siem-auth',
   'siem-normalize',

@@ -163,9 +163,50 @@ export interface AfterActionReport {
   breakGlass: TimelineRow[];
   findings: Finding[];
   steps: StepRow[];
+  /** Each `verifyRevoked` step: did the leaked credential die, and what proves it (the probes are in the vault). */
+  proofOfDeath: ProofOfDeathRow[];
   notes: (ReportNote & { offsetMs: number })[];
   timeline: TimelineRow[];
   generatedAt: string;
+}
+
+export interface ProofOfDeathRow {
+  stepId: string;
+  state: string;
+  /** Who checked: `aws-iam`, `postgres`, or `simulated:<system>` (which proves nothing). */
+  provider: string;
+  /** `proven dead`, `NOT proven`, or why the check did not run. */
+  verdict: string;
+  /** What the issuer reported (probe counts, window, evidence artifact, replacement checks); never a value. */
+  facts: [string, string][];
+}
+
+/** The verification steps, as the report's proof of death: what a reviewer asks first after a leak. */
+function proofOfDeathRows(status: IncidentStatus): ProofOfDeathRow[] {
+  return status.steps
+    .filter((step) => step.action.endsWith('.verifyRevoked'))
+    .map((step) => {
+      const summary = step.summary ?? {};
+      const simulated = step.provider?.startsWith('simulated:') ?? false;
+      const verdict =
+        step.state !== 'succeeded'
+          ? `NOT proven: ${step.state}${step.error ? `: ${step.error}` : step.reason ? ` (${step.reason})` : ''}`
+          : simulated
+            ? 'simulated: nothing was probed'
+            : summary.oldCredentialDead === false
+              ? 'NOT proven'
+              : 'proven dead';
+      return {
+        stepId: step.id,
+        state: step.state,
+        provider: step.provider ?? '—',
+        verdict,
+        facts: Object.entries(summary).map(([key, value]): [string, string] => [
+          key,
+          Array.isArray(value) ? value.join(', ') : String(value),
+        ]),
+      };
+    });
 }
 
 const DECISIONS = new Set(['approved', 'approval-recorded', 'denied']);
@@ -372,6 +413,7 @@ export function buildReport(input: ReportInput): AfterActionReport {
     breakGlass,
     findings,
     steps: stepRows,
+    proofOfDeath: proofOfDeathRows(status),
     notes,
     timeline,
     generatedAt,

@@ -192,6 +192,17 @@ export function renderMarkdown(report: AfterActionReport): string {
           '',
         ]
       : []),
+    ...(report.proofOfDeath.length > 0
+      ? [
+          '## Proof of death',
+          '',
+          ...report.proofOfDeath.flatMap((proof) => [
+            `**${proof.stepId}** (${proof.provider}): ${proof.verdict}`,
+            '',
+            ...(proof.facts.length > 0 ? [...table(['Fact', 'Value'], proof.facts), ''] : []),
+          ]),
+        ]
+      : []),
     '## Steps',
     '',
     ...table(['Step', 'Phase', 'Owner', 'State', 'Provider', 'Attempts', 'Note'], s.steps),
@@ -291,6 +302,18 @@ ${htmlTable(['Role', 'Asked for', 'Answered', 'Missed the deadline'], s.roles, '
 <h2>Escalations and break-glass</h2>
 ${htmlTable(['At', 'Step', 'What', 'Detail'], s.escalations, 'escalations')}
 ${notes}
+${
+  report.proofOfDeath.length > 0
+    ? `<h2>Proof of death</h2>${report.proofOfDeath
+        .map(
+          (proof) =>
+            `<p><strong>${escapeXml(proof.stepId)}</strong> (${escapeXml(proof.provider)}): ${escapeXml(proof.verdict)}</p>${
+              proof.facts.length > 0 ? htmlTable(['Fact', 'Value'], proof.facts, 'proof') : ''
+            }`,
+        )
+        .join('\n')}`
+    : ''
+}
 <h2>Steps</h2>
 ${htmlTable(['Step', 'Phase', 'Owner', 'State', 'Provider', 'Attempts', 'Note'], s.steps, 'steps')}
 <h2>Full timeline</h2>
