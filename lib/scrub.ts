@@ -324,7 +324,8 @@ const TOKEN_PATTERNS: TokenPattern[] = [
     1,
   ),
   regexPattern(
-    /(?<![A-Za-z0-9_])(password|passwd|pwd|secret|client[_-]?secret|api[_-]?key|access[_-]?token|auth[_-]?token|secret[_-]?key|aws_secret_access_key|private[_-]?key|token)(["']?\s{0,8}[:=]\s{0,8}["']?)([^\s"'&,;{}[\]<>]{4,512})/dgi,
+    // A bare `token` after a dash is a name's tail (`github-token:secret-scanning/…`, a provider reference), not a key.
+    /(?<![A-Za-z0-9_])(password|passwd|pwd|secret|client[_-]?secret|api[_-]?key|access[_-]?token|auth[_-]?token|secret[_-]?key|aws_secret_access_key|private[_-]?key|(?<!-)token)(["']?\s{0,8}[:=]\s{0,8}["']?)([^\s"'&,;{}[\]<>]{4,512})/dgi,
     (match) => (PASSWORD_NAMES.has(match[1].toLowerCase()) ? 'password' : 'generic_secret'),
     'assignment',
     3,

@@ -1,6 +1,7 @@
 import { awsIam } from './aws-iam';
 import { file } from './file';
 import { github } from './github';
+import { githubToken } from './github-token';
 import { httpConnector } from './http-connector';
 import { providerDirectory, type ProviderDefinition } from './plugin';
 import { postgres } from './postgres';
@@ -17,6 +18,7 @@ export const PROVIDERS: readonly ProviderDefinition[] = [
   httpConnector, // automation platforms over HTTP (n8n)
   file, // local files as a secret destination
   awsIam, // IAM users and their access keys
+  githubToken, // leaked GitHub tokens: revoked from their secret scanning alert, proven dead
   simulated, // the stand-in for every system in exercises and the demo
 ];
 

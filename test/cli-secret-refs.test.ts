@@ -61,6 +61,17 @@ describe('tourniquet incident start: references, not secrets', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
   });
+
+  it('lets a provider whose name ends in "-token" through: its reference is not a `token: value` pair', async () => {
+    const result = await start(
+      '--connector',
+      'github:acme/app/deploy.yml',
+      '--credential',
+      'github-token:secret-scanning/acme/app/42',
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
+  });
 });
 
 describe('tourniquet incident start: who raised it is not an argument', () => {

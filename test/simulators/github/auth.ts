@@ -61,6 +61,9 @@ export const APP_JWT_OPERATIONS = new Set([
 /** "Any authenticated requests will return a 403." */
 export const ANONYMOUS_ONLY_OPERATIONS = new Set(['credentials/revoke']);
 
+/** Endpoints GitHub also serves without credentials (with the address's own, lower, rate limit). */
+export const ANONYMOUS_ALLOWED_OPERATIONS = new Set(['rate-limit/get']);
+
 const LEVELS: Record<PermissionLevel, number> = { read: 1, write: 2, admin: 3 };
 
 export function grants(granted: PermissionSet | 'all', permission: string, level: 'read' | 'write'): boolean {
@@ -143,5 +146,8 @@ export function identify(
   if (secret.split('.').length === 3) return verifyAppJwt(state, secret, nowMs);
   const grant = state.tokens.get(secret);
   if (!grant || grant.expiresAt <= nowMs) return { kind: 'invalid', reason: 'Bad credentials' };
+  // Revoked (credential revocation API, DELETE /installation/token): GitHub no longer knows the token.
+  if (grant.revokedAt !== undefined && grant.revokedAt <= nowMs)
+    return { kind: 'invalid', reason: 'Bad credentials' };
   return { kind: 'token', token: secret, grant };
 }

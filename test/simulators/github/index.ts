@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sodium from 'libsodium-wrappers';
 import {
+  ANONYMOUS_ALLOWED_OPERATIONS,
   ANONYMOUS_ONLY_OPERATIONS,
   APP_JWT_OPERATIONS,
   REQUIRED_PERMISSIONS,
@@ -97,6 +98,11 @@ export interface GitHubSimulatorOptions {
   validateResponses?: boolean;
   /** Lifetime of log download URLs (GitHub: about a minute). */
   logUrlLifetimeMs?: number;
+  /**
+   * How long a token submitted to `POST /credentials/revoke` keeps authenticating after the 202 (GitHub may process
+   * submissions asynchronously); 0 by default.
+   */
+  credentialRevocationDelayMs?: number;
 }
 
 export interface GitHubSimulator {
@@ -159,6 +165,16 @@ export interface GitHubSimulator {
   }): SimInstallation;
   /** A fine-grained personal access token; `all` acts like a classic token with every scope. */
   issueToken(options?: { permissions?: PermissionSet | 'all'; repositories?: string[] }): string;
+  /**
+   * A personal access token of `user` (classic `ghp_` unless `fineGrained`), authenticating as that user
+   * (`GET /user`) until it is revoked through `POST /credentials/revoke`.
+   */
+  issuePersonalToken(
+    user: string,
+    options?: { fineGrained?: boolean; permissions?: PermissionSet | 'all'; repositories?: string[] },
+  ): string;
+  /** Whether GitHub would still accept `token` now (known, not expired, not revoked). */
+  tokenWorks(token: string): boolean;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -207,6 +223,7 @@ export async function startGitHubSimulator(options: GitHubSimulatorOptions = {})
     render,
     now,
     logUrlLifetimeMs: options.logUrlLifetimeMs ?? 60_000,
+    credentialRevocationDelayMs: options.credentialRevocationDelayMs ?? 0,
   };
   const app: SimApp = createApp(state);
 
@@ -283,6 +300,7 @@ export async function startGitHubSimulator(options: GitHubSimulatorOptions = {})
         ? undefined
         : error(403, 'This endpoint does not accept authenticated requests.');
     }
+    if (credential.kind === 'none' && ANONYMOUS_ALLOWED_OPERATIONS.has(match.operationId)) return undefined;
     if (credential.kind === 'none') return error(401, 'Requires authentication');
     if (credential.kind === 'invalid') return error(401, credential.reason);
     if (APP_JWT_OPERATIONS.has(match.operationId)) {
@@ -772,6 +790,20 @@ export async function startGitHubSimulator(options: GitHubSimulatorOptions = {})
         expiresAt: Number.MAX_SAFE_INTEGER,
       });
       return token;
+    },
+    issuePersonalToken(user, tokenOptions = {}) {
+      const token = randomToken(tokenOptions.fineGrained ? 'github_pat_' : 'ghp_');
+      state.tokens.set(token, {
+        kind: 'personal',
+        user,
+        permissions: tokenOptions.permissions ?? 'all',
+        repositoryIds: tokenOptions.repositories?.map((fullName) => repository(fullName).id),
+        expiresAt: Number.MAX_SAFE_INTEGER,
+      });
+      return token;
+    },
+    tokenWorks(token) {
+      return identify(state, `token ${token}`, now()).kind === 'token';
     },
   };
   return simulator;

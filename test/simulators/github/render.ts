@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { OpenApiValidator } from './openapi';
 import type {
   SimDeployKey,
@@ -329,6 +330,23 @@ export class Renderer {
       created_at: installation.createdAt,
       updated_at: installation.createdAt,
     };
+  }
+
+  /** `GET /rate_limit`: the description's example with the simulator's clock in the reset times. */
+  rateLimit(nowMs: number): JsonObject {
+    const body = this.example('rate-limit/get', 200);
+    const reset = Math.floor(nowMs / 1000) + 3600;
+    const resources = body.resources as Record<string, JsonObject>;
+    for (const resource of Object.values(resources)) resource.reset = reset;
+    (body.rate as JsonObject).reset = reset;
+    return body;
+  }
+
+  /** `GET /user` for a personal token: the description's private-user example as `login`. */
+  authenticatedUser(login: string): JsonObject {
+    const id = Number.parseInt(createHash('sha256').update(login).digest('hex').slice(0, 7), 16);
+    const user = this.simpleUser(id, login);
+    return { ...this.example('users/get-authenticated', 200), ...user, name: login };
   }
 
   secretScanningAlert(

@@ -44,11 +44,16 @@ export interface RouteContext {
   render: Renderer;
   now: () => number;
   logUrlLifetimeMs: number;
+  /** How long a token submitted to POST /credentials/revoke keeps working (GitHub may revoke asynchronously). */
+  credentialRevocationDelayMs?: number;
 }
 
 type Handler = (request: RouteRequest, context: RouteContext) => RouteResponse;
 
 const DOCS = 'https://docs.github.com/rest';
+
+/** The token kinds POST /credentials/revoke accepts (its description); installation tokens (`ghs_`) are not among them. */
+const REVOCABLE_PREFIXES = ['ghp_', 'github_pat_', 'gho_', 'ghu_', 'ghr_'];
 
 export function error(status: number, message: string, headers?: Record<string, string>): RouteResponse {
   return { status, body: { message, documentation_url: DOCS, status: String(status) }, headers };
@@ -557,9 +562,31 @@ const handlers: Record<string, Handler> = {
       body: render.secretScanningAlert(repository!, alert, query.get('hide_secret') === 'true'),
     };
   },
-  'credentials/revoke': ({ body }, { state }) => {
+  'credentials/revoke': ({ body }, { state, now, credentialRevocationDelayMs }) => {
     state.revokedCredentials.push(...(body.credentials as string[]));
+    // Tokens the simulator issued stop working; the answer is 202 whatever was sent (known, unknown, already
+    // revoked): GitHub does not tell the caller whether a submitted string was a live token.
+    for (const credential of body.credentials as string[]) {
+      const grant = state.tokens.get(credential);
+      if (!grant || !REVOCABLE_PREFIXES.some((prefix) => credential.startsWith(prefix))) continue;
+      grant.revokedAt ??= now() + (credentialRevocationDelayMs ?? 0);
+    }
     return { status: 202, body: {} };
+  },
+  'apps/revoke-installation-access-token': ({ credential }, { now }) => {
+    // "Revokes the installation token you're using to authenticate": only an installation token can call it.
+    if (credential.kind !== 'token' || credential.grant.kind !== 'installation') {
+      return error(403, 'Resource not accessible by personal access token');
+    }
+    credential.grant.revokedAt = now();
+    return { status: 204 };
+  },
+
+  'rate-limit/get': (_request, { render, now }) => ({ status: 200, body: render.rateLimit(now()) }),
+  'users/get-authenticated': ({ credential }, { render }) => {
+    if (credential.kind !== 'token') return error(401, 'Requires authentication');
+    if (credential.grant.kind === 'installation') return error(403, 'Resource not accessible by integration');
+    return { status: 200, body: render.authenticatedUser(credential.grant.user ?? 'sim-admin') };
   },
 
   'orgs/get-audit-log': (request, { state }) => {

@@ -179,6 +179,13 @@ export interface SimToken {
   /** Undefined: every repository the grantor can reach. */
   repositoryIds?: number[];
   expiresAt: number;
+  /** The user a personal token authenticates as (`GET /user`). */
+  user?: string;
+  /**
+   * When the token stops authenticating: set by `POST /credentials/revoke` (plus the simulator's revocation delay,
+   * as GitHub may process submissions asynchronously) or `DELETE /installation/token`.
+   */
+  revokedAt?: number;
 }
 
 export interface SimBlob {
