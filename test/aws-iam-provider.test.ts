@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { PROVIDER_DIRECTORY, PROVIDERS } from '../providers';
 import { awsIam } from '../providers/aws-iam';
 import { awsIamOptionsFromEnv, type AwsIamProviderOptions } from '../providers/aws-iam/options';
-import { proveDead, type ProbeResult } from '../providers/aws-iam/proof';
+import { proveDead, type ProbeResult } from '../providers/proof-of-death';
 import { createAwsIamProvider, type AwsIamProvider } from '../providers/aws-iam/provider';
 import { parseAwsIamRef } from '../providers/aws-iam/refs';
 import { encodeRotation, incidentMark, rotationTagKey } from '../providers/aws-iam/state';

@@ -22,12 +22,9 @@ export const AWS_IAM_SETTINGS = [
   'AWS_PROFILE',
 ] as const;
 
-/** How verifyRevoked proves the leaked key dead: `refusals` refusals in a row spanning `windowMs`, within `deadlineMs`. */
-export interface ProofSettings {
-  refusals: number;
-  windowMs: number;
-  deadlineMs: number;
-}
+import type { ProofSettings } from '../proof-of-death';
+
+export type { ProofSettings };
 
 export const DEFAULT_PROOF: ProofSettings = { refusals: 3, windowMs: 60_000, deadlineMs: 300_000 };
 

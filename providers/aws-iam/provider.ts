@@ -30,7 +30,7 @@ import {
 import { awsIamCatalog, type AwsIamCatalog } from './catalog';
 import { awsErrorFacts, scrub, toProviderError } from './errors';
 import type { AwsCredentials, AwsIamProviderOptions, ProofSettings } from './options';
-import { proveDead, type ProbeResult, type ProofOutcome } from './proof';
+import { proveDead, type ProbeResult, type ProofOutcome } from '../proof-of-death';
 import { ACCESS_KEY_ID, parseAwsIamRef, PROVIDER, type AwsIamTarget } from './refs';
 import {
   deactivationTagKey,

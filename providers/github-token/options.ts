@@ -1,3 +1,4 @@
+import type { ProofSettings } from '../proof-of-death';
 import { z } from 'zod';
 import { gitHubOptionsFromEnv, type GitHubAuthOptions, type GitHubProviderOptions } from '../github/options';
 
@@ -21,11 +22,7 @@ export const GITHUB_TOKEN_SETTINGS = [
  * How verifyRevoked proves the leaked token dead: `refusals` refusals (401) in a row spanning `windowMs`, within
  * `deadlineMs`. GitHub may process a revocation asynchronously: the token may still work for a moment after the 202.
  */
-export interface TokenProofSettings {
-  refusals: number;
-  windowMs: number;
-  deadlineMs: number;
-}
+export type TokenProofSettings = ProofSettings;
 
 export const DEFAULT_TOKEN_PROOF: TokenProofSettings = { refusals: 3, windowMs: 30_000, deadlineMs: 300_000 };
 

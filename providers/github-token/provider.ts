@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { redactSecrets } from '../../lib/scrub';
-import { proveDead, type ProbeResult, type ProofOutcome } from '../aws-iam/proof';
+import { proveDead, type ProbeResult, type ProofOutcome } from '../proof-of-death';
 import { GitHubClients, isRateLimitError, isRequestError, toProviderError } from '../github/client';
 import type { GitHubOctokit, Permissions } from '../github/client';
 import { statusOf } from '../github/shared';

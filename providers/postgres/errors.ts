@@ -1,15 +1,8 @@
+import { TRANSIENT_NETWORK_CODES } from '../network-errors';
 import { ProviderError } from '../types';
 
-/** Node socket errors that say "not reachable right now"; a later attempt may well succeed. */
 const transientNetworkCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EPIPE',
+  ...TRANSIENT_NETWORK_CODES,
   'ENOENT', // a unix socket that is not there (yet): the server is down or restarting
 ]);
 

@@ -1,16 +1,22 @@
-import { ProviderError } from '../types';
-import type { ProofSettings } from './options';
+import { ProviderError } from './types';
+
+/** How verifyRevoked proves a leaked credential dead: `refusals` refusals in a row spanning `windowMs`, within `deadlineMs`. */
+export interface ProofSettings {
+  refusals: number;
+  windowMs: number;
+  deadlineMs: number;
+}
 
 /**
- * What one probe of the leaked key said. `refused`: STS does not know the key id (InvalidClientTokenId), so the key
- * cannot sign anything. `accepted`: STS knows it (SignatureDoesNotMatch for the deliberately wrong secret), so the key
- * still exists. `inconclusive`: anything else (network, throttling): it proves nothing either way.
+ * What one probe of the leaked credential said, shared by the issuers' verifyRevoked. `refused`: the issuer no longer
+ * accepts it (AWS STS: InvalidClientTokenId for the key id; GitHub: 401). `accepted`: it still works or still exists.
+ * `inconclusive`: anything else (network, throttling): it proves nothing either way.
  */
 export type ProbeAnswer = 'refused' | 'accepted' | 'inconclusive';
 
 export interface ProbeResult {
   answer: ProbeAnswer;
-  /** The AWS error code (or `OK`); never a value. */
+  /** The issuer's answer code (an AWS error code, an HTTP status, or `OK`); never a value. */
   code: string;
 }
 
