@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { INCIDENT_SEARCH_ATTRIBUTES } from '../client';
 import { configSchema } from '../lib/config';
+import { INVENTORY_SETTING } from '../lib/inventory';
 import { PROVIDERS } from '../providers';
 
 const ROOT = join(__dirname, '..');
@@ -93,6 +94,7 @@ test('workers and the gateway reach Temporal by its service name and read only k
     'SLACK_INCIDENT_CHANNEL',
     'TOURNIQUET_DEFAULT_RUNBOOK',
     'SIEM_SECRET_GITHUB',
+    INVENTORY_SETTING,
   ]);
   for (const name of ['tourniquet-worker', 'tourniquet-gateway']) {
     for (const variable of Object.keys(services[name].environment ?? {}))
