@@ -7,6 +7,7 @@ import { providerDirectory, type ProviderDefinition } from './plugin';
 import { postgres } from './postgres';
 import { ROLE_CATALOGS } from './roles';
 import { simulated } from './simulated';
+import { slackToken } from './slack-token';
 
 /**
  * The one list of systems Tourniquet can act on. Validation, simulation, the worker's registry, reference parsing
@@ -19,6 +20,7 @@ export const PROVIDERS: readonly ProviderDefinition[] = [
   file, // local files as a secret destination
   awsIam, // IAM users and their access keys
   githubToken, // leaked GitHub tokens: revoked from their secret scanning alert, proven dead
+  slackToken, // leaked Slack tokens: revoked with auth.revoke from their secret scanning alert, proven dead
   simulated, // the stand-in for every system in exercises and the demo
 ];
 

@@ -15,7 +15,14 @@ test("the README's provider table is the one the list generates (npm run docs:pr
 
 test('role members derive from the roles each provider declares', () => {
   expect(ROLE_MEMBERS.connector).toEqual(['github', 'http-connector', 'simulated']);
-  expect(ROLE_MEMBERS.issuer).toEqual(['postgres', 'http-connector', 'aws-iam', 'github-token', 'simulated']);
+  expect(ROLE_MEMBERS.issuer).toEqual([
+    'postgres',
+    'http-connector',
+    'aws-iam',
+    'github-token',
+    'slack-token',
+    'simulated',
+  ]);
   expect(ROLE_MEMBERS.destination).toEqual(['github', 'file', 'simulated']);
   for (const definition of PROVIDERS) {
     for (const role of definition.roles.filter((role) => ROLE_CATALOGS[role])) {
@@ -42,7 +49,7 @@ describe('references are checked by the provider that would act on them', () => 
     [
       'issuer',
       'github:acme/app/deploy.yml',
-      /provider must be one of postgres, http-connector, aws-iam, github-token, simulated/,
+      /provider must be one of postgres, http-connector, aws-iam, github-token, slack-token, simulated/,
     ],
   ] as const)('%s %s is refused', (role, value, message) => {
     expect(() => PROVIDER_DIRECTORY.parseRef(role, value)).toThrow(ProviderRefError);

@@ -33,7 +33,7 @@ const PROBE_METHOD =
  * A leaked value, held only for the duration of one action. It refuses to be printed, logged or serialised: the
  * only way out is `reveal()`, which the request that needs it calls.
  */
-class LeakedToken {
+export class LeakedToken {
   readonly #value: string;
 
   constructor(value: string) {
@@ -57,14 +57,18 @@ class LeakedToken {
   }
 }
 
-interface LeakedAlert {
+/** What a secret scanning alert says about its secret; the value itself only as a LeakedToken. */
+export interface AlertSecret {
   token: LeakedToken;
-  kind: TokenKind | undefined;
   secretType: string | null;
   alertState: string | null;
   alertResolution: string | null;
   /** GitHub's own latest validity check of the token (`active`, `inactive`, `unknown`). */
   validity: string | null;
+}
+
+interface LeakedAlert extends AlertSecret {
+  kind: TokenKind | undefined;
 }
 
 interface Revocation {
@@ -78,6 +82,57 @@ interface Revocation {
 }
 
 const WORKER = { host: hostname(), pid: process.pid };
+
+/**
+ * Reads a secret scanning alert's secret, with a token narrowed to its repository and
+ * `secret_scanning_alerts: read`, and adds the value to `secrets` (so a failure can leave without it). Errors say
+ * `<provider>.<action>`; the GitHub client's own say `github.<action>`, for the caller to rename. Exported for the
+ * issuers that revoke other vendors' tokens found by secret scanning (slack-token).
+ */
+export async function readSecretScanningAlert(
+  clients: GitHubClients,
+  target: GitHubTokenRef,
+  action: string,
+  ctx: ActionContext,
+  secrets: string[],
+  provider: string = PROVIDER,
+): Promise<AlertSecret> {
+  const repository = { owner: target.owner, repo: target.repo, fullName: target.repository };
+  const octokit = await clients.forRepository(ctx, repository, ALERT_PERMISSIONS, action);
+  let data: Awaited<ReturnType<GitHubOctokit['rest']['secretScanning']['getAlert']>>['data'];
+  try {
+    ({ data } = await octokit.rest.secretScanning.getAlert({
+      owner: target.owner,
+      repo: target.repo,
+      alert_number: target.alertNumber,
+    }));
+  } catch (error) {
+    if (statusOf(error) === 404) {
+      throw new ProviderError(
+        `${provider}.${action}: ${describeRef(target)} not found (no such alert, secret scanning is off for the repository, or the GitHub App installation cannot see it)`,
+        false,
+        'GitHubNotFound',
+      );
+    }
+    throw toProviderError(error, action, ALERT_PERMISSIONS);
+  }
+  const secret = data.secret;
+  if (typeof secret !== 'string' || secret.length === 0) {
+    throw new ProviderError(
+      `${provider}.${action}: ${describeRef(target)} carries no secret value (GitHub withheld it); the GitHub App needs secret_scanning_alerts: read on the repository`,
+      false,
+      'GitHubNothingToRevoke',
+    );
+  }
+  secrets.push(secret);
+  return {
+    token: new LeakedToken(secret),
+    secretType: data.secret_type ?? null,
+    alertState: data.state ?? null,
+    alertResolution: data.resolution ?? null,
+    validity: data.validity ?? null,
+  };
+}
 
 /** The message without any of `secrets` and without anything the shared scrubber recognises as a secret. */
 function withheld(text: string, secrets: readonly string[]): string {
@@ -139,42 +194,8 @@ export function createGitHubTokenProvider(options: GitHubTokenProviderOptions): 
     ctx: ActionContext,
     secrets: string[],
   ): Promise<LeakedAlert> {
-    const repository = { owner: target.owner, repo: target.repo, fullName: target.repository };
-    const octokit = await clients.forRepository(ctx, repository, ALERT_PERMISSIONS, action);
-    let data: Awaited<ReturnType<GitHubOctokit['rest']['secretScanning']['getAlert']>>['data'];
-    try {
-      ({ data } = await octokit.rest.secretScanning.getAlert({
-        owner: target.owner,
-        repo: target.repo,
-        alert_number: target.alertNumber,
-      }));
-    } catch (error) {
-      if (statusOf(error) === 404) {
-        throw new ProviderError(
-          `${PROVIDER}.${action}: ${describeRef(target)} not found (no such alert, secret scanning is off for the repository, or the GitHub App installation cannot see it)`,
-          false,
-          'GitHubNotFound',
-        );
-      }
-      throw toProviderError(error, action, ALERT_PERMISSIONS);
-    }
-    const secret = data.secret;
-    if (typeof secret !== 'string' || secret.length === 0) {
-      throw new ProviderError(
-        `${PROVIDER}.${action}: ${describeRef(target)} carries no secret value (GitHub withheld it); the GitHub App needs secret_scanning_alerts: read on the repository`,
-        false,
-        'GitHubNothingToRevoke',
-      );
-    }
-    secrets.push(secret);
-    return {
-      token: new LeakedToken(secret),
-      kind: tokenKindOf(secret),
-      secretType: data.secret_type ?? null,
-      alertState: data.state ?? null,
-      alertResolution: data.resolution ?? null,
-      validity: data.validity ?? null,
-    };
+    const alert = await readSecretScanningAlert(clients, target, action, ctx, secrets);
+    return { ...alert, kind: tokenKindOf(alert.token.reveal()) };
   }
 
   /** The token kind, or a refusal: what is not a GitHub token is never sent to GitHub. */

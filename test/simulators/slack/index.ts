@@ -47,6 +47,20 @@ export interface SlackSimulatorOptions {
   requireIssuedTriggers?: boolean;
   /** How long an issued trigger id stays usable; Slack's is 3 seconds. */
   triggerLifetimeMs?: number;
+  /** What a revoked token is answered with; Slack says `token_revoked` (`invalid_auth` for an unknown one). */
+  revokedTokenError?: 'token_revoked' | 'invalid_auth';
+}
+
+/** The kinds of token `issueToken` mints, by the prefix Slack gives them. */
+export type SlackTokenKind = 'bot' | 'user' | 'rotating-bot' | 'rotating-user' | 'refresh' | 'app-level';
+
+export interface SlackIssuedToken {
+  kind: SlackTokenKind;
+  /** The user (or bot user) it acts as; `auth.test` answers with it. */
+  userId: string;
+  botId?: string;
+  issuedAt: Date;
+  revokedAt?: Date;
 }
 
 export type SlackFault =
@@ -144,6 +158,18 @@ export interface SlackSimulator {
   responseUrlPosts: SlackResponseUrlPost[];
   /** Forgets calls, faults and response-url posts; keeps users, channels, messages and views. */
   resetCalls(): void;
+  /**
+   * A new token as Slack mints them (`xoxb-` bot, `xoxp-` user, `xoxe.xoxb-` / `xoxe.xoxp-` expiring, `xoxe-`
+   * refresh, `xapp-` app-level). Bot, user and expiring ones authenticate every method (`auth.test` answers with
+   * their user) until `auth.revoke` is called with them; a refresh or app-level token authenticates nothing here.
+   */
+  issueToken(options?: { kind?: SlackTokenKind; userId?: string }): string;
+  /** Whether Slack would still accept `token` now: configured or issued, and not revoked. */
+  tokenWorks(token: string): boolean;
+  /** What the simulator knows of a token it issued. */
+  issuedToken(token: string): SlackIssuedToken | undefined;
+  /** Undoes a revocation of an issued token: Slack disagreeing with itself, or the token coming back. */
+  reinstateToken(token: string): void;
   close(): Promise<void>;
 }
 
@@ -262,6 +288,9 @@ export async function startSlackSimulator(options: SlackSimulatorOptions = {}): 
     triggers: new Map(),
   };
   const calls: SlackApiCall[] = [];
+  const issued = new Map<string, SlackIssuedToken>();
+  /** Configured tokens revoked through auth.revoke. */
+  const revokedConfigured = new Set<string>();
   const faults = new Map<string, SlackFault[]>();
   let outage: SlackFault | undefined;
   const responseUrlPosts: SlackResponseUrlPost[] = [];
@@ -403,16 +432,47 @@ export async function startSlackSimulator(options: SlackSimulatorOptions = {}): 
     return rest;
   }
 
-  const methods: Record<string, (args: Record<string, unknown>) => Record<string, unknown>> = {
-    'auth.test': () => ({
-      url: `https://${teamDomain}.slack.com/`,
-      team: teamDomain,
-      user: 'tourniquet',
-      team_id: teamId,
-      user_id: botUserId,
-      bot_id: botId,
-      is_enterprise_install: false,
-    }),
+  /** Tokens that authenticate bearer calls: bot, user and expiring ones (refresh and app-level ones do not here). */
+  const BEARER_KINDS: ReadonlySet<SlackTokenKind> = new Set(['bot', 'user', 'rotating-bot', 'rotating-user']);
+
+  /** Undefined when `token` authenticates; else the error Slack answers with. */
+  function authError(token: string): string | undefined {
+    const minted = issued.get(token);
+    if (minted) {
+      if (minted.revokedAt) return options.revokedTokenError ?? 'token_revoked';
+      return BEARER_KINDS.has(minted.kind) ? undefined : 'invalid_auth';
+    }
+    if (revokedConfigured.has(token)) return options.revokedTokenError ?? 'token_revoked';
+    return tokens.has(token) ? undefined : 'invalid_auth';
+  }
+
+  const methods: Record<string, (args: Record<string, unknown>, token: string) => Record<string, unknown>> = {
+    'auth.test': (_args, token) => {
+      const minted = issued.get(token);
+      const userId = minted?.userId ?? botUserId;
+      const bot = minted ? minted.botId : botId;
+      return {
+        url: `https://${teamDomain}.slack.com/`,
+        team: teamDomain,
+        user: state.users.get(userId)?.name ?? 'tourniquet',
+        team_id: teamId,
+        user_id: userId,
+        ...(bot ? { bot_id: bot } : {}),
+        is_enterprise_install: false,
+      };
+    },
+    // Revokes the token the call authenticates with; `test=1` (or true) only says it would.
+    'auth.revoke': (args, token) => {
+      const test = text(args.test);
+      if (test === '1' || test === 'true') return { revoked: false };
+      const minted = issued.get(token);
+      if (minted) minted.revokedAt = new Date();
+      else {
+        tokens.delete(token);
+        revokedConfigured.add(token);
+      }
+      return { revoked: true };
+    },
     'chat.postMessage': (args) => {
       const channel = resolveChannel(args.channel);
       const threadTs = text(args.thread_ts);
@@ -566,8 +626,9 @@ export async function startSlackSimulator(options: SlackSimulatorOptions = {}): 
       answer(200, { ok: false, error: 'not_authed' });
       return;
     }
-    if (!tokens.has(call.token)) {
-      answer(200, { ok: false, error: 'invalid_auth' });
+    const refused = authError(call.token);
+    if (refused) {
+      answer(200, { ok: false, error: refused });
       return;
     }
     const implementation = methods[method];
@@ -576,7 +637,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions = {}): 
       return;
     }
     try {
-      answer(200, { ok: true, ...implementation(call.body) });
+      answer(200, { ok: true, ...implementation(call.body, call.token) });
     } catch (error) {
       if (!(error instanceof SlackError)) throw error;
       answer(200, { ok: false, error: error.code });
@@ -671,6 +732,37 @@ export async function startSlackSimulator(options: SlackSimulatorOptions = {}): 
       calls.length = 0;
       faults.clear();
       responseUrlPosts.length = 0;
+    },
+    issueToken({ kind = 'bot', userId } = {}) {
+      const digits = () => String(randomInt(1e12, 1e13));
+      const secret = randomBytes(16).toString('hex');
+      const team = teamId.replace(/\D/g, '') || '1';
+      const value = {
+        bot: `xoxb-${team}${digits()}-${digits()}-${secret.slice(0, 24)}`,
+        user: `xoxp-${team}${digits()}-${digits()}-${digits()}-${secret}`,
+        'rotating-bot': `xoxe.xoxb-1-${randomBytes(48).toString('base64url')}`,
+        'rotating-user': `xoxe.xoxp-1-${randomBytes(48).toString('base64url')}`,
+        refresh: `xoxe-1-${randomBytes(48).toString('base64url')}`,
+        'app-level': `xapp-1-${randomId('A', 11)}-${digits()}-${secret}`,
+      }[kind];
+      const isBot = kind === 'bot' || kind === 'rotating-bot';
+      issued.set(value, {
+        kind,
+        userId: userId ?? (isBot ? botUserId : 'U0ALICE001'),
+        ...(isBot ? { botId } : {}),
+        issuedAt: new Date(),
+      });
+      return value;
+    },
+    tokenWorks: (token) => authError(token) === undefined,
+    issuedToken: (token) => {
+      const minted = issued.get(token);
+      return minted ? { ...minted } : undefined;
+    },
+    reinstateToken(token) {
+      const minted = issued.get(token);
+      if (!minted) throw new Error('reinstateToken: not a token the simulator issued');
+      delete minted.revokedAt;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
