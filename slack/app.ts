@@ -5,9 +5,11 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { registerListeners } from './listeners';
 import { slackLogger } from './logger';
-import { createSlackWebClient } from './notifier';
+import { commanderPolicy, readInventory } from './credential-choice';
+import { createSlackWebClient, slackUsergroupResolver } from './notifier';
 import { RefusedRequestCounter, type RefusalReason } from './unverified';
 import { kickoffPolicy } from './kickoff';
+import type { InventoryResult } from '../lib/inventory';
 import { ownersFilePath } from '../lib/owners';
 
 type WebClient = webApi.WebClient;
@@ -37,6 +39,8 @@ export interface SlackAppDeps {
   ownersFile?: string;
   /** Counts requests refused before any listener ran (the gateway's `/metrics`). */
   countRefusedRequest?: (reason: RefusalReason) => void;
+  /** The credential inventory a choice on the unresolved-credential prompt is read from; default TOURNIQUET_INVENTORY. */
+  inventory?: () => InventoryResult;
 }
 
 export interface MountedSlack {
@@ -58,6 +62,8 @@ export interface MountedSlack {
  * - `/secret-leak` opens the intake modal; its submission starts the incident (requester `slack:<user>`).
  * - The "Contain leaked secret" message shortcut fingerprints the message and drops its text, opens the same
  *   modal prefilled, and asks the poster to delete the message.
+ * - The credential select on the prompt for an unresolved secret: an owner of incident-commander names the
+ *   credential from the gateway's inventory, sent as the signed `resolveCredential`.
  */
 export function mountSlack(app: Express, deps: SlackAppDeps): MountedSlack {
   const endpoint = deps.endpoint ?? '/slack/events';
@@ -140,6 +146,12 @@ export function mountSlack(app: Express, deps: SlackAppDeps): MountedSlack {
     fingerprintKey: deps.fingerprintKey,
     gatewayKey: deps.gatewayKey,
     kickoff: kickoffPolicy({ ownersFile: deps.ownersFile ?? ownersFilePath(), slack: client, logger }),
+    commanders: commanderPolicy({
+      ownersFile: deps.ownersFile ?? ownersFilePath(),
+      expandUsergroup: slackUsergroupResolver(client),
+      logger,
+    }),
+    inventory: deps.inventory ?? (() => readInventory()),
     intake: {
       taskQueue: deps.taskQueue,
       runbookId: deps.runbookId ?? 'leaked-workflow-secret',

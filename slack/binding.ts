@@ -7,6 +7,9 @@ export const DENY_VIEW = 'tourniquet_deny_reason';
 export const SECRET_LEAK_VIEW = 'secret_leak';
 export const SECRET_LEAK_COMMAND = '/secret-leak';
 export const CONTAIN_SHORTCUT = 'contain_leaked_secret';
+/** The select on the prompt that asks the incident commander which credential an unresolved secret is. */
+export const NAME_CREDENTIAL_ACTION = 'tourniquet_name_credential';
+const CREDENTIAL_BLOCK_PREFIX = 'credential:';
 
 /** The ids and timestamps Slack payloads carry, as Slack writes them. */
 export const slackId = z.string().regex(/^[A-Z][A-Z0-9]{2,}$/, 'expected a Slack id');
@@ -53,3 +56,30 @@ export function decodeJson<T>(schema: z.ZodType<T>, text: string | undefined, wh
 
 export const decodeBinding = (value: string | undefined): Decoded<ApprovalBinding> =>
   decodeJson(approvalBindingSchema, value, 'button value');
+
+/** The prompt's actions block names its incident: the select's value is only the credential id. */
+export function credentialBlockId(incidentId: string): string {
+  return `${CREDENTIAL_BLOCK_PREFIX}${incidentId}`;
+}
+
+export const credentialSelectionSchema = z
+  .object({
+    incidentId: approvalBindingSchema.shape.incidentId,
+    credentialId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected an inventory credential id'),
+  })
+  .strict();
+export type CredentialSelection = z.infer<typeof credentialSelectionSchema>;
+
+/** The incident (from the block id) and the credential (the chosen option) of a choice on the prompt. */
+export function decodeCredentialSelection(
+  blockId: string | undefined,
+  value: string | undefined,
+): Decoded<CredentialSelection> {
+  const incidentId = blockId?.startsWith(CREDENTIAL_BLOCK_PREFIX)
+    ? blockId.slice(CREDENTIAL_BLOCK_PREFIX.length)
+    : undefined;
+  const parsed = credentialSelectionSchema.safeParse({ incidentId, credentialId: value });
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issue = parsed.error.issues[0];
+  return { ok: false, error: `credential choice.${issue.path.join('.')}: ${issue.message}` };
+}

@@ -1,7 +1,13 @@
 import type { types } from '@slack/bolt';
 import { notificationTag, type IncidentNotification } from '../activities/types';
 import type { ApprovalRequest } from '../lib/runbook/types';
-import { APPROVE_ACTION, DENY_ACTION, encodeBinding } from './binding';
+import {
+  APPROVE_ACTION,
+  credentialBlockId,
+  DENY_ACTION,
+  encodeBinding,
+  NAME_CREDENTIAL_ACTION,
+} from './binding';
 
 /** Block Kit for incident messages. Everything shown comes from the timeline: never a secret value. */
 
@@ -155,6 +161,9 @@ export function threadLine(notification: IncidentNotification): RenderedMessage 
     case 'note':
       line = `:memo: ${event.actor.startsWith('exercise') ? 'Inject' : `Note from ${actorText(event.actor)}`}${detail}`;
       break;
+    case 'credential-named':
+      line = `:key: Credential named by ${actorText(event.actor)}${detail}`;
+      break;
     default:
       line = `${escapeMrkdwn(event.type)}${step}${detail} (${actorText(event.actor)})`;
   }
@@ -197,4 +206,78 @@ export function escalationLine(notification: IncidentNotification): RenderedMess
     `${prefix(notification)}:alarm_clock: Step \`${escapeMrkdwn(event.stepId ?? '')}\`: ${escapeMrkdwn(event.detail ?? 'deadline passed')}` +
     `${mentions ? ` (${mentions})` : ''}; break-glass applies at this severity.`;
   return { text, blocks: [section(text)] };
+}
+
+/** Slack's limits on a static select: 100 options, 75 characters of text, 150 of value. */
+const MAX_SELECT_OPTIONS = 100;
+
+/** The candidates the inventory named for an unresolved secret, from the prompt's reason (`(candidates: a, b)`). */
+export function promptCandidates(detail: string | undefined): string[] {
+  const listed = /\(candidates: ([^)]*)\)/.exec(detail ?? '');
+  return listed
+    ? listed[1]
+        .split(',')
+        .map((id) => id.trim())
+        .filter(Boolean)
+    : [];
+}
+
+/**
+ * The question to the incident commander when the secret resolved to no inventory credential: who is asked, what
+ * waits, and (when the inventory has credentials) a select of them, the resolver's candidates first. A choice goes
+ * to the gateway, which checks the chooser before it signs the command.
+ */
+export function credentialPrompt(
+  notification: IncidentNotification,
+  credentialIds: readonly string[],
+): RenderedMessage {
+  const { event } = notification;
+  const mentions = (notification.mention ?? []).map(mention).join(' ');
+  const head =
+    `${prefix(notification)}:question: *Which credential is this?* The leaked secret of ` +
+    `\`${escapeMrkdwn(notification.incidentId)}\` matched no inventory credential` +
+    (mentions ? `: ${mentions}` : '');
+  const detail = escapeMrkdwn(event.detail ?? '');
+  const blocks: Block[] = [section(head), section(detail)];
+  const option = (id: string) => ({ text: { type: 'plain_text', text: id.slice(0, 75) }, value: id });
+  const known = new Set(credentialIds);
+  const candidates = promptCandidates(event.detail).filter((id) => known.has(id));
+  const others = credentialIds.filter((id) => !candidates.includes(id));
+  if (credentialIds.length > 0) {
+    const groups = [
+      { label: 'Candidates', ids: candidates },
+      { label: 'Inventory', ids: others },
+    ].filter((group) => group.ids.length > 0);
+    let room = MAX_SELECT_OPTIONS;
+    const limited = groups.map((group) => {
+      const ids = group.ids.slice(0, room);
+      room -= ids.length;
+      return { ...group, ids };
+    });
+    blocks.push({
+      type: 'actions',
+      block_id: credentialBlockId(notification.incidentId),
+      elements: [
+        {
+          type: 'static_select',
+          action_id: NAME_CREDENTIAL_ACTION,
+          placeholder: { type: 'plain_text', text: 'Name the credential' },
+          ...(limited.length > 1
+            ? {
+                option_groups: limited
+                  .filter((group) => group.ids.length > 0)
+                  .map((group) => ({
+                    label: { type: 'plain_text', text: group.label },
+                    options: group.ids.map(option),
+                  })),
+              }
+            : { options: limited[0].ids.map(option) }),
+        },
+      ],
+    });
+  }
+  blocks.push(
+    context('Only an owner of *incident-commander* may choose; the steps on the credential wait for it.'),
+  );
+  return { text: `${head}. ${detail}`, blocks };
 }

@@ -6,6 +6,7 @@ import { gatewaySigningKey } from '../lib/gateway-key';
 import { fingerprintKeyOf } from '../lib/keys';
 import { ownersFilePath } from '../lib/owners';
 import { mountSlack } from './app';
+import { readInventory } from './credential-choice';
 import { loadSlackGatewayConfig } from './config';
 import type { RefusalReason } from './unverified';
 
@@ -42,6 +43,7 @@ export function slackGatewayMount(options: {
       fingerprintKey,
       gatewayKey,
       ownersFile: ownersFilePath(options.env),
+      inventory: () => readInventory(options.env),
       logger: options.logger,
       ...(options.countRefusedRequest ? { countRefusedRequest: options.countRefusedRequest } : {}),
     });

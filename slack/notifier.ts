@@ -5,9 +5,11 @@ import type { Notifier } from '../activities/notify';
 import type { IncidentNotification, MessageRef, NotificationResult } from '../activities/types';
 import type { UsergroupResolver } from '../lib/owners';
 import type { SlackWorkerConfig } from './config';
+import { inventoryCredentialIds } from './credential-choice';
 import { slackLogger } from './logger';
 import {
   approvalRequest,
+  credentialPrompt,
   decisionStatus,
   escalationLine,
   escalationStatus,
@@ -92,6 +94,11 @@ export class SlackNotifier implements Notifier {
   constructor(
     private readonly client: WebClient,
     private readonly channel: string,
+    /**
+     * The inventory credential ids the prompt for an unresolved credential offers; by default this process's
+     * inventory (`TOURNIQUET_INVENTORY`). The gateway checks a choice against its own.
+     */
+    private readonly credentialIds: () => string[] = () => inventoryCredentialIds(),
   ) {}
 
   async notify(notification: IncidentNotification): Promise<NotificationResult> {
@@ -99,6 +106,9 @@ export class SlackNotifier implements Notifier {
     switch (event.type) {
       case 'incident-opened':
         return { message: await this.post(notification, incidentOpened(notification), false) };
+      case 'credential-requested':
+        await this.post(notification, credentialPrompt(notification, this.credentialIds()));
+        return {};
       case 'approval-requested':
         if (!request) break;
         return {

@@ -12,10 +12,16 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { IncidentActivities, OpenedIncident, StepExecutionResult } from '../activities/types';
-import { resolveAction } from '../lib/runbook/actions';
+import { resolveAction, splitAction } from '../lib/runbook/actions';
 import { topologicalOrder } from '../lib/runbook/dag';
 import { durationMs } from '../lib/runbook/duration';
-import { lookupPath, renderParams, TemplateError, type TemplateScope } from '../lib/runbook/template';
+import {
+  lookupPath,
+  renderParams,
+  templateReferences,
+  TemplateError,
+  type TemplateScope,
+} from '../lib/runbook/template';
 import type {
   AlertBatch,
   AlertBatchResult,
@@ -35,7 +41,7 @@ import type {
 } from '../lib/runbook/types';
 import { PHASES } from '../lib/runbook/types';
 import { ApprovalGate } from './approval-gate';
-import { SignedCommands } from './commands';
+import { credentialChoiceRefusal, SignedCommands } from './commands';
 import {
   addNoteUpdate,
   alertIdsQuery,
@@ -45,8 +51,10 @@ import {
   decideStepUpdate,
   noteSignal,
   reportRefusalUpdate,
+  resolveCredentialUpdate,
   statusQuery,
   type ApprovalRefusal,
+  type CredentialChoice,
   type IncidentCancel,
   type IncidentNote,
 } from './messages';
@@ -59,6 +67,11 @@ const MAX_RECORDED_REFUSALS = 200;
 const MAX_RECORDED_NOTES = 200;
 const MAX_NOTE_LENGTH = 1_000;
 const MAX_ACTOR_LENGTH = 100;
+
+/** Who is asked to name a credential the inventory could not resolve. */
+const INCIDENT_COMMANDER = 'incident-commander';
+/** What a step on an unresolved credential says while it waits. */
+const AWAITING_CREDENTIAL = 'waiting for the credential to be named (tourniquet incident resolve-credential)';
 
 /** Steps whose failure or refusal keeps their dependants from running. */
 const BLOCKING: ReadonlySet<StepStatus['state']> = new Set(['failed', 'not-configured', 'cancelled']);
@@ -99,6 +112,16 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       validator: (command) => {
         incident.run?.commands.check('cancel', command);
         incident.run?.checkCancellable();
+      },
+    },
+  );
+  setHandler(
+    resolveCredentialUpdate,
+    (command) => whenOpen((run) => run.nameCredential(run.commands.accept('resolve-credential', command))),
+    {
+      validator: (command: unknown) => {
+        incident.run?.commands.check('resolve-credential', command);
+        incident.run?.checkCredentialChoice((command as { body?: unknown }).body);
       },
     },
   );
@@ -165,6 +188,15 @@ async function trustedRunbook(
     throw ApplicationFailure.nonRetryable(reason, 'IncidentRefused');
   }
 }
+
+/**
+ * The incident commander's owners, for the prompt to name an unresolved credential: a few quick attempts (an owners
+ * file without the role must not hold the prompt back for minutes), then the prompt goes out without a mention.
+ */
+const commanders = proxyActivities<IncidentActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 3, initialInterval: '1s', maximumInterval: '5s' },
+});
 
 /** What `status` answers between the start and the runbook's arrival, or for good once the start was refused. */
 function openingStatus(input: IncidentInput, refusal?: string): IncidentStatus {
@@ -233,6 +265,12 @@ class IncidentRun {
   /** The worker's mode when the incident opened (absent before modes); `demo` marks everything SIMULATED. */
   private readonly mode?: OpenedIncident['mode'];
   private readonly unconfigured: Readonly<Record<string, string>>;
+  /**
+   * Set when the secret resolved to no inventory credential: the steps on the credential wait until a signed
+   * `resolveCredential` names it (`named`). Absent for a resolved credential, and for an incident from before
+   * naming, whose steps on the credential ran at once against the placeholder.
+   */
+  private readonly credentialWait?: { named?: { actor: string; credentialId: string } };
 
   constructor(input: IncidentInput & { runbook: Runbook }, opened: OpenedIncident, signedCommands: boolean) {
     this.input = input;
@@ -242,6 +280,13 @@ class IncidentRun {
     if (!input.exercise) this.mode = opened.mode;
     this.unconfigured = (!input.exercise && opened.unconfigured) || {};
     this.commands = new SignedCommands(input.context.incident.id, opened.gatewayKeys ?? []);
+    // Histories recorded before then ran every step at once; only an unresolved credential asks (and marks) it.
+    if (
+      input.context.credential.resolution?.by === 'unresolved' &&
+      patched('steps-wait-for-an-unresolved-credential')
+    ) {
+      this.credentialWait = {};
+    }
     for (const step of input.runbook.steps) {
       this.steps.set(step.id, {
         id: step.id,
@@ -303,6 +348,7 @@ class IncidentRun {
         ),
       );
     }
+    if (this.credentialWait) this.askForCredential();
     // The start named the runbook without knowing its first phase: the list shows it from here on.
     if (this.runbookSha256) this.publishSearchAttributes();
     if (!this.input.exercise && this.input.clock && this.input.clock.speed !== 1) {
@@ -432,6 +478,101 @@ class IncidentRun {
     );
   }
 
+  /**
+   * The secret resolved to no inventory credential: the steps on the credential are marked waiting, and the incident
+   * commander is asked in the thread which credential it is. The other steps run at once, as before.
+   */
+  private askForCredential(): void {
+    const { incident, credential } = this.input.context;
+    const waiting = this.input.runbook.steps.filter(usesCredential).map((step) => step.id);
+    for (const id of waiting) this.update(id, { reason: AWAITING_CREDENTIAL });
+    this.flags.push('credential-unresolved');
+    const detail = clip(
+      `which credential is this? ${credential.resolution?.reason ?? 'the inventory did not resolve it'}. ` +
+        `${waiting.length > 0 ? `Waiting for it: ${waiting.join(', ')}.` : 'No step acts on it.'} ` +
+        `Name it: \`tourniquet incident resolve-credential ${incident.id} <credential-id>\``,
+      MAX_NOTE_LENGTH,
+    );
+    void commanders
+      .resolveOwners(INCIDENT_COMMANDER)
+      .then(
+        (owners) => owners.slackUsers,
+        () => undefined,
+      )
+      .then((mention) => {
+        // Named (or over) before the owners were known: asking now would mislead the thread.
+        if (this.credentialWait?.named || this.halted || !this.containing) return;
+        this.announce('credential-requested', 'workflow', undefined, detail, undefined, mention);
+      });
+  }
+
+  /** Update validator of `resolveCredential`, after the seal: throws the reason a choice is refused. */
+  checkCredentialChoice(choice: unknown): void {
+    const refusal = this.credentialChoiceRefusal(choice);
+    if (refusal) throw new Error(refusal);
+  }
+
+  /** A signed choice of credential: the incident acts on it from now on, and the steps that waited go on. */
+  nameCredential(choice: CredentialChoice): void {
+    // Checked again: a choice that arrived while the incident opened skipped the validator.
+    const refusal = this.credentialChoiceRefusal(choice);
+    if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'CommandRefused');
+    const actor = clip(choice.actor, MAX_ACTOR_LENGTH) || 'unknown';
+    const reason = choice.reason?.trim() ? clip(choice.reason.trim(), MAX_NOTE_LENGTH) : undefined;
+    const colon = choice.credential.indexOf(':');
+    this.input.context.credential = {
+      issuer: choice.credential.slice(0, colon),
+      ref: choice.credential.slice(colon + 1),
+      destinations: choice.destinations.map(({ provider, target, part }) => ({
+        provider,
+        target,
+        ...(part ? { part } : {}),
+      })),
+      resolution: {
+        credentialId: choice.credentialId,
+        by: 'operator',
+        reason: clip(`named by ${actor}${reason ? `: ${reason}` : ''}`, MAX_NOTE_LENGTH),
+      },
+    };
+    this.credentialWait!.named = { actor, credentialId: choice.credentialId };
+    for (const step of this.steps.values()) {
+      if (step.state === 'pending' && step.reason === AWAITING_CREDENTIAL) this.clearReason(step.id);
+    }
+    const unresolved = this.flags.indexOf('credential-unresolved');
+    if (unresolved >= 0) this.flags.splice(unresolved, 1);
+    this.flags.push(`credential-named:${choice.credentialId}`);
+    const destinations = choice.destinations.length;
+    this.announce(
+      'credential-named',
+      actor,
+      undefined,
+      clip(
+        `credential ${choice.credentialId} (${choice.credential}, ${destinations} destination${destinations === 1 ? '' : 's'})` +
+          `${reason ? `: ${reason}` : ''}; the steps on it go on`,
+        MAX_NOTE_LENGTH,
+      ),
+    );
+  }
+
+  private credentialChoiceRefusal(choice: unknown): string | undefined {
+    const resolution = this.input.context.credential.resolution;
+    if (!this.credentialWait) {
+      return resolution?.by === 'unresolved'
+        ? 'this incident predates naming a credential: its steps on the credential did not wait for one'
+        : `this incident's credential is not waiting to be named (${resolution ? `resolved by ${resolution.by}` : 'named at start'})`;
+    }
+    const { named } = this.credentialWait;
+    if (named) return `the credential was already named: ${named.credentialId}, by ${named.actor}`;
+    if (this.cancelledBy || !this.containing) return `the incident has no step left to run (${this.state})`;
+    if (this.halted) return 'the incident halted: no step on the credential will run';
+    return credentialChoiceRefusal(choice);
+  }
+
+  private clearReason(id: string): void {
+    const { reason: _reason, ...step } = this.steps.get(id)!;
+    this.steps.set(id, step);
+  }
+
   private async runStep(step: RunbookStep, finished: Map<string, Promise<void>>): Promise<void> {
     await Promise.all(step.after.map((id) => finished.get(id) ?? Promise.resolve()));
     const blockedBy = step.after.find((id) => {
@@ -443,6 +584,11 @@ class IncidentRun {
     });
     if (this.halted) return this.skip(step, 'incident halted');
     if (blockedBy) return this.skip(step, `blocked: "${blockedBy}" did not succeed`);
+    // Before `when`, the approval gate and the not-configured check: each reads the credential once it is named.
+    if (this.credentialWait && !this.credentialWait.named && usesCredential(step)) {
+      await condition(() => this.credentialWait?.named !== undefined || this.halted);
+      if (this.halted) return this.skip(step, 'incident halted');
+    }
     if (!this.applies(step)) return this.skip(step, 'not applicable');
 
     let params: Params;
@@ -715,6 +861,16 @@ class IncidentRun {
       { key: PHASE, value: this.phase },
     ]);
   }
+}
+
+/** A step acts on the incident's credential: through the issuer role, or its params or `when` read the credential. */
+function usesCredential(step: RunbookStep): boolean {
+  const onCredential = (path: string) => path === 'credential' || path.startsWith('credential.');
+  return (
+    splitAction(step.action).provider === 'issuer' ||
+    Object.keys(step.when ?? {}).some(onCredential) ||
+    templateReferences(step.params).some(onCredential)
+  );
 }
 
 /** Text from a command, cut to a readable length (history stays bounded); anything not a string is empty. */

@@ -49,6 +49,27 @@ export interface IncidentCancel {
 export const cancelIncidentUpdate = defineUpdate<void, [SignedCommand<IncidentCancel>]>('cancelIncident');
 
 /**
+ * Names the credential of an incident whose secret the inventory could not resolve, as the incident commander chose
+ * it (`tourniquet incident resolve-credential`, or the Slack prompt): the steps on the credential wait for it. The
+ * sender has checked the issuer reference against its provider and expanded the destinations from the inventory;
+ * the workflow checks the seal, the shape, and that its credential is still waiting to be named.
+ */
+export interface CredentialChoice {
+  /** Who chose it, as the signing channel authenticated them: `cli:<user>`, `slack:<id>`. */
+  actor: string;
+  /** The inventory's id of the credential. */
+  credentialId: string;
+  /** `<issuer>:<reference>`, e.g. `postgres:app_user@appdb` (an AWS key narrowed to the leaked key's id). */
+  credential: string;
+  /** Where the replacement goes: the credential's consumers in the inventory. */
+  destinations: { provider: string; target: string; part?: 'accessKeyId' | 'secretAccessKey' }[];
+  reason?: string;
+}
+export const resolveCredentialUpdate = defineUpdate<void, [SignedCommand<CredentialChoice>]>(
+  'resolveCredential',
+);
+
+/**
  * The unsigned signals that notes and refusals were before commands were signed. Only histories recorded before
  * then act on them (`patched('signed-commands')`); a newer incident ignores them.
  */

@@ -11,16 +11,22 @@ import { runbookSha256 } from '../../lib/runbook/canonical';
 import { SEVERITIES, type IncidentStatus, type Runbook } from '../../lib/runbook/types';
 import { formatPath } from '../../lib/runbook/validate';
 import { holdsSecret, scrubSecrets } from '../../lib/scrub';
+import { awsAccessKeyId, credentialId, formatInventoryIssues, loadInventory } from '../../lib/inventory';
+import { PROVIDER_DIRECTORY } from '../../providers';
 import {
   addIncidentNote,
   buildIncidentInput,
   cancelIncident,
   CommandRefusedError,
+  credentialChoiceFor,
+  CredentialChoiceError,
+  credentialChoiceSchema,
   incidentCancelSchema,
   incidentNoteSchema,
   incidentRequestSchema,
   incidentStatus,
   listIncidents,
+  resolveCredential,
   startIncident,
   waitForIncident,
 } from '../../client';
@@ -68,6 +74,11 @@ function printStatus(status: IncidentStatus): void {
         `${request.action} on ${request.target}, params ${request.paramsHash.slice(0, 12)}…, until ${request.expiresAt}` +
         `  -> tourniquet approve ${status.incidentId} ${request.stepId} --key <your key>`,
     ),
+    ...(status.flags.includes('credential-unresolved')
+      ? [
+          `  credential unresolved: the steps on it wait  -> tourniquet incident resolve-credential ${status.incidentId} <credential-id>`,
+        ]
+      : []),
     ...(status.flags.length > 0 ? [`  flags: ${status.flags.join(', ')}`] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -239,6 +250,116 @@ export function registerIncidentCommands(program: Command): void {
         process.stdout.write(`Cancelled ${id}: steps already done stay done\n`);
       });
     });
+
+  registerResolveCredential(incident);
+}
+
+/** `tourniquet incident resolve-credential`: the incident, the inventory credential, and optionally why and which key. */
+const resolveCredentialSchema = z
+  .object({
+    incidentId: incidentNoteSchema.shape.incidentId,
+    credentialId,
+    reason: incidentCancelSchema.shape.reason,
+    awsAccessKeyId: awsAccessKeyId.optional(),
+    author: incidentNoteSchema.shape.author,
+  })
+  .strict();
+
+/**
+ * Names the credential of an incident whose secret the inventory could not resolve, from this machine's inventory:
+ * the issuer (narrowed to the leaked AWS key when given) and the consumers, signed with the gateway key as the
+ * local user, as `incident note` is. Everything is checked before anything connects.
+ */
+function registerResolveCredential(incident: Command): void {
+  incident
+    .command('resolve-credential <incidentId> <credentialId>')
+    .description(
+      'name the inventory credential of an incident whose secret matched none: the steps on the credential, which wait for it, run',
+    )
+    .option('--reason <text>', 'why this credential, for the timeline and the report')
+    .option(
+      '--aws-access-key-id <id>',
+      'the leaked access key id, when the credential is an AWS IAM user: the steps act on that key only',
+    )
+    .action(
+      async (
+        incidentId: string,
+        credential: string,
+        options: { reason?: string; awsAccessKeyId?: string },
+      ) => {
+        const request = resolveCredentialSchema.safeParse({
+          incidentId,
+          credentialId: credential,
+          reason: options.reason,
+          awsAccessKeyId: options.awsAccessKeyId,
+          author: userInfo().username,
+        });
+        if (!request.success) {
+          const issue = request.error.issues[0];
+          const field = {
+            incidentId: '<incident-id>',
+            credentialId: '<credential-id>',
+            reason: '--reason',
+            awsAccessKeyId: '--aws-access-key-id',
+            author: 'your user name',
+          }[String(issue.path[0])];
+          throw new CliError(`${field ?? formatPath(issue.path)}: ${issue.message}`, 2);
+        }
+        const { incidentId: id, credentialId: chosen, reason, author } = request.data;
+        const inventory = loadInventory(undefined, { providers: PROVIDER_DIRECTORY });
+        if (!inventory.ok) {
+          throw new CliError(`credential inventory: ${formatInventoryIssues(inventory).join('; ')}`);
+        }
+        const entry = inventory.inventory.byId.get(chosen);
+        if (!entry) {
+          const known = inventory.inventory.credentials.map((candidate) => candidate.id);
+          throw new CliError(
+            `<credential-id>: "${chosen}" is not in the inventory ${inventory.file}; ` +
+              (known.length > 0
+                ? `known credentials: ${known.join(', ')}`
+                : 'it lists no credential (set TOURNIQUET_INVENTORY)'),
+            2,
+          );
+        }
+        let choice: ReturnType<typeof credentialChoiceFor>;
+        try {
+          choice = credentialChoiceFor(entry, { awsAccessKeyId: request.data.awsAccessKeyId });
+        } catch (error) {
+          if (!(error instanceof CredentialChoiceError)) throw error;
+          throw new CliError(error.message.replace(/^awsAccessKeyId:/, '--aws-access-key-id:'), 2);
+        }
+        // The entry must parse for its role (the workflow can only check its shape): said before connecting.
+        const checked = credentialChoiceSchema.safeParse({ actor: `cli:${author}`, ...choice });
+        if (!checked.success) {
+          const issue = checked.error.issues[0];
+          throw new CliError(
+            `<credential-id>: ${chosen} in ${inventory.file}: ${formatPath(issue.path)}: ${issue.message}`,
+            2,
+          );
+        }
+        await withClient(async (client, config) => {
+          const scrubbed = reason ? scrubSecrets(reason, fingerprintKeyOf(config)) : undefined;
+          if (scrubbed && scrubbed.findings.length > 0) {
+            process.stderr.write(
+              `Redacted what looked like a secret (${scrubbed.findings.map((finding) => finding.kind).join(', ')}): the reason never holds it.\n`,
+            );
+          }
+          const sent = {
+            actor: `cli:${author}`,
+            ...choice,
+            ...(scrubbed ? { reason: String(scrubbed.redacted) } : {}),
+          };
+          await resolveCredential(client, id, sent, gatewaySigningKey(config)).catch(commandFailed(id));
+          const targets = choice.destinations.map(
+            (destination) => `${destination.provider}:${destination.target}`,
+          );
+          process.stdout.write(
+            `Named the credential of ${id}: ${chosen} (${choice.credential}), ` +
+              `${targets.length > 0 ? `replacement to ${targets.join(', ')}` : 'no destination'}; the steps on it run now\n`,
+          );
+        });
+      },
+    );
 }
 
 /** A command the incident refused already names it; any other failure is said about the incident. */

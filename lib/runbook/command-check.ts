@@ -8,6 +8,12 @@ import { canonicalJson, sha256Hex } from './canonical';
  */
 export type IncidentCommandKind = 'note' | 'refusal' | 'cancel';
 
+/**
+ * Every kind a seal names: the commands above, and `resolve-credential`, which names the credential of an incident
+ * whose secret the inventory could not resolve (the steps on the credential wait for it).
+ */
+export type CommandKind = IncidentCommandKind | 'resolve-credential';
+
 /** The signer's seal on one command: a one-time nonce, an expiry, and the ed25519 signature over both and the body. */
 export interface CommandSeal {
   nonce: string;
@@ -28,7 +34,7 @@ const CLOCK_SKEW_MS = 60_000;
 
 export function commandMessage(
   incidentId: string,
-  kind: IncidentCommandKind,
+  kind: CommandKind,
   body: unknown,
   seal: Pick<CommandSeal, 'nonce' | 'expiresAt'>,
 ): string {
@@ -48,7 +54,7 @@ export function commandMessage(
  */
 export function commandRefusal(
   incidentId: string,
-  kind: IncidentCommandKind,
+  kind: CommandKind,
   command: unknown,
   trust: { gatewayKeys: readonly string[]; now: number; usedNonces: { has(nonce: string): boolean } },
 ): string | undefined {

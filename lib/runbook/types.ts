@@ -172,10 +172,13 @@ export interface IncidentContext {
     ref: string;
     /** `part`: which half of a two-part credential goes there (an AWS key's id or its secret). */
     destinations: { provider: string; target: string; part?: 'accessKeyId' | 'secretAccessKey' }[];
-    /** How the inventory resolved it (absent: named by the starter, or an incident from before the inventory). */
+    /**
+     * How the inventory resolved it (absent: named by the starter, or an incident from before the inventory).
+     * `operator`: it was unresolved at start and someone named it while the incident ran (`resolveCredential`).
+     */
     resolution?: {
       credentialId?: string;
-      by: 'fingerprint' | 'identifier' | 'location' | 'unresolved';
+      by: 'fingerprint' | 'identifier' | 'location' | 'unresolved' | 'operator';
       reason: string;
     };
   };
@@ -358,7 +361,11 @@ export type TimelineEventType =
   | 'escalated'
   | 'break-glass'
   /** Something the responders learned (`tourniquet incident note`, an exercise inject). */
-  | 'note';
+  | 'note'
+  /** The secret resolved to no inventory credential: the incident commander is asked which one it is. */
+  | 'credential-requested'
+  /** Someone named the incident's credential (a signed `resolveCredential`): the steps on it go on. */
+  | 'credential-named';
 
 export interface TimelineEvent {
   at: string;

@@ -1,6 +1,7 @@
 import type { App } from '@slack/bolt';
 import * as approveButton from './approve-button';
 import * as containShortcut from './contain-shortcut';
+import * as credentialSelect from './credential-select';
 import * as denyButton from './deny-button';
 import * as denyModal from './deny-modal';
 import * as intakeModal from './intake-modal';
@@ -19,6 +20,7 @@ const LISTENERS: readonly SlackListener[] = [
   containShortcut,
   intakeModal,
   kickoffConfirm,
+  credentialSelect,
 ];
 
 export function registerListeners(app: App, deps: ListenerDeps): void {

@@ -4,6 +4,8 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { slackId, type Decoded } from '../binding';
+import type { InventoryResult } from '../../lib/inventory';
+import type { CommanderPolicy } from '../credential-choice';
 import type { KickoffPolicy } from '../kickoff';
 
 /** What every Bolt listener is handed by `mountSlack`: the services it calls and the settings it reads. */
@@ -22,6 +24,10 @@ export interface ListenerDeps {
   gatewayKey: KeyObject;
   /** Who may start containment at once; anyone else's report waits for one of them to confirm it. */
   kickoff: KickoffPolicy;
+  /** Who may name the credential of an incident whose secret the inventory could not resolve. */
+  commanders: CommanderPolicy;
+  /** The gateway's credential inventory, read on each choice: a named credential comes from it, never the click. */
+  inventory: () => InventoryResult;
   /** What the intake modal's submission starts, and where its answer says the incident lives. */
   intake: {
     taskQueue: string;

@@ -4,11 +4,13 @@ import type { Client } from '@temporalio/client';
 import {
   buildIncidentInput,
   cancelIncident,
+  resolveCredential,
   sendNote,
   incidentRequestSchema,
   incidentStatus,
   signStart,
   startIncident,
+  type CredentialChoice,
   type IncidentNote,
   type IncidentRequest,
 } from '../../client';
@@ -47,6 +49,14 @@ export function cancelForTest(client: Client, incidentId: string, reason = 'test
 /** A signed note, as the CLI or an exercise inject sends it. */
 export function noteForTest(client: Client, incidentId: string, note: IncidentNote): Promise<void> {
   return sendNote(client, incidentId, note, TEST_GATEWAY_KEY.privateKey);
+}
+/** A signed credential choice, as `tourniquet incident resolve-credential` sends it. */
+export function resolveCredentialForTest(
+  client: Client,
+  incidentId: string,
+  choice: CredentialChoice,
+): Promise<void> {
+  return resolveCredential(client, incidentId, choice, TEST_GATEWAY_KEY.privateKey);
 }
 export const TASK_QUEUE = 'tourniquet-test';
 
