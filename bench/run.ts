@@ -3,13 +3,15 @@
  * Each figure is measured side by side with its baseline in the same run, and the run prints one table.
  *
  *   npx tsx bench/run.ts                                   # everything (about 5–10 minutes on 2 cores)
- *   npx tsx bench/run.ts --only latency,exercise           # a subset: latency, ingest, concurrency, fanout, exercise
+ *   npx tsx bench/run.ts --only latency,exercise           # a subset: latency, ingest, concurrency, fanout, exercise, aws
  *   npx tsx bench/run.ts --incidents 200 --concurrent 100 --calls 500 --json bench-results.json
  *
- * Everything listens on 127.0.0.1 only; every loop is bounded by its counts.
+ * Everything listens on 127.0.0.1 only; every loop is bounded by its counts. `aws` also starts a moto server
+ * (installed on first use, see docs/aws-iam.md).
  */
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import { benchAws, type AwsResult } from './aws';
 import { benchConcurrency, type ConcurrencyResult } from './concurrency';
 import { benchExercise, benchExerciseCli, type ExerciseCliResult, type ExerciseResult } from './exercise';
 import { benchFanOut, type FanOutResult } from './fanout';
@@ -18,7 +20,7 @@ import { benchLatency, type LatencyResult } from './latency';
 import { describeMachine, LoadSampler, loadAverage } from './lib/machine';
 import { markdownTable, mib, ms, seconds } from './lib/stats';
 
-const BENCHMARKS = ['latency', 'ingest', 'concurrency', 'fanout', 'exercise'] as const;
+const BENCHMARKS = ['latency', 'ingest', 'concurrency', 'fanout', 'exercise', 'aws'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 const argsSchema = z.object({
@@ -40,6 +42,8 @@ const argsSchema = z.object({
   concurrent: z.coerce.number().int().min(1).max(1_000).default(100),
   calls: z.coerce.number().int().min(20).max(5_000).default(500),
   latency: z.coerce.number().int().min(1).max(5_000).default(50),
+  /** Leaked AWS key pairs alerted one at a time (each its own IAM user on moto), after `warmup` more. */
+  keys: z.coerce.number().int().min(5).max(1_000).default(100),
   limit: z.coerce.number().int().min(1).max(500).default(20),
   scenario: z.string().default('runbooks/exercises/tj-actions-changed-files.yaml'),
   json: z.string().optional(),
@@ -72,13 +76,14 @@ interface Results {
   fanout?: FanOutResult;
   exercise?: ExerciseResult;
   exerciseCli?: ExerciseCliResult;
+  aws?: AwsResult;
 }
 
 const verdict = (met: boolean) => (met ? 'met' : '**missed**');
 
 function tableRows(results: Results): string[][] {
   const rows: string[][] = [];
-  const { latency, ingest, concurrency, fanout, exercise, exerciseCli } = results;
+  const { latency, ingest, concurrency, fanout, exercise, exerciseCli, aws } = results;
   if (latency) {
     const { temporal, direct, startReturned } = latency;
     rows.push([
@@ -174,6 +179,23 @@ function tableRows(results: Results): string[][] {
       verdict(exercise.wallMs <= 30_000 && exercise.state === 'completed'),
     ]);
   }
+  if (aws) {
+    const { temporal, direct, acked, activity } = aws;
+    rows.push([
+      `6. alert → AWS key deactivated on moto, p50 (n=${temporal.n})`,
+      ms(temporal.p50),
+      `direct SDK UpdateAccessKey ${ms(direct.p50)}; overhead ${ms(temporal.p50 - direct.p50)}; gateway answered 202 at ${ms(acked.p50)}; deactivation step's own calls ${ms(activity.p50)}`,
+      '—',
+      '—',
+    ]);
+    rows.push([
+      `6. alert → AWS key deactivated on moto, p99 (n=${temporal.n})`,
+      ms(temporal.p99),
+      `direct SDK UpdateAccessKey ${ms(direct.p99)}; overhead ${ms(temporal.p99 - direct.p99)}; max ${ms(temporal.max)}`,
+      '—',
+      '—',
+    ]);
+  }
   return rows;
 }
 
@@ -205,6 +227,7 @@ async function main(): Promise<void> {
   );
   results.exerciseCli = await run('exercise', () => benchExerciseCli(args.scenario));
   results.exercise = await run('exercise', () => benchExercise());
+  results.aws = await run('aws', () => benchAws({ alerts: args.keys, warmup: args.warmup }));
   const loadDuringRun = load.stop();
 
   const table = markdownTable(

@@ -94,4 +94,3 @@ export function registerUpCommands(program: Command): void {
       process.stdout.write(`${findTemporalCli({ progress: (line) => process.stderr.write(`${line}\n`) })}\n`);
     });
 }
-

@@ -1,10 +1,7 @@
 import { TRANSIENT_NETWORK_CODES } from '../network-errors';
 import { ProviderError } from '../types';
 
-const transientNetworkCodes = new Set([
-  ...TRANSIENT_NETWORK_CODES,
-  'UND_ERR_SOCKET',
-]);
+const transientNetworkCodes = new Set([...TRANSIENT_NETWORK_CODES, 'UND_ERR_SOCKET']);
 
 /** AWS error codes that heal by themselves: throttling, AWS-side failures, concurrent changes. */
 const transientAwsCodes = new Set([

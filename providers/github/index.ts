@@ -22,7 +22,8 @@ export const github = defineProviderPlugin<GitHubProviderOptions>({
     'GITHUB_APP_PRIVATE_KEY_FILE',
   ],
   examples: { connector: 'github:acme/app/deploy.yml', destination: 'github:acme/app:DEPLOY_TOKEN' },
-  enabledBy: 'GITHUB_APP_ID with GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY(_FILE), or GITHUB_TOKEN',
+  enabledBy:
+    'GITHUB_APP_ID with GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY(_FILE), or GITHUB_TOKEN',
   fromEnv: gitHubOptionsFromEnv,
   // Octokit loads only in a worker that has GitHub configured, not in the CLI.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
