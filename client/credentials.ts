@@ -13,7 +13,7 @@ import { PROVIDER_DIRECTORY } from '../providers';
 export interface CredentialResolutionNote {
   /** The inventory id, when one was found. */
   credentialId?: string;
-  by: 'fingerprint' | 'identifier' | 'location' | 'unresolved';
+  by: 'fingerprint' | 'identifier' | 'location' | 'alert' | 'unresolved';
   /** A timeline sentence: key ids by prefix and last four, fingerprints shortened, never a secret. */
   reason: string;
 }

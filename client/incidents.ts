@@ -91,7 +91,7 @@ export const incidentRequestSchema = z
     credentialResolution: z
       .strictObject({
         credentialId: z.string().min(1).max(128).optional(),
-        by: z.enum(['fingerprint', 'identifier', 'location', 'unresolved']),
+        by: z.enum(['fingerprint', 'identifier', 'location', 'alert', 'unresolved']),
         reason: z.string().min(1).max(1_000),
       })
       .optional(),

@@ -11,7 +11,7 @@ import {
   type AttachOutcome,
 } from '../client';
 import type { AlertBatch, AlertRef, IncidentInput, Runbook } from '../lib/runbook/types';
-import type { CredentialResolver } from '../client/credentials';
+import type { CredentialResolver, ResolvedIncidentCredential } from '../client/credentials';
 import { PROVIDER_DIRECTORY } from '../providers';
 import { AlertBatcher, DEFAULT_BATCHER_OPTIONS } from './alert-batcher';
 import type { GatewayMetrics } from './metrics';
@@ -78,16 +78,42 @@ function hintText(alert: NormalizedAlert): string {
   return `${alert.hint.kind}${last4} (${alert.hint.length} chars)`.slice(0, 200);
 }
 
-/** The incident request a raised alert stands for. The alert has been scrubbed: nothing here is a secret. */
-export function incidentRequestFor(
+/**
+ * The incident's credential: the inventory's, else an issuer that revokes the value the alert itself holds (a GitHub
+ * secret-scanning alert about a GitHub or Slack token), else unresolved.
+ */
+export function credentialFor(
   alert: NormalizedAlert,
   credentials?: CredentialResolver,
-): z.ZodSafeParseResult<ParsedIncidentRequest> {
+): ResolvedIncidentCredential | undefined {
   const found = credentials?.resolve({
     fingerprint: alert.fingerprint,
     identifiers: alert.identifiers,
     locations: alert.locations,
   });
+  if (found && found.resolution.by !== 'unresolved') return found;
+  const ref = PROVIDER_DIRECTORY.credentialRefForAlert(alert);
+  if (ref === undefined) return found;
+  return {
+    credential: ref,
+    destinations: [],
+    resolution: {
+      by: 'alert',
+      reason:
+        `the ${alert.source} alert ${alert.alertId} holds the leaked ${alert.secretKind}: its issuer revokes it by the value read back from the alert`.slice(
+          0,
+          1_000,
+        ),
+    },
+  };
+}
+
+/** The incident request a raised alert stands for. The alert has been scrubbed: nothing here is a secret. */
+export function incidentRequestFor(
+  alert: NormalizedAlert,
+  credentials?: CredentialResolver,
+): z.ZodSafeParseResult<ParsedIncidentRequest> {
+  const found = credentialFor(alert, credentials);
   return incidentRequestSchema.safeParse({
     secretKind: alert.secretKind.slice(0, 64),
     connector: connectorFor(alert),

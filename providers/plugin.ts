@@ -17,6 +17,14 @@ export interface ParsedRef {
   repository?: string;
 }
 
+/** What an alert is, as an issuer that reads leaked values back from the alert needs it. */
+export interface AlertFacts {
+  source: string;
+  /** The source's own id: `owner/repo#42` for a GitHub secret-scanning alert. */
+  alertId: string;
+  secretKind: string;
+}
+
 /** Where an alert says the secret was seen; a connector that can act there turns it into its reference. */
 export interface LeakLocation {
   repository?: string;
@@ -56,6 +64,11 @@ export interface ProviderDefinition<Options = unknown> {
   /** The connector reference for where an alert saw the secret, when this system runs there. */
   connectorRefFor?(location: LeakLocation): string | undefined;
   /**
+   * The issuer reference (with `name:`) for a leak an alert itself holds, when this issuer revokes that kind by the
+   * value it reads back from the alert (a GitHub secret-scanning alert about a GitHub token).
+   */
+  credentialRefForAlert?(alert: AlertFacts): string | undefined;
+  /**
    * An issuer reference (without `name:`) narrowed to the key an alert named, for an issuer that holds several per
    * identity (an AWS user's two access keys); undefined keeps the reference as it is.
    */
@@ -90,6 +103,8 @@ export interface ProviderDirectory {
   parseRef(role: ProviderRole, value: string): ProviderRef;
   /** The first connector reference a configured list member makes of a leak location. */
   connectorRefFor(location: LeakLocation): string | undefined;
+  /** The first issuer reference a list member makes of an alert that holds the leaked value itself. */
+  credentialRefForAlert(alert: AlertFacts): string | undefined;
   /** The real providers of every system whose settings are present; the rest are simulated by the registry. */
   createConfigured(env: Env): Promise<Provider[]>;
 }
@@ -151,6 +166,14 @@ export function providerDirectory(
       for (const definition of definitions) {
         if (!definition.roles.includes('connector')) continue;
         const ref = definition.connectorRefFor?.(location);
+        if (ref !== undefined) return ref;
+      }
+      return undefined;
+    },
+    credentialRefForAlert(alert) {
+      for (const definition of definitions) {
+        if (!definition.roles.includes('issuer')) continue;
+        const ref = definition.credentialRefForAlert?.(alert);
         if (ref !== undefined) return ref;
       }
       return undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { buildIncidentInput } from '../client';
 import { CredentialResolver } from '../client/credentials';
 import { incidentRequestFor } from '../gateway/ingest';
-import { normalizeSiemAlert } from '../gateway/siem';
+import { normalizeSiemAlert, type NormalizedAlert } from '../gateway/siem';
 import { fingerprintSecret } from '../lib/fingerprint';
 import { buildInventory, recordRotatedFingerprint, validateInventory } from '../lib/inventory';
 import type { Runbook } from '../lib/runbook/types';
@@ -154,5 +154,58 @@ test('a rotated value that leaks later maps back to its credential, without rest
     credential: 'postgres:ledger_app@ledgerdb',
     destinations: [{ provider: 'file', target: 'ledger-db-password' }],
     credentialResolution: { credentialId: 'ledger-db', by: 'fingerprint' },
+  });
+});
+
+describe('an alert that holds the leaked value itself names its issuer when the inventory does not', () => {
+  const gitHubAlert = (secretType: string, repository = 'acme/payments', number = 42): NormalizedAlert => ({
+    source: 'github',
+    alertId: `${repository}#${number}`,
+    detector: 'github-secret-scanning',
+    secretKind: secretType,
+    locations: [{ url: `https://github.com/${repository}/security/secret-scanning/${number}`, repository }],
+    severity: 'critical',
+    observedAt: '2026-12-06T23:00:00.000Z',
+    fingerprint: 'a'.repeat(64),
+    hint: null,
+    correlation: [],
+  });
+
+  test.each([
+    ['github_personal_access_token', 'github-token:secret-scanning/acme/payments/42'],
+    ['github_oauth_access_token', 'github-token:secret-scanning/acme/payments/42'],
+    ['slack_api_token', 'slack-token:secret-scanning/acme/payments/42'],
+  ])('a GitHub secret-scanning alert about a %s', (secretType, credential) => {
+    const request = requestOf(gitHubAlert(secretType));
+    expect(request.credential).toBe(credential);
+    expect(request.credentialResolution).toMatchObject({ by: 'alert' });
+    expect(request.destinations).toEqual([]);
+  });
+
+  test.each<[string, NormalizedAlert]>([
+    ['a secret no issuer revokes by value', gitHubAlert('aws_secret_access_key')],
+    ['a Slack webhook, which is not a token', gitHubAlert('slack_incoming_webhook_url')],
+    [
+      'an alert id that is not <owner>/<repo>#<n>',
+      { ...gitHubAlert('github_personal_access_token'), alertId: 'acme/../etc#1' },
+    ],
+    [
+      'another source claiming a GitHub alert id',
+      { ...gitHubAlert('github_personal_access_token'), source: 'generic' },
+    ],
+  ])('%s stays unresolved', (_name, alert) => {
+    const request = requestOf(alert);
+    expect(request.credential).toBeUndefined();
+  });
+
+  test('the inventory wins over the alert', () => {
+    const request = requestOf({
+      ...gitHubAlert('github_personal_access_token', 'acme/ledger'),
+      locations: [{ url: 'https://github.com/acme/ledger', repository: 'acme/ledger' }],
+    });
+    expect(request).toMatchObject({
+      credential: 'postgres:ledger_app@ledgerdb',
+      credentialResolution: { by: 'location' },
+    });
   });
 });

@@ -178,7 +178,8 @@ export interface IncidentContext {
      */
     resolution?: {
       credentialId?: string;
-      by: 'fingerprint' | 'identifier' | 'location' | 'unresolved' | 'operator';
+      /** `alert`: no inventory entry, but the alert itself holds the value its issuer revokes (secret scanning). */
+      by: 'fingerprint' | 'identifier' | 'location' | 'alert' | 'unresolved' | 'operator';
       reason: string;
     };
   };

@@ -1,7 +1,7 @@
 import { defineProviderPlugin } from '../plugin';
 import { gitHubTokenCatalog } from './catalog';
 import { GITHUB_TOKEN_SETTINGS, gitHubTokenOptionsFromEnv, type GitHubTokenProviderOptions } from './options';
-import { parseGitHubTokenRef } from './refs';
+import { parseGitHubTokenRef, secretScanningRefOf } from './refs';
 
 /**
  * Leaked GitHub tokens as an issuer (`github-token:secret-scanning/<owner>/<repo>/<alert-number>`): the value is
@@ -25,5 +25,11 @@ export const githubToken = defineProviderPlugin<GitHubTokenProviderOptions>({
     (require('./provider') as typeof import('./provider')).createGitHubTokenProvider(options),
   parseRef(ref) {
     return { repository: parseGitHubTokenRef(ref).repository };
+  },
+  // GitHub's secret types for its own tokens: github_personal_access_token, github_oauth_access_token, …
+  credentialRefForAlert(alert) {
+    if (!/^github_[a-z_]*token$/.test(alert.secretKind)) return undefined;
+    const ref = secretScanningRefOf(alert);
+    return ref && `github-token:${ref}`;
   },
 });

@@ -75,3 +75,20 @@ export function parseGitHubTokenRef(ref: string): GitHubTokenRef {
 export function describeRef(target: GitHubTokenRef): string {
   return `secret scanning alert ${target.alertNumber} in ${target.repository}`;
 }
+
+/**
+ * The `secret-scanning/<owner>/<repo>/<n>` reference of a GitHub secret-scanning alert as the gateway knows it (source
+ * `github`, id `<owner>/<repo>#<n>`), checked like any reference; undefined for any other alert.
+ */
+export function secretScanningRefOf(alert: { source: string; alertId: string }): string | undefined {
+  if (alert.source !== 'github') return undefined;
+  const match = /^([^/#\s]+)\/([^/#\s]+)#(\d+)$/.exec(alert.alertId);
+  if (!match) return undefined;
+  const ref = `secret-scanning/${match[1]}/${match[2]}/${match[3]}`;
+  try {
+    parseGitHubTokenRef(ref);
+    return ref;
+  } catch {
+    return undefined;
+  }
+}

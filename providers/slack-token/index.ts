@@ -1,6 +1,7 @@
 import { defineProviderPlugin } from '../plugin';
 import { slackTokenCatalog } from './catalog';
 import { SLACK_TOKEN_SETTINGS, slackTokenOptionsFromEnv, type SlackTokenProviderOptions } from './options';
+import { secretScanningRefOf } from '../github-token/refs';
 import { parseSlackTokenRef } from './refs';
 
 /**
@@ -24,5 +25,11 @@ export const slackToken = defineProviderPlugin<SlackTokenProviderOptions>({
     (require('./provider') as typeof import('./provider')).createSlackTokenProvider(options),
   parseRef(ref) {
     return { repository: parseSlackTokenRef(ref).repository };
+  },
+  // GitHub's secret type for Slack bot, user and app tokens; webhooks (slack_incoming_webhook_url) are not tokens.
+  credentialRefForAlert(alert) {
+    if (alert.secretKind !== 'slack_api_token') return undefined;
+    const ref = secretScanningRefOf(alert);
+    return ref && `slack-token:${ref}`;
   },
 });
