@@ -101,3 +101,31 @@ function issuerRefFor(issuer: string, keyId: string | undefined): string {
     : undefined;
   return narrowed === undefined ? issuer : `${issuer.slice(0, colon + 1)}${narrowed}`;
 }
+
+/**
+ * A start from a person (CLI, Slack modal) that named no credential: the inventory's, found by the secret's fingerprint
+ * or where the connector runs. A named credential is kept as given. Unlike an alert's, an unresolved one is left as it
+ * was (the person is there: `--credential` or the modal's field names it), not made to wait.
+ */
+export function withInventoryCredential<
+  R extends { credential?: string; connector: string; secretFingerprint?: string; exercise?: boolean },
+>(request: R, resolver: CredentialResolver | undefined): R {
+  if (request.credential || request.exercise || !resolver) return request;
+  let repository: string | undefined;
+  try {
+    repository = PROVIDER_DIRECTORY.parseRef('connector', request.connector).repository;
+  } catch {
+    repository = undefined;
+  }
+  const found = resolver.resolve({
+    ...(request.secretFingerprint ? { fingerprint: request.secretFingerprint } : {}),
+    ...(repository ? { locations: [{ repository }] } : {}),
+  });
+  if (found.resolution.by === 'unresolved') return request;
+  return {
+    ...request,
+    ...(found.credential ? { credential: found.credential } : {}),
+    ...(found.destinations.length > 0 ? { destinations: found.destinations } : {}),
+    credentialResolution: found.resolution,
+  };
+}

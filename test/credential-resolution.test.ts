@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildIncidentInput } from '../client';
-import { CredentialResolver } from '../client/credentials';
+import { CredentialResolver, withInventoryCredential } from '../client/credentials';
 import { incidentRequestFor } from '../gateway/ingest';
 import { normalizeSiemAlert, type NormalizedAlert } from '../gateway/siem';
 import { fingerprintSecret } from '../lib/fingerprint';
@@ -207,5 +207,30 @@ describe('an alert that holds the leaked value itself names its issuer when the 
       credential: 'postgres:ledger_app@ledgerdb',
       credentialResolution: { by: 'location' },
     });
+  });
+});
+
+describe('a start from a person (CLI, Slack) that names no credential', () => {
+  const resolver = () => new CredentialResolver(inventory, dataDir);
+  const base = { connector: 'github:acme/app/.github/workflows/deploy.yml', secretKind: 'aws_access_key_id' };
+
+  test('takes the inventory credential read where the connector runs', () => {
+    expect(withInventoryCredential(base, resolver())).toMatchObject({
+      credential: 'aws-iam:123456789012/ci-deployer',
+      destinations: [
+        expect.objectContaining({ part: 'accessKeyId' }),
+        expect.objectContaining({ part: 'secretAccessKey' }),
+      ],
+      credentialResolution: { credentialId: 'aws-ci-deployer', by: 'location' },
+    });
+  });
+
+  test('keeps a credential the person named, an exercise, and a leak the inventory cannot place', () => {
+    const named = { ...base, credential: 'postgres:other@db' };
+    expect(withInventoryCredential(named, resolver())).toBe(named);
+    const exercise = { ...base, exercise: true };
+    expect(withInventoryCredential(exercise, resolver())).toBe(exercise);
+    const shared = { ...base, connector: 'github:acme/shared/.github/workflows/x.yml' };
+    expect(withInventoryCredential(shared, resolver())).toBe(shared);
   });
 });

@@ -30,6 +30,7 @@ import {
   startIncident,
   waitForIncident,
 } from '../../client';
+import { CredentialResolver, withInventoryCredential } from '../../client/credentials';
 import { CliError } from '../errors';
 import { withClient } from '../temporal';
 
@@ -146,7 +147,13 @@ export function registerIncidentCommands(program: Command): void {
 
       await withClient(async (client, config) => {
         const key = fingerprintKeyOf(config);
-        const input = buildIncidentInput(found.runbook, request.data, key);
+        const inventory = loadInventory(undefined, { providers: PROVIDER_DIRECTORY });
+        if (!inventory.ok) throw new CliError(formatInventoryIssues(inventory).join('\n'), 2);
+        const withCredential = withInventoryCredential(
+          request.data,
+          new CredentialResolver(inventory.inventory, config.dataDir),
+        );
+        const input = buildIncidentInput(found.runbook, withCredential, key);
         // Without --key, the local channel: whoever runs the CLI with this data dir speaks through the gateway's key.
         const started = await startIncident(
           client,

@@ -1,5 +1,6 @@
 import type { App } from '@slack/bolt';
 import { buildIncidentInput, startIncident } from '../../client';
+import { CredentialResolver, withInventoryCredential } from '../../client/credentials';
 import { findRunbook, formatIssues } from '../../runbooks';
 import { SECRET_LEAK_VIEW } from '../binding';
 import { decodeIntakeMetadata, FIELD_BLOCKS, parseIntake } from '../intake';
@@ -51,7 +52,12 @@ export function register(app: App, deps: ListenerDeps): void {
       await askAnOwner(deps, user, metadata.channel, pending);
       return;
     }
-    const input = buildIncidentInput(found.runbook, intake.request, deps.fingerprintKey);
+    const inventory = deps.inventory();
+    const request = withInventoryCredential(
+      intake.request,
+      inventory.ok ? new CredentialResolver(inventory.inventory) : undefined,
+    );
+    const input = buildIncidentInput(found.runbook, request, deps.fingerprintKey);
     const started = await startIncident(deps.temporal, deps.intake.taskQueue, input, deps.gatewayKey);
     await ack();
     deps.logger.info(
