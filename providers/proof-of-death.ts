@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ProviderError } from './types';
 
 /** How verifyRevoked proves a leaked credential dead: `refusals` refusals in a row spanning `windowMs`, within `deadlineMs`. */
@@ -5,6 +6,59 @@ export interface ProofSettings {
   refusals: number;
   windowMs: number;
   deadlineMs: number;
+}
+
+const count = z.coerce.number().int().min(1).max(100);
+const ms = z.coerce.number().int().min(0).max(3_600_000);
+
+export interface ProofFromEnv {
+  /** Which of the proof variables are set, in the order they are listed. */
+  set: string[];
+  /** The settings, defaults filled in; throws when the deadline does not exceed the window. */
+  settings(): ProofSettings;
+}
+
+/**
+ * `TOURNIQUET_<name>_PROOF_REFUSALS`, `_WINDOW_MS` and `_DEADLINE_MS`. A value that is not a number in range throws
+ * at once; the deadline is checked only by `settings()`, so that an issuer that is off can first say that a setting
+ * of it is stray. Errors name the variable, never a value. An empty variable counts as unset (compose passes
+ * `${VAR:-}` through as "").
+ */
+export function proofFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  defaults: ProofSettings,
+): ProofFromEnv {
+  const refusals = `TOURNIQUET_${name}_PROOF_REFUSALS`;
+  const window = `TOURNIQUET_${name}_PROOF_WINDOW_MS`;
+  const deadline = `TOURNIQUET_${name}_PROOF_DEADLINE_MS`;
+  const set = [refusals, window, deadline].filter(
+    (variable) => env[variable] !== undefined && env[variable] !== '',
+  );
+  const parsed = z
+    .object({ [refusals]: count.optional(), [window]: ms.optional(), [deadline]: ms.min(1).optional() })
+    .safeParse(Object.fromEntries(set.map((variable) => [variable, env[variable]])));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${issue?.path.join('.') || 'environment'}: ${issue?.message ?? 'invalid'}`);
+  }
+  const values = parsed.data;
+  return {
+    set,
+    settings() {
+      const proof: ProofSettings = {
+        refusals: values[refusals] ?? defaults.refusals,
+        windowMs: values[window] ?? defaults.windowMs,
+        deadlineMs: values[deadline] ?? defaults.deadlineMs,
+      };
+      if (proof.deadlineMs <= proof.windowMs) {
+        throw new Error(
+          `${deadline}: must exceed ${window} (${proof.windowMs}), or no proof can ever complete`,
+        );
+      }
+      return proof;
+    },
+  };
 }
 
 /**

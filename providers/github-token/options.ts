@@ -1,6 +1,5 @@
-import type { ProofSettings } from '../proof-of-death';
-import { z } from 'zod';
 import { gitHubOptionsFromEnv, type GitHubAuthOptions, type GitHubProviderOptions } from '../github/options';
+import { proofFromEnv, type ProofSettings } from '../proof-of-death';
 
 /**
  * The settings, in the order the README lists them. The GitHub App ones are the `github` provider's own: the same
@@ -34,13 +33,17 @@ export interface GitHubTokenProviderOptions {
   proof: TokenProofSettings;
 }
 
-const count = z.coerce.number().int().min(1).max(100);
-const ms = z.coerce.number().int().min(0).max(3_600_000);
-const envSchema = z.object({
-  TOURNIQUET_GITHUB_TOKEN_PROOF_REFUSALS: count.optional(),
-  TOURNIQUET_GITHUB_TOKEN_PROOF_WINDOW_MS: ms.optional(),
-  TOURNIQUET_GITHUB_TOKEN_PROOF_DEADLINE_MS: ms.min(1).optional(),
-});
+/**
+ * The `github` provider's options when they authenticate as a GitHub App, the only way to read a secret scanning
+ * alert's secret; undefined otherwise.
+ */
+export function gitHubAppOptionsFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): GitHubTokenProviderOptions['github'] | undefined {
+  const github = gitHubOptionsFromEnv(env);
+  if (!github || !('appId' in github.auth)) return undefined;
+  return { ...github, auth: github.auth };
+}
 
 /**
  * Options for the github-token issuer, or undefined when no GitHub App is configured. Reads settings only: nothing
@@ -49,20 +52,10 @@ const envSchema = z.object({
 export function gitHubTokenOptionsFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): GitHubTokenProviderOptions | undefined {
-  // An empty variable counts as unset (compose passes `${VAR:-}` through as "").
-  const own = Object.fromEntries(
-    Object.keys(envSchema.shape)
-      .filter((name) => env[name] !== undefined && env[name] !== '')
-      .map((name) => [name, env[name]]),
-  );
-  const parsed = envSchema.safeParse(own);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`${issue?.path.join('.') || 'environment'}: ${issue?.message ?? 'invalid'}`);
-  }
-  const github = gitHubOptionsFromEnv(env);
-  if (!github || !('appId' in github.auth)) {
-    const stray = Object.keys(own)[0];
+  const proof = proofFromEnv(env, 'GITHUB_TOKEN', DEFAULT_TOKEN_PROOF);
+  const github = gitHubAppOptionsFromEnv(env);
+  if (!github) {
+    const stray = proof.set[0];
     if (stray) {
       throw new Error(
         `${stray} is set but no GitHub App is configured: the github-token issuer needs GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY(_FILE)`,
@@ -70,16 +63,5 @@ export function gitHubTokenOptionsFromEnv(
     }
     return undefined;
   }
-  const values = parsed.data;
-  const proof: TokenProofSettings = {
-    refusals: values.TOURNIQUET_GITHUB_TOKEN_PROOF_REFUSALS ?? DEFAULT_TOKEN_PROOF.refusals,
-    windowMs: values.TOURNIQUET_GITHUB_TOKEN_PROOF_WINDOW_MS ?? DEFAULT_TOKEN_PROOF.windowMs,
-    deadlineMs: values.TOURNIQUET_GITHUB_TOKEN_PROOF_DEADLINE_MS ?? DEFAULT_TOKEN_PROOF.deadlineMs,
-  };
-  if (proof.deadlineMs <= proof.windowMs) {
-    throw new Error(
-      `TOURNIQUET_GITHUB_TOKEN_PROOF_DEADLINE_MS: must exceed TOURNIQUET_GITHUB_TOKEN_PROOF_WINDOW_MS (${proof.windowMs}), or no proof can ever complete`,
-    );
-  }
-  return { github: { ...github, auth: github.auth }, proof };
+  return { github, proof: proof.settings() };
 }

@@ -1,18 +1,20 @@
-import { hostname } from 'node:os';
-import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
-import { redactSecrets } from '../../lib/scrub';
-import { proveDead, type ProbeResult, type ProofOutcome } from '../proof-of-death';
+import type { ProbeResult } from '../proof-of-death';
 import { GitHubClients, isRateLimitError, isRequestError, toProviderError } from '../github/client';
 import type { GitHubOctokit, Permissions } from '../github/client';
 import { statusOf } from '../github/shared';
+import {
+  alertEvidence,
+  alertSummary,
+  guarded,
+  preserveEvidence,
+  proveLeakedTokenDead,
+} from '../secret-scanning/issuer';
 import {
   defineProvider,
   ProviderError,
   type ActionContext,
   type ActionResult,
-  type EvidenceJson,
-  type PreservedArtifact,
   type Provider,
   type SummaryValue,
 } from '../types';
@@ -81,7 +83,20 @@ interface Revocation {
   probe: string | null;
 }
 
-const WORKER = { host: hostname(), pid: process.pid };
+/** GitHub took the request: only verifyRevoked can show that the token is dead. */
+function sent(kind: TokenKind, endpoint: string, githubStatus: number): Revocation {
+  return { method: kind.revocation, endpoint, githubStatus, alreadyRevoked: false, probe: null };
+}
+
+/** The token no longer worked, so the step succeeds with nothing (more) to revoke. */
+function foundDead(
+  kind: TokenKind,
+  endpoint: string,
+  githubStatus: number | null,
+  probe: string | null,
+): Revocation {
+  return { method: kind.revocation, endpoint, githubStatus, alreadyRevoked: true, probe };
+}
 
 /**
  * Reads a secret scanning alert's secret, with a token narrowed to its repository and
@@ -134,27 +149,6 @@ export async function readSecretScanningAlert(
   };
 }
 
-/** The message without any of `secrets` and without anything the shared scrubber recognises as a secret. */
-function withheld(text: string, secrets: readonly string[]): string {
-  let clean = text;
-  for (const secret of secrets) if (secret) clean = clean.split(secret).join('[REDACTED]');
-  return redactSecrets(clean);
-}
-
-/**
- * Every failure leaves an action as a ProviderError whose message names this provider and holds no secret. The
- * GitHub client's messages say `github.<action>`: they are renamed so the timeline says which provider failed.
- */
-function outgoing(error: unknown, action: string, secrets: readonly string[]): ProviderError {
-  const failure = error instanceof ProviderError ? error : toProviderError(error, action);
-  const message = withheld(failure.message, secrets).replace(/^github\./, `${PROVIDER}.`);
-  return new ProviderError(message, failure.retryable, failure.code);
-}
-
-function json(value: EvidenceJson): Readable {
-  return Readable.from([JSON.stringify(value, null, 2)]);
-}
-
 /**
  * The `github-token` issuer: revokes a leaked GitHub token that a secret scanning alert reported, and proves it
  * dead. The token is read from the alert inside each activity, sent only to the endpoint that revokes or probes
@@ -166,18 +160,6 @@ export function createGitHubTokenProvider(options: GitHubTokenProviderOptions): 
     baseUrl: options.github.baseUrl.replace(/\/+$/, ''),
   });
   const proof: TokenProofSettings = options.proof;
-
-  /** Runs an action with the values it reads collected, so any failure leaves without them. */
-  async function guarded<T>(action: string, work: (secrets: string[]) => Promise<T>): Promise<T> {
-    const secrets: string[] = [];
-    try {
-      return await work(secrets);
-    } catch (error) {
-      throw outgoing(error, action, secrets);
-    } finally {
-      secrets.length = 0;
-    }
-  }
 
   function parse(ref: string, action: string): GitHubTokenRef {
     try {
@@ -246,24 +228,12 @@ export function createGitHubTokenProvider(options: GitHubTokenProviderOptions): 
     if (ctx.attempt > 1 && kind.probeable) {
       const before = await probe(octokit, alert.token);
       if (before.answer === 'refused') {
-        return {
-          method: kind.revocation,
-          endpoint,
-          githubStatus: null,
-          alreadyRevoked: true,
-          probe: before.code,
-        };
+        return foundDead(kind, endpoint, null, before.code);
       }
     }
     try {
       const response = await octokit.rest.credentials.revoke({ credentials: [alert.token.reveal()] });
-      return {
-        method: kind.revocation,
-        endpoint,
-        githubStatus: response.status,
-        alreadyRevoked: false,
-        probe: null,
-      };
+      return sent(kind, endpoint, response.status);
     } catch (error) {
       // Messages are built here from the status alone: the failed request's body is the token.
       const status = statusOf(error);
@@ -271,13 +241,7 @@ export function createGitHubTokenProvider(options: GitHubTokenProviderOptions): 
         // "Validation failed, or the endpoint has been spammed": a dead token needs nothing more.
         const after = kind.probeable ? await probe(octokit, alert.token) : undefined;
         if (after?.answer === 'refused') {
-          return {
-            method: kind.revocation,
-            endpoint,
-            githubStatus: 422,
-            alreadyRevoked: true,
-            probe: after.code,
-          };
+          return foundDead(kind, endpoint, 422, after.code);
         }
         throw new ProviderError(
           `${PROVIDER}.${action}: GitHub refused the revocation request with 422 (validation failed, or too many requests from this address: 60 an hour are allowed); the ${kind.label} was not shown to be dead, retrying later`,
@@ -329,17 +293,11 @@ export function createGitHubTokenProvider(options: GitHubTokenProviderOptions): 
       const response = await clients.anonymous(ctx).rest.apps.revokeInstallationAccessToken({
         headers: { authorization: `token ${alert.token.reveal()}` },
       });
-      return {
-        method: kind.revocation,
-        endpoint,
-        githubStatus: response.status,
-        alreadyRevoked: false,
-        probe: null,
-      };
+      return sent(kind, endpoint, response.status);
     } catch (error) {
       const status = statusOf(error);
       if (status === 401) {
-        return { method: kind.revocation, endpoint, githubStatus: 401, alreadyRevoked: true, probe: null };
+        return foundDead(kind, endpoint, 401, null);
       }
       if (status === 403 && !(isRequestError(error) && isRateLimitError(error))) {
         throw new ProviderError(
@@ -356,37 +314,13 @@ export function createGitHubTokenProvider(options: GitHubTokenProviderOptions): 
     }
   }
 
-  async function preserve(
-    ctx: ActionContext,
-    action: string,
-    name: string,
-    content: EvidenceJson,
-  ): Promise<PreservedArtifact> {
-    try {
-      return await ctx.evidence.preserve({
-        incidentId: ctx.incidentId,
-        stepId: ctx.stepId,
-        source: PROVIDER,
-        name,
-        contentType: 'application/json',
-        content: json(content),
-      });
-    } catch (error) {
-      throw new ProviderError(
-        `${PROVIDER}.${action}: the evidence vault did not take ${name} (${error instanceof Error ? error.message : String(error)})`,
-        true,
-        'EvidenceFailed',
-      );
-    }
-  }
-
   async function revoke(
     ref: string,
     action: 'revokeCredential' | 'revokeInstallationToken',
     ctx: ActionContext,
   ): Promise<ActionResult> {
     const target = parse(ref, action);
-    return guarded(action, async (secrets) => {
+    return guarded(PROVIDER, action, async (secrets) => {
       const alert = await readAlert(target, action, ctx, secrets);
       const kind = requireGitHubToken(alert, target, action);
       if (action === 'revokeInstallationToken' && kind.revocation !== 'installation-token-delete') {
@@ -402,19 +336,11 @@ export function createGitHubTokenProvider(options: GitHubTokenProviderOptions): 
           : await submitForRevocation(alert, kind, action, ctx);
       const at = new Date().toISOString();
       // The vault records that the revocation was done, when, of which alert's token and by which worker.
-      const artifact = await preserve(ctx, action, 'revocation.json', {
+      const artifact = await preserveEvidence(ctx, PROVIDER, action, 'revocation.json', {
         provider: PROVIDER,
         action,
         at,
-        incidentId: ctx.incidentId,
-        stepId: ctx.stepId,
-        attempt: ctx.attempt,
-        worker: WORKER,
-        repository: target.repository,
-        alertNumber: target.alertNumber,
-        secretType: alert.secretType,
-        tokenType: kind.type,
-        tokenKind: kind.label,
+        ...alertEvidence(ctx, target, alert.secretType, kind),
         alertStateBefore: alert.alertState,
         validityBefore: alert.validity,
         method: revocation.method,
@@ -424,10 +350,7 @@ export function createGitHubTokenProvider(options: GitHubTokenProviderOptions): 
         probe: revocation.probe,
       });
       const summary: Record<string, SummaryValue> = {
-        repository: target.repository,
-        alertNumber: target.alertNumber,
-        secretType: alert.secretType,
-        tokenType: kind.type,
+        ...alertSummary(target, alert.secretType, kind),
         method: revocation.method,
         githubStatus: revocation.githubStatus,
         revoked: true,
@@ -443,7 +366,7 @@ export function createGitHubTokenProvider(options: GitHubTokenProviderOptions): 
   async function verifyRevoked(params: { ref: string }, ctx: ActionContext): Promise<ActionResult> {
     const action = 'verifyRevoked';
     const target = parse(params.ref, action);
-    return guarded(action, async (secrets) => {
+    return guarded(PROVIDER, action, async (secrets) => {
       // Read again, just in time: no step hands the value to another.
       const alert = await readAlert(target, action, ctx, secrets);
       const kind = requireGitHubToken(alert, target, action);
@@ -455,62 +378,16 @@ export function createGitHubTokenProvider(options: GitHubTokenProviderOptions): 
         );
       }
       const octokit = clients.anonymous(ctx);
-      const startedAt = new Date().toISOString();
-      const outcome: ProofOutcome = await proveDead(() => probe(octokit, alert.token), proof, {
-        signal: ctx.signal,
-        heartbeat: (details) => ctx.heartbeat(details),
-      });
-      const accepted = outcome.probes.filter((entry) => entry.answer === 'accepted').length;
-      const failure =
-        outcome.verdict === 'alive-again'
-          ? `GitHub refused the leaked ${kind.label} and then accepted it again: it is NOT dead; investigate before trusting any earlier refusal`
-          : outcome.verdict === 'not-proven'
-            ? `the leaked ${kind.label} was not refused ${proof.refusals} times in a row over ${proof.windowMs} ms within ${proof.deadlineMs} ms (${accepted} probes saw it work)`
-            : undefined;
-      const artifact = await preserve(ctx, action, 'proof-of-death.json', {
+      return proveLeakedTokenDead(ctx, action, {
         provider: PROVIDER,
-        incidentId: ctx.incidentId,
-        stepId: ctx.stepId,
-        attempt: ctx.attempt,
-        worker: WORKER,
-        repository: target.repository,
-        alertNumber: target.alertNumber,
+        issuer: 'GitHub',
+        target,
         secretType: alert.secretType,
-        tokenType: kind.type,
-        tokenKind: kind.label,
-        method: PROBE_METHOD,
-        required: { ...proof },
-        startedAt,
-        finishedAt: new Date().toISOString(),
-        verdict: outcome.verdict,
-        refusalsInARow: outcome.refusals,
-        streakMs: outcome.streakMs,
-        probes: outcome.probes.map((entry) => ({ ...entry })),
-        failure: failure ?? null,
+        kind,
+        probeMethod: PROBE_METHOD,
+        proof,
+        probe: () => probe(octokit, alert.token),
       });
-      const summary: Record<string, SummaryValue> = {
-        repository: target.repository,
-        alertNumber: target.alertNumber,
-        secretType: alert.secretType,
-        tokenType: kind.type,
-        verdict: outcome.verdict,
-        probes: outcome.probes.length,
-        refusalsInARow: outcome.refusals,
-        windowMs: outcome.streakMs,
-        evidenceArtifactId: artifact.artifactId,
-        oldCredentialDead: failure === undefined,
-      };
-      if (failure !== undefined) {
-        ctx.log.warn(summary, 'leaked GitHub token not proven dead');
-        throw new ProviderError(
-          `${PROVIDER}.${action}: ${describeRef(target)}: ${failure} (probes in evidence artifact ${artifact.artifactId})`,
-          // Seen alive after a refusal: waiting will not make that untrue. Not yet refused: GitHub may still be at it.
-          outcome.verdict !== 'alive-again',
-          outcome.verdict === 'alive-again' ? 'AliveAgain' : 'VerificationFailed',
-        );
-      }
-      ctx.log.info(summary, 'leaked GitHub token proven dead');
-      return { summary };
     });
   }
 

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { gitHubOptionsFromEnv } from '../github/options';
-import type { GitHubTokenProviderOptions } from '../github-token/options';
-import type { ProofSettings } from '../proof-of-death';
+import { gitHubAppOptionsFromEnv, type GitHubTokenProviderOptions } from '../github-token/options';
+import { proofFromEnv, type ProofSettings } from '../proof-of-death';
 
 export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
 
@@ -44,21 +43,9 @@ export interface SlackTokenProviderOptions {
   requestTimeoutMs?: number;
 }
 
-const count = z.coerce.number().int().min(1).max(100);
-const ms = z.coerce.number().int().min(0).max(3_600_000);
-const envSchema = z.object({
-  SLACK_API_URL: z
-    .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. https://slack.com/api/' })
-    .optional(),
-  TOURNIQUET_SLACK_TOKEN_PROOF_REFUSALS: count.optional(),
-  TOURNIQUET_SLACK_TOKEN_PROOF_WINDOW_MS: ms.optional(),
-  TOURNIQUET_SLACK_TOKEN_PROOF_DEADLINE_MS: ms.min(1).optional(),
-});
-const OWN_PROOF_SETTINGS = [
-  'TOURNIQUET_SLACK_TOKEN_PROOF_REFUSALS',
-  'TOURNIQUET_SLACK_TOKEN_PROOF_WINDOW_MS',
-  'TOURNIQUET_SLACK_TOKEN_PROOF_DEADLINE_MS',
-] as const;
+const slackApiUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. https://slack.com/api/' })
+  .optional();
 
 /**
  * Options for the slack-token issuer, or undefined when no GitHub App is configured (nothing could read the alert
@@ -67,21 +54,17 @@ const OWN_PROOF_SETTINGS = [
 export function slackTokenOptionsFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): SlackTokenProviderOptions | undefined {
-  // An empty variable counts as unset (compose passes `${VAR:-}` through as "").
-  const own = Object.fromEntries(
-    Object.keys(envSchema.shape)
-      .filter((name) => env[name] !== undefined && env[name] !== '')
-      .map((name) => [name, env[name]]),
-  );
-  const parsed = envSchema.safeParse(own);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`${issue?.path.join('.') || 'environment'}: ${issue?.message ?? 'invalid'}`);
+  // An empty variable counts as unset (compose passes `${VAR:-}` through as ""). Checked before the proof
+  // settings, so that an invalid SLACK_API_URL is the one reported when several are.
+  const slackApiUrl = slackApiUrlSchema.safeParse(env.SLACK_API_URL || undefined);
+  if (!slackApiUrl.success) {
+    throw new Error(`SLACK_API_URL: ${slackApiUrl.error.issues[0]?.message ?? 'invalid'}`);
   }
-  const github = gitHubOptionsFromEnv(env);
-  if (!github || !('appId' in github.auth)) {
+  const proof = proofFromEnv(env, 'SLACK_TOKEN', DEFAULT_SLACK_TOKEN_PROOF);
+  const github = gitHubAppOptionsFromEnv(env);
+  if (!github) {
     // SLACK_API_URL also serves the Slack integration: only this issuer's own settings say it was wanted.
-    const stray = OWN_PROOF_SETTINGS.find((name) => name in own);
+    const stray = proof.set[0];
     if (stray) {
       throw new Error(
         `${stray} is set but no GitHub App is configured: the slack-token issuer reads the leaked token from a secret scanning alert and needs GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY(_FILE)`,
@@ -89,21 +72,11 @@ export function slackTokenOptionsFromEnv(
     }
     return undefined;
   }
-  const values = parsed.data;
-  const proof: SlackTokenProofSettings = {
-    refusals: values.TOURNIQUET_SLACK_TOKEN_PROOF_REFUSALS ?? DEFAULT_SLACK_TOKEN_PROOF.refusals,
-    windowMs: values.TOURNIQUET_SLACK_TOKEN_PROOF_WINDOW_MS ?? DEFAULT_SLACK_TOKEN_PROOF.windowMs,
-    deadlineMs: values.TOURNIQUET_SLACK_TOKEN_PROOF_DEADLINE_MS ?? DEFAULT_SLACK_TOKEN_PROOF.deadlineMs,
-  };
-  if (proof.deadlineMs <= proof.windowMs) {
-    throw new Error(
-      `TOURNIQUET_SLACK_TOKEN_PROOF_DEADLINE_MS: must exceed TOURNIQUET_SLACK_TOKEN_PROOF_WINDOW_MS (${proof.windowMs}), or no proof can ever complete`,
-    );
-  }
-  const base = values.SLACK_API_URL ?? DEFAULT_SLACK_API_URL;
+  const settings = proof.settings();
+  const base = slackApiUrl.data ?? DEFAULT_SLACK_API_URL;
   return {
     slackApiUrl: base.endsWith('/') ? base : `${base}/`,
-    github: { ...github, auth: github.auth },
-    proof,
+    github,
+    proof: settings,
   };
 }

@@ -1,17 +1,19 @@
-import { hostname } from 'node:os';
-import { Readable } from 'node:stream';
-import { redactSecrets } from '../../lib/scrub';
-import { GitHubClients, toProviderError } from '../github/client';
+import { GitHubClients } from '../github/client';
 import { readSecretScanningAlert, type AlertSecret, type LeakedToken } from '../github-token/provider';
 import { describeRef } from '../github-token/refs';
-import { proveDead, type ProbeResult, type ProofOutcome } from '../proof-of-death';
+import type { ProbeResult } from '../proof-of-death';
+import {
+  alertEvidence,
+  alertSummary,
+  guarded,
+  preserveEvidence,
+  proveLeakedTokenDead,
+} from '../secret-scanning/issuer';
 import {
   defineProvider,
   ProviderError,
   type ActionContext,
   type ActionResult,
-  type EvidenceJson,
-  type PreservedArtifact,
   type Provider,
   type SummaryValue,
 } from '../types';
@@ -38,8 +40,6 @@ const TRANSIENT = new Set([
 const PROBE_METHOD =
   'POST auth.test authenticated with the leaked token: ok = accepted (Slack knows it), invalid_auth / token_revoked / account_inactive / token_expired = refused, anything else (network, rate limit, 5xx) = inconclusive';
 
-const WORKER = { host: hostname(), pid: process.pid };
-
 /** What Slack answered, reduced to what may be recorded: never the request, never a body that is not Slack's JSON. */
 type SlackAnswer =
   | { outcome: 'ok'; body: Record<string, unknown> }
@@ -61,26 +61,6 @@ function identifier(value: unknown): string | null {
   return typeof value === 'string' && /^[A-Z0-9]{2,32}$/.test(value) ? value : null;
 }
 
-function withheld(text: string, secrets: readonly string[]): string {
-  let clean = text;
-  for (const secret of secrets) if (secret) clean = clean.split(secret).join('[REDACTED]');
-  return redactSecrets(clean);
-}
-
-/**
- * Every failure leaves an action as a ProviderError whose message names this provider and holds no secret. The
- * GitHub client's messages say `github.<action>`: they are renamed so the timeline says which provider failed.
- */
-function outgoing(error: unknown, action: string, secrets: readonly string[]): ProviderError {
-  const failure = error instanceof ProviderError ? error : toProviderError(error, action);
-  const message = withheld(failure.message, secrets).replace(/^github(-token)?\./, `${PROVIDER}.`);
-  return new ProviderError(message, failure.retryable, failure.code);
-}
-
-function json(value: EvidenceJson): Readable {
-  return Readable.from([JSON.stringify(value, null, 2)]);
-}
-
 /**
  * The `slack-token` issuer: revokes a leaked Slack token that a GitHub secret scanning alert reported, and proves it
  * dead. The token is read from the alert inside each activity, sent only to Slack's `auth.revoke` and `auth.test`
@@ -95,18 +75,6 @@ export function createSlackTokenProvider(options: SlackTokenProviderOptions): Pr
   const slackApiUrl = options.slackApiUrl.endsWith('/') ? options.slackApiUrl : `${options.slackApiUrl}/`;
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const proof: SlackTokenProofSettings = options.proof;
-
-  /** Runs an action with the values it reads collected, so any failure leaves without them. */
-  async function guarded<T>(action: string, work: (secrets: string[]) => Promise<T>): Promise<T> {
-    const secrets: string[] = [];
-    try {
-      return await work(secrets);
-    } catch (error) {
-      throw outgoing(error, action, secrets);
-    } finally {
-      secrets.length = 0;
-    }
-  }
 
   function parse(ref: string, action: string): SlackTokenRef {
     try {
@@ -194,30 +162,6 @@ export function createSlackTokenProvider(options: SlackTokenProviderOptions): Pr
     };
   }
 
-  async function preserve(
-    ctx: ActionContext,
-    action: string,
-    name: string,
-    content: EvidenceJson,
-  ): Promise<PreservedArtifact> {
-    try {
-      return await ctx.evidence.preserve({
-        incidentId: ctx.incidentId,
-        stepId: ctx.stepId,
-        source: PROVIDER,
-        name,
-        contentType: 'application/json',
-        content: json(content),
-      });
-    } catch (error) {
-      throw new ProviderError(
-        `${PROVIDER}.${action}: the evidence vault did not take ${name} (${error instanceof Error ? error.message : String(error)})`,
-        true,
-        'EvidenceFailed',
-      );
-    }
-  }
-
   /**
    * `auth.revoke` revokes the token the request authenticates with. Slack answers `{ok: true, revoked: true}`; a
    * token it no longer accepts (revoked by an earlier attempt, by its owner, or expired) answers `invalid_auth`,
@@ -266,26 +210,18 @@ export function createSlackTokenProvider(options: SlackTokenProviderOptions): Pr
   async function revokeCredential(params: { ref: string }, ctx: ActionContext): Promise<ActionResult> {
     const action = 'revokeCredential';
     const target = parse(params.ref, action);
-    return guarded(action, async (secrets) => {
+    return guarded(PROVIDER, action, async (secrets) => {
       const alert = await readSecretScanningAlert(clients, target, action, ctx, secrets, PROVIDER);
       const kind = requireRevocable(alert, target, action);
       const identity = await identify(alert.token, ctx);
       const revocation = await revokeWithItself(alert.token, kind, action, ctx);
       const at = new Date().toISOString();
       // The vault records that the revocation was done, when, of which alert's token and by which worker.
-      const artifact = await preserve(ctx, action, 'revocation.json', {
+      const artifact = await preserveEvidence(ctx, PROVIDER, action, 'revocation.json', {
         provider: PROVIDER,
         action,
         at,
-        incidentId: ctx.incidentId,
-        stepId: ctx.stepId,
-        attempt: ctx.attempt,
-        worker: WORKER,
-        repository: target.repository,
-        alertNumber: target.alertNumber,
-        secretType: alert.secretType,
-        tokenType: kind.type,
-        tokenKind: kind.label,
+        ...alertEvidence(ctx, target, alert.secretType, kind),
         alertStateBefore: alert.alertState,
         validityBefore: alert.validity,
         identity: identity ? { ...identity } : null,
@@ -294,10 +230,7 @@ export function createSlackTokenProvider(options: SlackTokenProviderOptions): Pr
         alreadyRevoked: revocation.alreadyRevoked,
       });
       const summary: Record<string, SummaryValue> = {
-        repository: target.repository,
-        alertNumber: target.alertNumber,
-        secretType: alert.secretType,
-        tokenType: kind.type,
+        ...alertSummary(target, alert.secretType, kind),
         tokenKind: kind.label,
         slackTeamId: identity?.teamId ?? null,
         slackUserId: identity?.userId ?? null,
@@ -317,66 +250,20 @@ export function createSlackTokenProvider(options: SlackTokenProviderOptions): Pr
   async function verifyRevoked(params: { ref: string }, ctx: ActionContext): Promise<ActionResult> {
     const action = 'verifyRevoked';
     const target = parse(params.ref, action);
-    return guarded(action, async (secrets) => {
+    return guarded(PROVIDER, action, async (secrets) => {
       // Read again, just in time: no step hands the value to another.
       const alert = await readSecretScanningAlert(clients, target, action, ctx, secrets, PROVIDER);
       const kind = requireRevocable(alert, target, action);
-      const startedAt = new Date().toISOString();
-      const outcome: ProofOutcome = await proveDead(() => probe(alert.token, ctx), proof, {
-        signal: ctx.signal,
-        heartbeat: (details) => ctx.heartbeat(details),
-      });
-      const accepted = outcome.probes.filter((entry) => entry.answer === 'accepted').length;
-      const failure =
-        outcome.verdict === 'alive-again'
-          ? `Slack refused the leaked ${kind.label} and then accepted it again: it is NOT dead; investigate before trusting any earlier refusal`
-          : outcome.verdict === 'not-proven'
-            ? `the leaked ${kind.label} was not refused ${proof.refusals} times in a row over ${proof.windowMs} ms within ${proof.deadlineMs} ms (${accepted} probes saw it work)`
-            : undefined;
-      const artifact = await preserve(ctx, action, 'proof-of-death.json', {
+      return proveLeakedTokenDead(ctx, action, {
         provider: PROVIDER,
-        incidentId: ctx.incidentId,
-        stepId: ctx.stepId,
-        attempt: ctx.attempt,
-        worker: WORKER,
-        repository: target.repository,
-        alertNumber: target.alertNumber,
+        issuer: 'Slack',
+        target,
         secretType: alert.secretType,
-        tokenType: kind.type,
-        tokenKind: kind.label,
-        method: PROBE_METHOD,
-        required: { ...proof },
-        startedAt,
-        finishedAt: new Date().toISOString(),
-        verdict: outcome.verdict,
-        refusalsInARow: outcome.refusals,
-        streakMs: outcome.streakMs,
-        probes: outcome.probes.map((entry) => ({ ...entry })),
-        failure: failure ?? null,
+        kind,
+        probeMethod: PROBE_METHOD,
+        proof,
+        probe: () => probe(alert.token, ctx),
       });
-      const summary: Record<string, SummaryValue> = {
-        repository: target.repository,
-        alertNumber: target.alertNumber,
-        secretType: alert.secretType,
-        tokenType: kind.type,
-        verdict: outcome.verdict,
-        probes: outcome.probes.length,
-        refusalsInARow: outcome.refusals,
-        windowMs: outcome.streakMs,
-        evidenceArtifactId: artifact.artifactId,
-        oldCredentialDead: failure === undefined,
-      };
-      if (failure !== undefined) {
-        ctx.log.warn(summary, 'leaked Slack token not proven dead');
-        throw new ProviderError(
-          `${PROVIDER}.${action}: ${describeRef(target)}: ${failure} (probes in evidence artifact ${artifact.artifactId})`,
-          // Seen alive after a refusal: waiting will not make that untrue. Not yet refused: Slack may still be at it.
-          outcome.verdict !== 'alive-again',
-          outcome.verdict === 'alive-again' ? 'AliveAgain' : 'VerificationFailed',
-        );
-      }
-      ctx.log.info(summary, 'leaked Slack token proven dead');
-      return { summary };
     });
   }
 
