@@ -20,6 +20,7 @@ const esmOnly = [
  * so a new one that needs a server never lands in `unit` by accident.
  */
 const UNIT_SUITES = [
+  'canonical-signatures',
   'cli-runbook-catalog',
   'cli-secret-refs',
   'credential-resolution',

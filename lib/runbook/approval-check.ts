@@ -101,6 +101,12 @@ const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
 export function base64ToBytes(text: string): Uint8Array {
   const clean = text.replace(/=+$/, '');
   if (/[^A-Za-z0-9+/]/.test(clean)) throw new Error('not base64');
+  // One encoding per byte string: padding of the right length (or none), and unused low bits of the last character
+  // zero. Otherwise a signature re-encoded another way would be a different string that still verifies.
+  const padding = text.length - clean.length;
+  if (clean.length % 4 === 1 || padding > 2 || (padding > 0 && (clean.length + padding) % 4 !== 0)) {
+    throw new Error('not canonical base64');
+  }
   const bytes = new Uint8Array(Math.floor((clean.length * 6) / 8));
   let buffer = 0;
   let bits = 0;
@@ -113,6 +119,7 @@ export function base64ToBytes(text: string): Uint8Array {
       bytes[index++] = (buffer >> bits) & 0xff;
     }
   }
+  if ((buffer & ((1 << bits) - 1)) !== 0) throw new Error('not canonical base64');
   return bytes;
 }
 
