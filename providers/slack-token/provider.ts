@@ -21,40 +21,20 @@ import { slackTokenCatalog, type SlackTokenCatalog } from './catalog';
 import { slackTokenKindOf, type SlackTokenKind } from './kinds';
 import type { SlackTokenProofSettings, SlackTokenProviderOptions } from './options';
 import { parseSlackTokenRef, PROVIDER, type SlackTokenRef } from './refs';
-
-/**
- * Slack's answers that say the token no longer authenticates: unknown or revoked (`invalid_auth`, `token_revoked`),
- * its user or workspace deleted (`account_inactive`), or an expiring token past its 12 hours (`token_expired`).
- */
-const DEAD = new Set(['invalid_auth', 'token_revoked', 'account_inactive', 'token_expired']);
-/** Answers that may heal by themselves: worth a Temporal retry. */
-const TRANSIENT = new Set([
-  'ratelimited',
-  'fatal_error',
-  'internal_error',
-  'service_unavailable',
-  'request_timeout',
-  'org_login_required',
-]);
+import {
+  SLACK_DEAD_CODES as DEAD,
+  SLACK_TRANSIENT_CODES as TRANSIENT,
+  slackWebApi,
+  type SlackAnswer,
+} from './web-api';
 
 const PROBE_METHOD =
   'POST auth.test authenticated with the leaked token: ok = accepted (Slack knows it), invalid_auth / token_revoked / account_inactive / token_expired = refused, anything else (network, rate limit, 5xx) = inconclusive';
-
-/** What Slack answered, reduced to what may be recorded: never the request, never a body that is not Slack's JSON. */
-type SlackAnswer =
-  | { outcome: 'ok'; body: Record<string, unknown> }
-  | { outcome: 'error'; code: string }
-  | { outcome: 'unavailable'; code: string };
 
 interface Identity {
   teamId: string | null;
   userId: string | null;
   botId: string | null;
-}
-
-/** Slack error codes are short snake_case words; anything else is not repeated. */
-function safeCode(value: unknown): string {
-  return typeof value === 'string' && /^[a-z0-9_.]{1,64}$/.test(value) ? value : 'unexpected_error';
 }
 
 function identifier(value: unknown): string | null {
@@ -72,8 +52,7 @@ export function createSlackTokenProvider(options: SlackTokenProviderOptions): Pr
     ...options.github,
     baseUrl: options.github.baseUrl.replace(/\/+$/, ''),
   });
-  const slackApiUrl = options.slackApiUrl.endsWith('/') ? options.slackApiUrl : `${options.slackApiUrl}/`;
-  const timeoutMs = options.requestTimeoutMs ?? 10_000;
+  const slack = slackWebApi({ apiUrl: options.slackApiUrl, timeoutMs: options.requestTimeoutMs ?? 10_000 });
   const proof: SlackTokenProofSettings = options.proof;
 
   function parse(ref: string, action: string): SlackTokenRef {
@@ -105,42 +84,12 @@ export function createSlackTokenProvider(options: SlackTokenProviderOptions): Pr
   }
 
   /**
-   * One Web API call authenticated with the leaked token, as a bearer token (never in the body or the URL). Never
-   * throws: a network failure, a rate limit or a 5xx is `unavailable`. Redirects are refused, so the token goes
-   * nowhere but the configured Slack.
+   * One Web API call authenticated with the leaked token, as a bearer token (never in the body or the URL), through
+   * the shared client (web-api.ts): never throws, redirects refused, so the token goes nowhere but the configured
+   * Slack.
    */
-  async function callSlack(method: string, token: LeakedToken, ctx: ActionContext): Promise<SlackAnswer> {
-    let response: Response;
-    try {
-      response = await fetch(new URL(method, slackApiUrl), {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token.reveal()}`,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-        body: '',
-        redirect: 'error',
-        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]),
-      });
-    } catch {
-      return { outcome: 'unavailable', code: ctx.signal.aborted ? 'cancelled' : 'network' };
-    }
-    if (response.status === 429) {
-      await response.body?.cancel();
-      return { outcome: 'unavailable', code: 'ratelimited' };
-    }
-    let body: unknown;
-    try {
-      body = await response.json();
-    } catch {
-      return { outcome: 'unavailable', code: `HTTP ${response.status}` };
-    }
-    if (response.status >= 500 || body === null || typeof body !== 'object' || Array.isArray(body)) {
-      return { outcome: 'unavailable', code: `HTTP ${response.status}` };
-    }
-    const answer = body as Record<string, unknown>;
-    if (answer.ok === true) return { outcome: 'ok', body: answer };
-    return { outcome: 'error', code: safeCode(answer.error) };
+  function callSlack(method: string, token: LeakedToken, ctx: ActionContext): Promise<SlackAnswer> {
+    return slack.call(method, token.reveal(), ctx.signal);
   }
 
   /** One probe: does Slack still accept the token? Never retried inside (the proof loop probes again). */
