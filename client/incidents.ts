@@ -19,6 +19,9 @@ import { PROVIDER_DIRECTORY, ROLE_MEMBERS } from '../providers';
 import type { ProviderRole } from '../providers/plugin';
 import { correlationFingerprint } from '../lib/fingerprint';
 import {
+  MAX_REVOKED_AT_INGEST,
+  REVOKED_AT_INGEST_ISSUERS,
+  REVOKED_AT_INGEST_OUTCOMES,
   SEVERITIES,
   type AlertBatch,
   type AlertBatchResult,
@@ -80,6 +83,24 @@ const structuredDestination = z
         }),
   );
 
+/**
+ * A revocation the gateway did before answering the request that carried the leaked value (revocation at ingest):
+ * which issuer, which token type, what the issuer answered and when. Never the value: every field is a word from
+ * a fixed list or a short code.
+ */
+export const revokedAtIngestSchema = z.strictObject({
+  issuer: z.enum(REVOKED_AT_INGEST_ISSUERS),
+  /** The token's type by its prefix (`xoxb`, `xoxe.xoxp`): from the issuer's table of kinds, never the value. */
+  tokenType: z.string().regex(/^[a-z]{2,8}(\.[a-z]{2,8})?$/, 'expected a token type such as xoxb'),
+  tokenKind: z.string().regex(/^[a-z][a-z ()]{0,79}$/, 'expected a token kind such as bot token'),
+  method: z.string().regex(/^[a-z][a-zA-Z.]{0,63}$/, 'expected an API method such as auth.revoke'),
+  outcome: z.enum(REVOKED_AT_INGEST_OUTCOMES),
+  /** The issuer's answer code (`ok`, `token_revoked`) or ours (`timeout`, `network`, `HTTP 503`). */
+  code: z.string().regex(/^[A-Za-z0-9_. ]{1,64}$/, 'expected a short answer code'),
+  at: z.iso.datetime({ offset: true }),
+  by: z.literal('gateway'),
+});
+
 /** What starts an incident, from any entry point (CLI, Slack modal, SIEM alert, exercise). */
 export const incidentRequestSchema = z
   .object({
@@ -95,6 +116,8 @@ export const incidentRequestSchema = z
         reason: z.string().min(1).max(1_000),
       })
       .optional(),
+    /** Revocations done before the incident existed, by the gateway, with the value the request carried. */
+    revokedAtIngest: z.array(revokedAtIngestSchema).max(MAX_REVOKED_AT_INGEST).optional(),
     severity: z.enum(SEVERITIES),
     requester: z.string().min(1).default(`cli:${userInfo().username}`),
     source: z.string().min(1).default('cli'),
@@ -143,6 +166,10 @@ export function buildIncidentInput(
       // Without a detector's timestamp, assume the last 24 hours of runs may carry the secret.
       exposureStart: request.exposureStart ?? new Date(now.getTime() - 86_400_000).toISOString(),
       hint: request.hint,
+      // Only inputs that carry it have it: histories recorded before it replay unchanged.
+      ...(request.revokedAtIngest?.length
+        ? { revokedAtIngest: request.revokedAtIngest.map((entry) => ({ ...entry })) }
+        : {}),
     },
     connector: { provider: connector.provider, ref: connector.ref, repository: connector.repository ?? '' },
     credential: {

@@ -10,7 +10,14 @@ import {
   incidentRequestSchema,
   type AttachOutcome,
 } from '../client';
-import type { AlertBatch, AlertRef, IncidentInput, Runbook } from '../lib/runbook/types';
+import {
+  MAX_REVOKED_AT_INGEST,
+  type AlertBatch,
+  type AlertRef,
+  type IncidentInput,
+  type RevokedAtIngest,
+  type Runbook,
+} from '../lib/runbook/types';
 import type { CredentialResolver, ResolvedIncidentCredential } from '../client/credentials';
 import { PROVIDER_DIRECTORY } from '../providers';
 import { AlertBatcher, DEFAULT_BATCHER_OPTIONS } from './alert-batcher';
@@ -112,6 +119,7 @@ export function credentialFor(
 export function incidentRequestFor(
   alert: NormalizedAlert,
   credentials?: CredentialResolver,
+  revokedAtIngest: RevokedAtIngest[] = [],
 ): z.ZodSafeParseResult<ParsedIncidentRequest> {
   const found = credentialFor(alert, credentials);
   return incidentRequestSchema.safeParse({
@@ -130,6 +138,7 @@ export function incidentRequestFor(
     secretFingerprint: alert.fingerprint,
     hint: hintText(alert),
     exposureStart: alert.observedAt,
+    ...(revokedAtIngest.length > 0 ? { revokedAtIngest } : {}),
   });
 }
 
@@ -183,9 +192,14 @@ export class IncidentIngest {
     const { client, metrics, logger } = this.options;
     const batch: AlertBatch = { token: randomUUID(), alerts: items.map((item) => item.ref) };
     metrics?.batchAlerts.observe(items.length);
-    // The first alert of the batch describes the incident if this batch is the one that opens it.
+    // The first alert of the batch describes the incident if this batch is the one that opens it; what the gateway
+    // revoked at ingest for any alert of the batch is recorded with it.
+    const revokedAtIngest = items
+      .flatMap((item) => item.request.revokedAtIngest ?? [])
+      .slice(0, MAX_REVOKED_AT_INGEST);
+    const first = revokedAtIngest.length > 0 ? { ...items[0].request, revokedAtIngest } : items[0].request;
     const input: IncidentInput = {
-      ...buildIncidentInput(this.options.runbook, items[0].request, this.options.fingerprintKey),
+      ...buildIncidentInput(this.options.runbook, first, this.options.fingerprintKey),
       startToken: batch.token,
     };
     const startedAt = Date.now();

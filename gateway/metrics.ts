@@ -38,6 +38,7 @@ export interface GatewayMetrics {
   batchAlerts: Histogram;
   pendingAlerts: Gauge;
   slackRequestsRefused: Counter<'reason'>;
+  revokedAtIngest: Counter<'issuer' | 'outcome'>;
 }
 
 /**
@@ -115,6 +116,12 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
       name: 'tourniquet_slack_requests_refused_total',
       help: 'Slack requests refused before any listener ran (unsigned, stale or bad signature); nothing was written',
       labelNames: ['reason'],
+      registers,
+    }),
+    revokedAtIngest: new Counter({
+      name: 'tourniquet_siem_revoked_at_ingest_total',
+      help: 'Leaked values the gateway sent to their issuer for revocation before answering, by issuer and outcome',
+      labelNames: ['issuer', 'outcome'],
       registers,
     }),
   };

@@ -12,9 +12,10 @@ import { findRunbook, formatIssues } from '../runbooks';
 import { CredentialResolver } from '../client/credentials';
 import { formatInventoryIssues, loadInventory } from '../lib/inventory';
 import { PROVIDER_DIRECTORY } from '../providers';
-import type { Runbook } from '../lib/runbook/types';
+import type { RevokedAtIngest, Runbook } from '../lib/runbook/types';
 import { BatcherClosedError, BatcherOverloadedError, BatcherTimeoutError } from './alert-batcher';
 import { alertRefFor, IncidentIngest, incidentRequestFor, type IncidentIngestOptions } from './ingest';
+import { ingestRevokerFromEnv, type IngestRevoker, type RevokedAtIngestAnswer } from './revoke-at-ingest';
 import {
   createGatewayMetrics,
   mountMetrics,
@@ -58,6 +59,11 @@ export interface SiemWebhookOptions extends Pick<
   replayCache?: ReplayCache;
   /** The credential inventory: which credential an alert is about, its issuer and its consumers. */
   credentials?: CredentialResolver;
+  /**
+   * Revocation at ingest (`TOURNIQUET_REVOKE_AT_INGEST`): a generic alert's `secret` that an enabled issuer revokes by
+   * value is revoked inside the request, before it is answered. Absent: off.
+   */
+  revoker?: IngestRevoker;
 }
 
 export interface SiemWebhooks {
@@ -241,6 +247,42 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
     answer(exchange, status, body, reason, headers);
   }
 
+  /**
+   * A generic alert's declared `secret`, read from the parsed body in memory, sent to its issuer if it is a value an
+   * enabled issuer revokes (a Slack bot or user token), and dropped. Never throws; bounded by the revoker's timeout.
+   * Only the record leaves (issuer, token type, outcome, code): never the value.
+   */
+  async function revokeAtIngest(source: SiemSource, body: unknown): Promise<RevokedAtIngest[]> {
+    const { revoker } = options;
+    if (!revoker || body === null || typeof body !== 'object' || Array.isArray(body)) return [];
+    let revoked: RevokedAtIngest | undefined;
+    try {
+      revoked = await revoker.revoke((body as { secret?: unknown }).secret);
+    } catch {
+      return [];
+    }
+    if (!revoked) return [];
+    metrics.revokedAtIngest.inc({ issuer: revoked.issuer, outcome: revoked.outcome });
+    const fields = {
+      source,
+      issuer: revoked.issuer,
+      tokenType: revoked.tokenType,
+      method: revoked.method,
+      outcome: revoked.outcome,
+      code: revoked.code,
+    };
+    if (revoked.outcome === 'revoked' || revoked.outcome === 'already-dead') {
+      options.logger.info(fields, 'leaked value revoked at ingest');
+    } else {
+      warnings.warn(
+        `${source}:revoke-at-ingest`,
+        fields,
+        'leaked value not revoked at ingest: it may still work',
+      );
+    }
+    return [revoked];
+  }
+
   async function handle(exchange: Exchange, source: SiemSource): Promise<void> {
     const { req } = exchange;
     const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
@@ -294,7 +336,19 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
       metrics.alertsIgnored.inc({ source, lifecycle });
       return answer(exchange, 202, { status: 'ignored', lifecycle }, 'ignored');
     }
-    const request = incidentRequestFor(alert, options.credentials);
+    // The only moment the gateway holds the value: revoke it now if its issuer takes it by value, then drop it.
+    const revoked = source === 'generic' ? await revokeAtIngest(source, body) : [];
+    const told: Record<string, unknown> =
+      revoked.length > 0
+        ? {
+            revokedAtIngest: revoked.map(({ issuer, tokenType, outcome }): RevokedAtIngestAnswer => ({
+              issuer,
+              tokenType,
+              outcome,
+            })),
+          }
+        : {};
+    const request = incidentRequestFor(alert, options.credentials, revoked);
     if (!request.success) {
       const issue = request.error.issues[0];
       return reject(exchange, 400, 'invalid_alert', {
@@ -316,6 +370,7 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
           incidentId: outcome.incidentId,
           status: outcome.status,
           ...(outcome.closed ? { closed: true } : {}),
+          ...told,
         },
         'accepted',
       );
@@ -323,11 +378,17 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
       replay.forgive();
       const retry = { 'retry-after': '5' };
       if (error instanceof BatcherOverloadedError || error instanceof BatcherTimeoutError) {
-        return reject(exchange, 503, 'overloaded', { error: 'overloaded', message: error.message }, retry);
+        return reject(
+          exchange,
+          503,
+          'overloaded',
+          { error: 'overloaded', message: error.message, ...told },
+          retry,
+        );
       }
       const message =
         error instanceof BatcherClosedError ? error.message : 'Temporal is not answering: try again shortly';
-      return reject(exchange, 503, 'unavailable', { error: 'unavailable', message }, retry);
+      return reject(exchange, 503, 'unavailable', { error: 'unavailable', message, ...told }, retry);
     }
   }
 
@@ -380,6 +441,7 @@ export function siemWebhooksFromEnv(options: {
   if (!parsed.success) {
     throw new Error(`environment variable TOURNIQUET_DEFAULT_RUNBOOK: ${parsed.error.issues[0].message}`);
   }
+  const revoker = ingestRevokerFromEnv(env);
   const found = findRunbook(parsed.data.TOURNIQUET_DEFAULT_RUNBOOK, options.config.TOURNIQUET_RUNBOOKS_DIR);
   if (!found.ok) {
     throw new Error(`TOURNIQUET_DEFAULT_RUNBOOK: ${formatIssues(found).join('; ')}`);
@@ -398,9 +460,10 @@ export function siemWebhooksFromEnv(options: {
     secrets: siemSecretsFromEnv(env),
     logger: options.logger,
     credentials: new CredentialResolver(inventory.inventory, options.config.dataDir),
+    revoker,
   });
   options.logger.info(
-    { sources: webhooks.enabled, runbook: found.runbook.id },
+    { sources: webhooks.enabled, runbook: found.runbook.id, revokeAtIngest: revoker?.issuers ?? [] },
     webhooks.enabled.length > 0 ? 'SIEM webhooks enabled' : 'SIEM webhooks: no source configured',
   );
   return webhooks;

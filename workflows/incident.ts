@@ -15,6 +15,7 @@ import type { IncidentActivities, OpenedIncident, StepExecutionResult } from '..
 import { resolveAction, splitAction } from '../lib/runbook/actions';
 import { topologicalOrder } from '../lib/runbook/dag';
 import { durationMs } from '../lib/runbook/duration';
+import { revokedAtIngestNote } from '../lib/runbook/revoked-at-ingest';
 import {
   lookupPath,
   renderParams,
@@ -347,6 +348,11 @@ class IncidentRun {
           MAX_NOTE_LENGTH,
         ),
       );
+    }
+    // What the gateway revoked by value before the incident existed. Only inputs from then on carry the list, so
+    // histories recorded before it replay unchanged.
+    for (const revoked of context.incident.revokedAtIngest ?? []) {
+      this.announce('note', 'gateway', undefined, clip(revokedAtIngestNote(revoked), MAX_NOTE_LENGTH));
     }
     if (this.credentialWait) this.askForCredential();
     // The start named the runbook without knowing its first phase: the list shows it from here on.

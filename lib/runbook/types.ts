@@ -153,6 +153,31 @@ export interface Runbook {
   steps: RunbookStep[];
 }
 
+/** Issuers the gateway may revoke by value at ingest (`TOURNIQUET_REVOKE_AT_INGEST`). */
+export const REVOKED_AT_INGEST_ISSUERS = ['slack-token'] as const;
+export const REVOKED_AT_INGEST_OUTCOMES = ['revoked', 'already-dead', 'refused', 'unavailable'] as const;
+/** At most this many revocations at ingest are carried into one incident. */
+export const MAX_REVOKED_AT_INGEST = 16;
+
+/**
+ * A revocation by value done by the gateway inside the request that carried the value, before the incident existed.
+ * Never the value: the issuer, the token's type, the method, the issuer's answer code, when, and by whom.
+ */
+export interface RevokedAtIngest {
+  issuer: (typeof REVOKED_AT_INGEST_ISSUERS)[number];
+  /** `xoxb`, `xoxp`, `xoxe.xoxb`, …: the type by prefix. */
+  tokenType: string;
+  /** What the issuer's table of kinds calls it: `bot token`, `user token`, … */
+  tokenKind: string;
+  /** `auth.revoke`. */
+  method: string;
+  outcome: (typeof REVOKED_AT_INGEST_OUTCOMES)[number];
+  /** `ok`, `token_revoked`, `timeout`, `network`, `HTTP 503`, … */
+  code: string;
+  at: string;
+  by: 'gateway';
+}
+
 /** Everything a runbook template may reference. Never holds a secret value: only its fingerprint and hint. */
 export interface IncidentContext {
   incident: {
@@ -165,6 +190,8 @@ export interface IncidentContext {
     openedAt: string;
     exposureStart: string;
     hint: string;
+    /** Absent unless the gateway revoked the leaked value at ingest (and on every incident from before that). */
+    revokedAtIngest?: RevokedAtIngest[];
   };
   connector: { provider: string; ref: string; repository: string };
   credential: {
