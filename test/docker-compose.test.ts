@@ -94,6 +94,7 @@ test('workers and the gateway reach Temporal by its service name and read only k
     'SLACK_INCIDENT_CHANNEL',
     'TOURNIQUET_DEFAULT_RUNBOOK',
     'SIEM_SECRET_GITHUB',
+    'TOURNIQUET_REVOKE_AT_INGEST',
     INVENTORY_SETTING,
   ]);
   for (const name of ['tourniquet-worker', 'tourniquet-gateway']) {

@@ -364,7 +364,7 @@ describe('a failure to revoke never loses the alert', () => {
     const before = hangingRequests.length;
     const first = sendAlert(gateway, genericAlert(slack.issueToken({ kind: 'bot' })));
     // The first request holds the only slot, waiting on Slack's stand-in, when the second arrives.
-    await waitFor(async () => (hangingRequests.length > before ? true : undefined), 5_000, 20);
+    await waitFor(() => Promise.resolve(hangingRequests.length > before ? true : undefined), 5_000, 20);
     const second = await sendAlert(gateway, genericAlert(slack.issueToken({ kind: 'bot' })));
     expect(second.answer.status).toBe(202);
     expect(second.answer.body.revokedAtIngest).toEqual([
