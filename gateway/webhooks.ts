@@ -348,13 +348,20 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
             })),
           }
         : {};
-    const request = incidentRequestFor(alert, options.credentials, revoked);
+    let request = incidentRequestFor(alert, options.credentials, revoked);
+    if (!request.success && revoked.length > 0) {
+      // A record the schema refuses must not cost the alert: the incident starts without it (the answer and the
+      // gateway's log still say what was revoked).
+      const without = incidentRequestFor(alert, options.credentials);
+      if (without.success) request = without;
+    }
     if (!request.success) {
       const issue = request.error.issues[0];
       return reject(exchange, 400, 'invalid_alert', {
         error: 'invalid alert',
         field: issue.path.join('.') || '(body)',
         message: issue.message,
+        ...told,
       });
     }
 
