@@ -2,28 +2,11 @@ import type { BlockAction, Middleware, SlackActionMiddlewareArgs } from '@slack/
 import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { incidentStatus, reportRefusal } from '../../client';
-import { decodeBinding, slackId, slackTs, type ApprovalBinding } from '../binding';
-import { postEphemeral, refusalText, type ListenerDeps } from './shared';
+import { decodeBinding, type ApprovalBinding } from '../binding';
+import { blockActionOnMessage, postEphemeral, refusalText, type ListenerDeps } from './shared';
 
 /** What a click on an approval button must look like to count: a signed block action on a message. */
-const clickSchema = z.object({
-  type: z.literal('block_actions'),
-  user: z.object({ id: slackId }).passthrough(),
-  trigger_id: z.string().min(1).max(200).optional(),
-  container: z
-    .object({
-      type: z.string(),
-      message_ts: slackTs.optional(),
-      channel_id: slackId.optional(),
-      is_ephemeral: z.boolean().optional(),
-      thread_ts: slackTs.optional(),
-    })
-    .passthrough(),
-  message: z
-    .object({ ts: slackTs, bot_id: z.string().optional(), thread_ts: slackTs.optional() })
-    .passthrough()
-    .optional(),
-});
+const clickSchema = blockActionOnMessage.extend({ trigger_id: z.string().min(1).max(200).optional() });
 const buttonSchema = z.object({
   action_id: z.string(),
   value: z.string().max(2000).optional(),

@@ -6,28 +6,12 @@ import {
   CredentialChoiceError,
   resolveCredential,
 } from '../../client';
-import { decodeCredentialSelection, NAME_CREDENTIAL_ACTION, slackId, slackTs } from '../binding';
+import { decodeCredentialSelection, NAME_CREDENTIAL_ACTION } from '../binding';
 import { INCIDENT_COMMANDER_ROLE } from '../credential-choice';
-import { postEphemeral, refusalText, type ListenerDeps } from './shared';
+import { blockActionOnMessage, postEphemeral, refusalText, type ListenerDeps } from './shared';
 
-/** What a choice on the prompt must look like to count: a signed block action on a message. */
-const choiceSchema = z.object({
-  type: z.literal('block_actions'),
-  user: z.object({ id: slackId }).passthrough(),
-  container: z
-    .object({
-      type: z.string(),
-      message_ts: slackTs.optional(),
-      channel_id: slackId.optional(),
-      is_ephemeral: z.boolean().optional(),
-      thread_ts: slackTs.optional(),
-    })
-    .passthrough(),
-  message: z
-    .object({ ts: slackTs, bot_id: z.string().optional(), thread_ts: slackTs.optional() })
-    .passthrough()
-    .optional(),
-});
+/** A choice on the prompt: a signed block action on a message. */
+const choiceSchema = blockActionOnMessage;
 const selectSchema = z
   .object({
     action_id: z.literal(NAME_CREDENTIAL_ACTION),

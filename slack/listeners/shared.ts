@@ -3,7 +3,7 @@ import type { App, webApi } from '@slack/bolt';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { slackId, type Decoded } from '../binding';
+import { slackId, slackTs, type Decoded } from '../binding';
 import type { InventoryResult } from '../../lib/inventory';
 import type { CommanderPolicy } from '../credential-choice';
 import type { KickoffPolicy } from '../kickoff';
@@ -125,3 +125,22 @@ export async function postOrDirectMessage(
 export function warnMalformed(deps: ListenerDeps, error: z.ZodError, message: string): void {
   deps.logger.warn({ field: error.issues[0]?.path.join('.') }, message);
 }
+
+/** What an interaction with one of the bot's messages must look like to count: a signed block action on a message. */
+export const blockActionOnMessage = z.object({
+  type: z.literal('block_actions'),
+  user: z.object({ id: slackId }).passthrough(),
+  container: z
+    .object({
+      type: z.string(),
+      message_ts: slackTs.optional(),
+      channel_id: slackId.optional(),
+      is_ephemeral: z.boolean().optional(),
+      thread_ts: slackTs.optional(),
+    })
+    .passthrough(),
+  message: z
+    .object({ ts: slackTs, bot_id: z.string().optional(), thread_ts: slackTs.optional() })
+    .passthrough()
+    .optional(),
+});
