@@ -26,12 +26,10 @@ import {
   UpdateAccessKeyCommand,
 } from '@aws-sdk/client-iam';
 import { CredentialResolver } from '../client/credentials';
-import { incidentStatus } from '../client';
 import { startGateway } from '../gateway/server';
 import { createSiemWebhooks } from '../gateway/webhooks';
 import { signGenericAlert } from '../gateway/siem';
 import { buildInventory, validateInventory } from '../lib/inventory';
-import type { Runbook } from '../lib/runbook/types';
 import { PROVIDER_DIRECTORY } from '../providers';
 import { awsIamOptionsFromEnv } from '../providers/aws-iam/options';
 import { createAwsIamProvider } from '../providers/aws-iam/provider';
@@ -41,6 +39,7 @@ import { runbookById, TEST_FINGERPRINT_KEY, TEST_GATEWAY_KEY } from '../test/har
 import { startMoto, type MotoServer } from '../test/harness/moto';
 import { silentLogger } from '../test/harness/worker';
 import { startStack, startWorker, type BenchStack } from './lib/stack';
+import { quiescent, unattendedSteps } from './lib/quiescent';
 import { summarize, type Summary } from './lib/stats';
 
 export interface AwsResult {
@@ -124,43 +123,6 @@ async function startMotoProxy(
         server.close(() => resolve());
       }),
   };
-}
-
-/** Steps that run without any owner: no approval themselves, and every dependency is such a step too. */
-function unattendedSteps(runbook: Runbook): Set<string> {
-  const byId = new Map(runbook.steps.map((step) => [step.id, step]));
-  const memo = new Map<string, boolean>();
-  const unattended = (id: string): boolean => {
-    if (!memo.has(id)) {
-      const step = byId.get(id)!;
-      memo.set(id, step.approval.policy === 'none' && step.after.every(unattended));
-    }
-    return memo.get(id)!;
-  };
-  return new Set(runbook.steps.map((step) => step.id).filter(unattended));
-}
-
-/** Until every step that needs nobody is done and nothing is in flight; returns the deactivation step's start. */
-async function quiescent(stack: BenchStack, incidentId: string, unattended: Set<string>): Promise<string> {
-  const handle = stack.temporal.client.workflow.getHandle(incidentId);
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const status = await incidentStatus(stack.temporal.client, incidentId);
-    const done = status.steps
-      .filter((step) => unattended.has(step.id))
-      .every((step) => !['pending', 'running', 'awaiting-approval'].includes(step.state));
-    if (done) {
-      const deactivate = status.steps.find((step) => step.id === DEACTIVATE_STEP)!;
-      if (deactivate.state !== 'succeeded') {
-        throw new Error(`${incidentId}: ${DEACTIVATE_STEP} ${deactivate.state}: ${deactivate.error ?? ''}`);
-      }
-      const { raw } = await handle.describe();
-      if ((raw.pendingActivities ?? []).length === 0 && !raw.pendingWorkflowTask)
-        return deactivate.startedAt!;
-    }
-    await sleep(50);
-  }
-  throw new Error(`${incidentId} did not settle within 20 s`);
 }
 
 async function createKeys(iam: IAMClient, prefix: string, count: number): Promise<KeyPair[]> {
@@ -324,7 +286,18 @@ export async function benchAws(options: { alerts: number; warmup: number }): Pro
       }
       const deactivated = await within(seen, 20_000, `alert ${index}`);
       const incidentId = answer.body.incidentId as string;
-      const stepStartedAt = await quiescent(stack, incidentId, unattended);
+      const settled = await quiescent(stack, incidentId, unattended, {
+        timeoutMs: 20_000,
+        settled: (status) => {
+          const deactivate = status.steps.find((step) => step.id === DEACTIVATE_STEP)!;
+          if (deactivate.state !== 'succeeded') {
+            throw new Error(
+              `${incidentId}: ${DEACTIVATE_STEP} ${deactivate.state}: ${deactivate.error ?? ''}`,
+            );
+          }
+        },
+      });
+      const stepStartedAt = settled.steps.find((step) => step.id === DEACTIVATE_STEP)!.startedAt!;
       if (measured) {
         temporal.push(deactivated.at - t0);
         acked.push(answeredAt - t0);

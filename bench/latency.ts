@@ -17,14 +17,15 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createStepActivities } from '../activities/execute-step';
-import { incidentStatus, startIncident } from '../client';
+import { startIncident } from '../client';
 import { resolveAction } from '../lib/runbook/actions';
 import { renderParams } from '../lib/runbook/template';
 import type { IncidentInput, Runbook } from '../lib/runbook/types';
 import { createProviderRegistry } from '../providers/registry';
 import { incidentInput, runbookById, TEST_GATEWAY_KEY } from '../test/harness/incidents';
 import { silentLogger } from '../test/harness/worker';
-import { instrumentedProvider, startStack, startWorker, type BenchStack } from './lib/stack';
+import { quiescent, unattendedSteps } from './lib/quiescent';
+import { instrumentedProvider, startStack, startWorker } from './lib/stack';
 import { summarize, type Summary } from './lib/stats';
 
 export interface LatencyResult {
@@ -37,41 +38,6 @@ export interface LatencyResult {
 
 const TASK_QUEUE = 'bench-latency';
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 300);
-
-/** Steps that run without any owner: no approval themselves, and every dependency is such a step too. */
-function unattendedSteps(runbook: Runbook): Set<string> {
-  const byId = new Map(runbook.steps.map((step) => [step.id, step]));
-  const memo = new Map<string, boolean>();
-  const unattended = (id: string): boolean => {
-    if (!memo.has(id)) {
-      const step = byId.get(id)!;
-      memo.set(id, step.approval.policy === 'none' && step.after.every(unattended));
-    }
-    return memo.get(id)!;
-  };
-  return new Set(runbook.steps.map((step) => step.id).filter(unattended));
-}
-
-/**
- * Waits until the incident only waits for owners: every step that needs nobody has finished, and nothing is in
- * flight (no activity, no workflow task), so ending it leaves the worker idle for the next sample.
- */
-async function quiescent(stack: BenchStack, incidentId: string, unattended: Set<string>): Promise<void> {
-  const handle = stack.temporal.client.workflow.getHandle(incidentId);
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const status = await incidentStatus(stack.temporal.client, incidentId);
-    const done = status.steps
-      .filter((step) => unattended.has(step.id))
-      .every((step) => !['pending', 'running', 'awaiting-approval'].includes(step.state));
-    if (done) {
-      const { raw } = await handle.describe();
-      if ((raw.pendingActivities ?? []).length === 0 && !raw.pendingWorkflowTask) return;
-    }
-    await sleep(50);
-  }
-  throw new Error(`${incidentId} did not settle within 10 s`);
-}
 
 export async function benchLatency(options: { incidents: number; warmup: number }): Promise<LatencyResult> {
   const stack = await startStack();
@@ -118,7 +84,7 @@ export async function benchLatency(options: { incidents: number; warmup: number 
         startReturned.push(started - t0);
       }
       // Let the steps that need nobody finish, then end the incident: nobody will approve the rest.
-      await quiescent(stack, input.context.incident.id, unattended);
+      await quiescent(stack, input.context.incident.id, unattended, { timeoutMs: 10_000 });
       await stack.temporal.client.workflow
         .getHandle(input.context.incident.id)
         .terminate('benchmark sample taken');
