@@ -1,5 +1,6 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
+import { destinationSystems } from '../lib/runbook/actions';
 import { formatPath } from '../lib/runbook/validate';
 import { holdsSecret, redactSecrets } from '../lib/scrub';
 import { NotConfiguredError, type ProviderRegistry } from '../providers/registry';
@@ -43,7 +44,7 @@ export function createStepActivities(deps: ActivityDependencies): Pick<IncidentA
       try {
         provider = deps.registry.resolve(input.provider, resolveOptions);
         // A credential minted for a destination nobody can write to would be lost: check them before acting.
-        for (const destination of destinationsOf(input.params)) {
+        for (const destination of destinationSystems(input.params)) {
           deps.registry.resolve(destination, resolveOptions);
         }
       } catch (error) {
@@ -179,16 +180,6 @@ async function recordAction(
     data: JSON.parse(
       JSON.stringify({ action: `${input.provider}.${input.action}`, ...data }),
     ) as EvidenceJson,
-  });
-}
-
-/** The systems a rotation will deliver to (`params.destinations`), as far as the params say. */
-function destinationsOf(params: StepExecutionInput['params']): string[] {
-  const destinations = params.destinations;
-  if (!Array.isArray(destinations)) return [];
-  return destinations.flatMap((destination: unknown) => {
-    const provider = (destination as { provider?: unknown } | null)?.provider;
-    return typeof provider === 'string' ? [provider] : [];
   });
 }
 

@@ -12,7 +12,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { IncidentActivities, OpenedIncident, StepExecutionResult } from '../activities/types';
-import { resolveAction, splitAction } from '../lib/runbook/actions';
+import { destinationSystems, resolveAction, splitAction } from '../lib/runbook/actions';
 import { topologicalOrder } from '../lib/runbook/dag';
 import { durationMs } from '../lib/runbook/duration';
 import { revokedAtIngestNote } from '../lib/runbook/revoked-at-ingest';
@@ -791,17 +791,8 @@ class IncidentRun {
    * opened: said before any owner is asked to approve it. The step's activity checks again where it runs.
    */
   private notConfigured(system: string, params: Params): string | undefined {
-    const destinations = Array.isArray(params.destinations) ? params.destinations : [];
-    const systems = [
-      system,
-      ...destinations.map((destination) =>
-        destination && typeof destination === 'object' && !Array.isArray(destination)
-          ? destination.provider
-          : undefined,
-      ),
-    ];
-    const missing = systems.find(
-      (name): name is string => typeof name === 'string' && Object.hasOwn(this.unconfigured, name),
+    const missing = [system, ...destinationSystems(params)].find((name) =>
+      Object.hasOwn(this.unconfigured, name),
     );
     return missing === undefined ? undefined : this.unconfigured[missing];
   }

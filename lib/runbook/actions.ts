@@ -1,4 +1,4 @@
-import type { IncidentContext } from './types';
+import type { IncidentContext, Params } from './types';
 
 /**
  * Role names a runbook may use instead of a system: the incident decides which provider plays the role,
@@ -28,4 +28,18 @@ export function resolveAction(
   const parts = splitAction(action);
   const provider = isRole(parts.provider) ? ROLE_PROVIDERS[parts.provider](context) : parts.provider;
   return { provider, action: parts.action };
+}
+
+/** The systems a step's rendered `destinations` param delivers to (a rotation's consumers); none when it has none. */
+export function destinationSystems(params: Params): string[] {
+  const destinations = params.destinations;
+  if (!Array.isArray(destinations)) return [];
+  return destinations.flatMap((destination) =>
+    destination &&
+    typeof destination === 'object' &&
+    !Array.isArray(destination) &&
+    typeof destination.provider === 'string'
+      ? [destination.provider]
+      : [],
+  );
 }
