@@ -124,11 +124,16 @@ test('the connector steps run at once; the steps on the credential wait (no appr
   expect(prompt.detail).toContain('candidates: ledger-db, ci-deployer');
   expect(prompt.detail).toContain(`\`tourniquet incident resolve-credential ${incidentId} <credential-id>\``);
   expect(prompt.detail).toContain('segment-role, rotate-credential, kill-sessions');
-  const posted = notifications.find(
-    (notification) =>
-      notification.incidentId === incidentId && notification.event.type === 'credential-requested',
+  // Posted by its own activity, a moment after the timeline shows it.
+  const posted = await waitFor(async () =>
+    Promise.resolve(
+      notifications.find(
+        (notification) =>
+          notification.incidentId === incidentId && notification.event.type === 'credential-requested',
+      ),
+    ),
   );
-  expect(posted?.mention).toEqual(['U0COMMANDER1']);
+  expect(posted.mention).toEqual(['U0COMMANDER1']);
 
   // A while later nothing has moved: the steps wait for the credential, not for their turn.
   await new Promise((done) => setTimeout(done, 1_500));

@@ -87,6 +87,12 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   };
   // Histories recorded before commands were signed take unsigned notes, refusals and Temporal's cancel, as then.
   const signedCommands = patched('signed-commands');
+  // Decided here, in the first activation, like every patch: one first asked after the opening local activity can
+  // be recorded in the next workflow task, which replay (resolving that activity within the first) has not yet
+  // looked ahead to, and the history would no longer replay. The input is unchecked yet, hence the `?.`.
+  const waitsForCredential =
+    input.context?.credential?.resolution?.by === 'unresolved' &&
+    patched('steps-wait-for-an-unresolved-credential');
   const opening: { refusal?: string } = {};
   setHandler(statusQuery, () => incident.run?.status() ?? openingStatus(input, opening.refusal));
   setHandler(alertIdsQuery, () => incident.run?.alertIds() ?? []);
@@ -145,7 +151,10 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
         { key: PHASE, value: 'closed' },
       ]);
     });
-    const run = new IncidentRun({ ...input, runbook: trusted.runbook }, trusted, signedCommands);
+    const run = new IncidentRun({ ...input, runbook: trusted.runbook }, trusted, {
+      signedCommands,
+      waitsForCredential,
+    });
     incident.run = run;
     if (signedCommands) {
       void condition(() => cancelRequested).then(() => run.unsignedCancelIgnored());
@@ -273,7 +282,11 @@ class IncidentRun {
    */
   private readonly credentialWait?: { named?: { actor: string; credentialId: string } };
 
-  constructor(input: IncidentInput & { runbook: Runbook }, opened: OpenedIncident, signedCommands: boolean) {
+  constructor(
+    input: IncidentInput & { runbook: Runbook },
+    opened: OpenedIncident,
+    { signedCommands, waitsForCredential }: { signedCommands: boolean; waitsForCredential: boolean },
+  ) {
     this.input = input;
     if (signedCommands) this.containment = new CancellationScope();
     this.runbookSha256 = opened.sha256;
@@ -282,12 +295,7 @@ class IncidentRun {
     this.unconfigured = (!input.exercise && opened.unconfigured) || {};
     this.commands = new SignedCommands(input.context.incident.id, opened.gatewayKeys ?? []);
     // Histories recorded before then ran every step at once; only an unresolved credential asks (and marks) it.
-    if (
-      input.context.credential.resolution?.by === 'unresolved' &&
-      patched('steps-wait-for-an-unresolved-credential')
-    ) {
-      this.credentialWait = {};
-    }
+    if (waitsForCredential) this.credentialWait = {};
     for (const step of input.runbook.steps) {
       this.steps.set(step.id, {
         id: step.id,
