@@ -27,6 +27,7 @@ import {
 import {
   authenticateSiemRequest,
   createReplayCache,
+  isPingDelivery,
   normalizeSiemAlert,
   parseSecretList,
   SIEM_SOURCES,
@@ -323,6 +324,10 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
       // Never echo the parser's message: it quotes the body, which may hold the secret.
       return reject(exchange, 400, 'invalid_json', { error: 'invalid JSON', field: '(body)' });
     }
+    if (isPingDelivery(source, body, req.headers)) {
+      metrics.alertsIgnored.inc({ source, lifecycle: 'ping' });
+      return answer(exchange, 200, { status: 'pong' }, 'ignored');
+    }
     const normalized = normalizeSiemAlert(source, body, { fingerprintKey: options.fingerprintKey });
     if (!normalized.ok) {
       return reject(exchange, 400, 'invalid_alert', {
@@ -332,7 +337,12 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
       });
     }
     const { alert, lifecycle } = normalized;
-    if (lifecycle !== 'raised') {
+    if (lifecycle === 'not-a-secret') {
+      metrics.alertsIgnored.inc({ source, lifecycle });
+      return answer(exchange, 202, { status: 'ignored', reason: 'not a secret exposure' }, 'ignored');
+    }
+    // An escalation opens or joins like a new alert, at its severity.
+    if (lifecycle !== 'raised' && lifecycle !== 'escalated') {
       metrics.alertsIgnored.inc({ source, lifecycle });
       return answer(exchange, 202, { status: 'ignored', lifecycle }, 'ignored');
     }

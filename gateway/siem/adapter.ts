@@ -19,6 +19,11 @@ export interface AdapterOutput {
   /** Human-readable, non-secret join keys, e.g. `github:acme/api#42`. */
   correlation: string[];
   lifecycle: AlertLifecycle;
+  /**
+   * What happened, for the incident's timeline when it is not a plain new alert: `validity confirmed active`,
+   * `detector marked resolved`. Short, and never a secret (it is built from the scrubbed body).
+   */
+  event?: string;
   /** Normalized field path (`locations.0.url`) → vendor field it came from, so errors name the vendor's field. */
   origins: Record<string, string>;
 }
@@ -37,7 +42,16 @@ export interface SiemAdapter<Body> {
   /** Vendor fields holding an unkeyed hash of the secret. */
   derivedSecretKind?: (path: JsonPath) => string | undefined;
   map(body: Body, context: AdapterContext): AdapterOutput;
+  /**
+   * A delivery that only checks the hook works (GitHub's `ping`, GitGuardian's test message): answered 200 once
+   * authenticated, and never an alert. Given the parsed, unscrubbed body and the request headers; it must only
+   * recognise, never read values out.
+   */
+  isPing?: (rawBody: unknown, headers: AdapterHeaders) => boolean;
 }
+
+/** Request headers as Node gives them, lower-case names. */
+export type AdapterHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 export function defineAdapter<Body>(adapter: SiemAdapter<Body>): SiemAdapter<Body> {
   return adapter;

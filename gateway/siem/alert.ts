@@ -8,8 +8,17 @@ export { SEVERITIES, type Severity };
 /** A leaked secret is an emergency until a detector says otherwise. */
 export const DEFAULT_SEVERITY: Severity = 'high';
 
-/** Whether the vendor event raises the leak, updates it, or reports it closed on the vendor's side. */
-export const ALERT_LIFECYCLES = ['raised', 'updated', 'resolved'] as const;
+/**
+ * What a vendor event means for containment:
+ * - `raised`: a leak, or a new place of a known one: opens an incident or joins it;
+ * - `escalated`: a known leak got worse (validity confirmed active, made public, severity raised): opens or joins,
+ *   with its severity, and its `event` is recorded;
+ * - `updated`: nothing containment acts on (an assignee changed): answered 202 `ignored`;
+ * - `resolved`: the detector closed it on its side (resolved, recovered): recorded on the open incident, never
+ *   undoes anything;
+ * - `not-a-secret`: the sender's alert is not about an exposed secret: answered 202 `ignored`, counted.
+ */
+export const ALERT_LIFECYCLES = ['raised', 'escalated', 'updated', 'resolved', 'not-a-secret'] as const;
 export type AlertLifecycle = (typeof ALERT_LIFECYCLES)[number];
 
 const absoluteUrl = z

@@ -18,7 +18,7 @@ export {
 } from './auth';
 export { createReplayCache, type ReplayCache, type ReplayCacheOptions } from './replay-cache';
 export { scrubSecrets, type ScrubOptions, type ScrubResult, type SecretFinding } from '../../lib/scrub';
-export { normalizeSiemAlert, type NormalizeOptions, type NormalizeResult } from './normalize';
+export { isPingDelivery, normalizeSiemAlert, type NormalizeOptions, type NormalizeResult } from './normalize';
 export {
   normalizedAlertSchema,
   SEVERITIES,

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { correlationFingerprint } from '../../lib/fingerprint';
-import type { AdapterOutput, SiemAdapter } from './adapter';
+import type { AdapterHeaders, AdapterOutput, SiemAdapter } from './adapter';
 import { azureMonitorAdapter } from './adapters/azure-monitor';
 import { datadogAdapter } from './adapters/datadog';
 import { elasticAdapter } from './adapters/elastic';
@@ -25,8 +25,10 @@ export type NormalizeResult =
       alert: NormalizedAlert;
       /** The vendor body with every secret replaced by `[REDACTED:<kind>:<last4>]`: the only copy to store. */
       redactedBody: unknown;
-      /** Raised, updated, or resolved on the vendor's side; only `raised` should start containment. */
+      /** What the event means for containment (see ALERT_LIFECYCLES). */
       lifecycle: AlertLifecycle;
+      /** The adapter's short, non-secret description of the event, for the timeline. */
+      event?: string;
       /** Every distinct secret found: fingerprint, hint and field paths, never a value. */
       findings: SecretFinding[];
     }
@@ -163,6 +165,12 @@ export function normalizeSiemAlert(
     alert: alert.data,
     redactedBody: scrubbed.redacted,
     lifecycle: output.lifecycle,
+    ...(output.event ? { event: output.event.slice(0, 200) } : {}),
     findings: scrubbed.findings,
   };
+}
+
+/** Whether an authenticated delivery only checks the hook (see `SiemAdapter.isPing`). */
+export function isPingDelivery(source: SiemSource, rawBody: unknown, headers: AdapterHeaders): boolean {
+  return ADAPTERS[source]?.isPing?.(rawBody, headers) ?? false;
 }
