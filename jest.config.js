@@ -46,6 +46,13 @@ const UNIT_SUITES = [
   'siem-auth',
   'siem-normalize',
   'siem-scrub',
+  'siem-url-token',
+  'siem-vendor-azure-monitor',
+  'siem-vendor-datadog',
+  'siem-vendor-elastic',
+  'siem-vendor-gitguardian',
+  'siem-vendor-github',
+  'siem-vendor-splunk',
 ];
 const unitSuites = UNIT_SUITES.map((name) => `<rootDir>/test/${name}.test.ts`);
 
