@@ -6,6 +6,7 @@ import { SIEM_SOURCES, type SiemSource } from './siem';
 export const REJECT_REASONS = [
   'unknown_source',
   'unauthorized',
+  'forbidden',
   'too_large',
   'bad_request',
   'invalid_json',
@@ -39,6 +40,7 @@ export interface GatewayMetrics {
   pendingAlerts: Gauge;
   slackRequestsRefused: Counter<'reason'>;
   revokedAtIngest: Counter<'issuer' | 'outcome'>;
+  urlTokenAccepted: Counter<'source' | 'rotation'>;
 }
 
 /**
@@ -122,6 +124,12 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
       name: 'tourniquet_siem_revoked_at_ingest_total',
       help: 'Leaked values the gateway sent to their issuer for revocation before answering, by issuer and outcome',
       labelNames: ['issuer', 'outcome'],
+      registers,
+    }),
+    urlTokenAccepted: new Counter({
+      name: 'tourniquet_siem_url_token_accepted_total',
+      help: 'Requests authenticated by a URL token, by which listed token matched (older: the sender has not moved yet)',
+      labelNames: ['source', 'rotation'],
       registers,
     }),
   };

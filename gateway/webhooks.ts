@@ -14,7 +14,15 @@ import { formatInventoryIssues, loadInventory } from '../lib/inventory';
 import { PROVIDER_DIRECTORY } from '../providers';
 import type { RevokedAtIngest, Runbook } from '../lib/runbook/types';
 import { BatcherClosedError, BatcherOverloadedError, BatcherTimeoutError } from './alert-batcher';
-import { alertRefFor, IncidentIngest, incidentRequestFor, type IncidentIngestOptions } from './ingest';
+import {
+  alertRefFor,
+  IncidentIngest,
+  incidentRequestFor,
+  type IncidentIngestOptions,
+  type IngestOutcome,
+} from './ingest';
+import { DeliveryLog, deliveryKey } from './siem/deliveries';
+import { warmGitHubSchemas } from './siem/adapters/github-webhook-schemas';
 import { ingestRevokerFromEnv, type IngestRevoker, type RevokedAtIngestAnswer } from './revoke-at-ingest';
 import {
   createGatewayMetrics,
@@ -26,15 +34,23 @@ import {
 } from './metrics';
 import {
   authenticateSiemRequest,
+  authenticateUrlToken,
   createReplayCache,
-  isPingDelivery,
+  deliveryKind,
+  describeUrlTokens,
+  hasUrlToken,
   normalizeSiemAlert,
   parseSecretList,
+  redactUrlTokenPath,
   SIEM_SOURCES,
   siemSecretsFromEnv,
+  URL_TOKEN_SEGMENT,
+  urlTokenSources,
+  urlTokensFromEnv,
   type ReplayCache,
   type SiemSecrets,
   type SiemSource,
+  type UrlTokenConfig,
 } from './siem';
 
 /** Bodies above this answer 413 before anything parses them. */
@@ -55,6 +71,11 @@ export interface SiemWebhookOptions extends Pick<
   gatewayKey: KeyObject;
   /** `SIEM_SECRET_<SOURCE>` values; a source without one answers 404. */
   secrets: SiemSecrets;
+  /**
+   * `SIEM_URL_TOKEN_<SOURCE>` (and `_ALLOW`): `POST /webhooks/siem/<source>/t/<token>` for senders that cannot set a
+   * header. A source without one answers 404 on that path. Absent: no URL-token route.
+   */
+  urlTokens?: UrlTokenConfig;
   logger: Logger;
   metrics?: GatewayMetrics;
   replayCache?: ReplayCache;
@@ -68,10 +89,11 @@ export interface SiemWebhookOptions extends Pick<
 }
 
 export interface SiemWebhooks {
-  /** Adds `POST /webhooks/siem/:source` and `GET /metrics` to the gateway app. */
+  /** Adds `POST /webhooks/siem/:source`, `POST /webhooks/siem/:source/t/:token` and `GET /metrics` to the app. */
   mount: (app: Express) => void;
   metrics: GatewayMetrics;
   ingest: IncidentIngest;
+  /** Sources with a header secret or a URL token (or both). */
   enabled: SiemSource[];
   /** Answers what is waiting, then refuses new alerts (503). Call before closing the HTTP server. */
   close: () => Promise<void>;
@@ -183,7 +205,13 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
   const enabled = new Set(
     SIEM_SOURCES.filter((source) => parseSecretList(options.secrets[source]).length > 0),
   );
+  // Reported, not routed on: `enabled` gates the header route, `hasUrlToken` the URL-token route.
+  const enabledEitherWay = new Set([...enabled, ...urlTokenSources(options.urlTokens ?? {})]);
+  const urlTokens = options.urlTokens ?? {};
   const replays = new RetryableReplays(options.replayCache ?? createReplayCache());
+  const deliveries = new DeliveryLog<IngestOutcome>();
+  // About a second of schema compilation, paid at start rather than by the first GitHub alert.
+  if (enabled.has('github')) warmGitHubSchemas();
   const warnings = new WarningSampler(options.logger);
   const ingest = new IncidentIngest({
     client: options.client,
@@ -284,7 +312,11 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
     return [revoked];
   }
 
-  async function handle(exchange: Exchange, source: SiemSource): Promise<void> {
+  /**
+   * `auth`: `header` authenticates on the raw body (signatures, bearer and basic credentials); `url-token` means the
+   * route already checked the path's token and the peer address, before reading anything.
+   */
+  async function handle(exchange: Exchange, source: SiemSource, auth: 'header' | 'url-token'): Promise<void> {
     const { req } = exchange;
     const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
     if (encoding !== 'identity') {
@@ -310,12 +342,14 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
     if (rawBody === 'aborted') return answer(exchange, 400, { error: 'request aborted' }, 'bad_request');
 
     const replay = replays.forRequest();
-    const auth = authenticateSiemRequest(source, req.headers, rawBody, {
-      secrets: options.secrets,
-      replayCache: replay.cache,
-    });
-    if (!auth.ok)
-      return reject(exchange, 401, 'unauthorized', { error: 'unauthorized', message: auth.reason });
+    if (auth === 'header') {
+      const verdict = authenticateSiemRequest(source, req.headers, rawBody, {
+        secrets: options.secrets,
+        replayCache: replay.cache,
+      });
+      if (!verdict.ok)
+        return reject(exchange, 401, 'unauthorized', { error: 'unauthorized', message: verdict.reason });
+    }
 
     let body: unknown;
     try {
@@ -324,11 +358,19 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
       // Never echo the parser's message: it quotes the body, which may hold the secret.
       return reject(exchange, 400, 'invalid_json', { error: 'invalid JSON', field: '(body)' });
     }
-    if (isPingDelivery(source, body, req.headers)) {
+    const delivery = deliveryKind(source, body, req.headers);
+    if (delivery.kind === 'ping') {
       metrics.alertsIgnored.inc({ source, lifecycle: 'ping' });
       return answer(exchange, 200, { status: 'pong' }, 'ignored');
     }
-    const normalized = normalizeSiemAlert(source, body, { fingerprintKey: options.fingerprintKey });
+    if (delivery.kind === 'other-event') {
+      metrics.alertsIgnored.inc({ source, lifecycle: 'other-event' });
+      return answer(exchange, 202, { status: 'ignored', reason: 'not a secret-scanning event' }, 'ignored');
+    }
+    const normalized = normalizeSiemAlert(source, body, {
+      fingerprintKey: options.fingerprintKey,
+      headers: req.headers,
+    });
     if (!normalized.ok) {
       return reject(exchange, 400, 'invalid_alert', {
         error: 'invalid alert',
@@ -337,6 +379,13 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
       });
     }
     const { alert, lifecycle } = normalized;
+    if (normalized.drift.length > 0) {
+      warnings.warn(
+        `${source}:drift`,
+        { source, fields: normalized.drift },
+        "SIEM body differs from the vendor's published schema outside the fields Tourniquet reads: accepted",
+      );
+    }
     if (lifecycle === 'not-a-secret') {
       metrics.alertsIgnored.inc({ source, lifecycle });
       return answer(exchange, 202, { status: 'ignored', reason: 'not a secret exposure' }, 'ignored');
@@ -375,8 +424,21 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
       });
     }
 
+    const key = deliveryKey(req.headers, rawBody);
+    const submitted = key
+      ? deliveries.once(key, () => ingest.submit(alertRefFor(alert), request.data))
+      : { outcome: ingest.submit(alertRefFor(alert), request.data), repeated: false };
     try {
-      const outcome = await ingest.submit(alertRefFor(alert), request.data);
+      const outcome = await submitted.outcome;
+      if (submitted.repeated) {
+        metrics.alertsIgnored.inc({ source, lifecycle: 'redelivery' });
+        return answer(
+          exchange,
+          202,
+          { incidentId: outcome.incidentId, status: 'duplicate', ...told },
+          'ignored',
+        );
+      }
       metrics.alertsAccepted.inc({ source });
       if (outcome.status === 'joined')
         metrics.incidentsJoined.inc({ source, closed: String(outcome.closed) });
@@ -409,7 +471,51 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
     }
   }
 
+  function failed(exchange: Exchange, error: unknown): void {
+    // Only the error's class and the redacted path: a message could quote request data, the path a URL token.
+    options.logger.error(
+      {
+        source: exchange.source,
+        path: redactUrlTokenPath(exchange.req.url ?? ''),
+        errorType: error instanceof Error ? error.name : typeof error,
+      },
+      'SIEM webhook failed',
+    );
+    answer(exchange, 500, { error: 'internal error' }, 'unavailable');
+  }
+
   function mount(app: Express): void {
+    app.post(`${WEBHOOK_PATH}/:source/${URL_TOKEN_SEGMENT}/:token`, (req: Request, res: Response) => {
+      const startedAt = performance.now();
+      const source = sourceLabel(req.params.source);
+      const exchange: Exchange = { req, res, source, startedAt };
+      metrics.alertsReceived.inc({ source });
+      const parsed = sourceParam.safeParse(req.params.source);
+      if (!parsed.success || !hasUrlToken(urlTokens, parsed.data)) {
+        return reject(
+          exchange,
+          404,
+          'unknown_source',
+          { error: 'unknown or unconfigured source' },
+          { connection: 'close' },
+        );
+      }
+      const token = typeof req.params.token === 'string' ? req.params.token : undefined;
+      // The TCP peer, never X-Forwarded-For: a client writes that header itself.
+      const verdict = authenticateUrlToken(urlTokens, parsed.data, token, req.socket.remoteAddress);
+      if (!verdict.ok) {
+        // Refused before the body is read. The detail goes to the sampled log only; it never quotes the token.
+        const reason = verdict.status === 403 ? 'forbidden' : 'unauthorized';
+        warnings.warn(
+          `${source}:${reason}`,
+          { source, reason, status: verdict.status, auth: 'url-token', detail: verdict.reason },
+          'SIEM webhook refused',
+        );
+        return answer(exchange, verdict.status, { error: reason }, reason, { connection: 'close' });
+      }
+      metrics.urlTokenAccepted.inc({ source, rotation: verdict.rotation });
+      handle(exchange, parsed.data, 'url-token').catch((error: unknown) => failed(exchange, error));
+    });
     app.post(`${WEBHOOK_PATH}/:source`, (req: Request, res: Response) => {
       const startedAt = performance.now();
       const source = sourceLabel(req.params.source);
@@ -426,19 +532,32 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
           { connection: 'close' },
         );
       }
-      handle(exchange, parsed.data).catch((error: unknown) => {
-        // Only the error's class: a message could quote request data.
-        options.logger.error(
-          { source, errorType: error instanceof Error ? error.name : typeof error },
-          'SIEM webhook failed',
-        );
-        answer(exchange, 500, { error: 'internal error' }, 'unavailable');
-      });
+      handle(exchange, parsed.data, 'header').catch((error: unknown) => failed(exchange, error));
+    });
+    // Express's default handler prints routing errors with console.error, outside the logger's redaction; a malformed
+    // escape in `:token` would print the raw path segment ("Failed to decode param '<token>%'").
+    app.use(WEBHOOK_PATH, (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
+      if (res.headersSent) return next(error);
+      const status = (error as { status?: unknown } | null)?.status;
+      const clientError = typeof status === 'number' && status >= 400 && status < 500;
+      answer(
+        { req, res, source: 'unknown', startedAt: performance.now() },
+        clientError ? 400 : 500,
+        { error: clientError ? 'bad request' : 'internal error' },
+        clientError ? 'bad_request' : 'unavailable',
+        { connection: 'close' },
+      );
     });
     mountMetrics(app, metrics);
   }
 
-  return { mount, metrics, ingest, enabled: [...enabled], close: () => ingest.close() };
+  return {
+    mount,
+    metrics,
+    ingest,
+    enabled: SIEM_SOURCES.filter((source) => enabledEitherWay.has(source)),
+    close: () => ingest.close(),
+  };
 }
 
 const envSchema = z.object({ TOURNIQUET_DEFAULT_RUNBOOK: z.string().min(1).default(DEFAULT_RUNBOOK) });
@@ -459,6 +578,8 @@ export function siemWebhooksFromEnv(options: {
     throw new Error(`environment variable TOURNIQUET_DEFAULT_RUNBOOK: ${parsed.error.issues[0].message}`);
   }
   const revoker = ingestRevokerFromEnv(env);
+  // Validated at startup like every other setting: a weak token or a bad range stops the gateway, naming the variable.
+  const urlTokens = urlTokensFromEnv(env);
   const found = findRunbook(parsed.data.TOURNIQUET_DEFAULT_RUNBOOK, options.config.TOURNIQUET_RUNBOOKS_DIR);
   if (!found.ok) {
     throw new Error(`TOURNIQUET_DEFAULT_RUNBOOK: ${formatIssues(found).join('; ')}`);
@@ -475,12 +596,18 @@ export function siemWebhooksFromEnv(options: {
     fingerprintKey,
     gatewayKey: gatewaySigningKey(options.config),
     secrets: siemSecretsFromEnv(env),
+    urlTokens,
     logger: options.logger,
     credentials: new CredentialResolver(inventory.inventory, options.config.dataDir),
     revoker,
   });
   options.logger.info(
-    { sources: webhooks.enabled, runbook: found.runbook.id, revokeAtIngest: revoker?.issuers ?? [] },
+    {
+      sources: webhooks.enabled,
+      urlTokens: describeUrlTokens(urlTokens),
+      runbook: found.runbook.id,
+      revokeAtIngest: revoker?.issuers ?? [],
+    },
     webhooks.enabled.length > 0 ? 'SIEM webhooks enabled' : 'SIEM webhooks: no source configured',
   );
   return webhooks;

@@ -215,13 +215,13 @@ describe('refused requests start nothing', () => {
         field: 'severity',
       },
       {
-        name: 'github with a negative alert number',
+        name: "github with an alert number GitHub's schema would not send (a string)",
         source: 'github',
         body: (() => {
           const event = JSON.parse(fixtureText('github', 'secret-scanning-alert-created', canaries)) as {
             alert: Record<string, unknown>;
           };
-          event.alert.number = -1;
+          event.alert.number = '42';
           return JSON.stringify(event);
         })(),
         field: 'alert.number',

@@ -309,7 +309,13 @@ describe('normalizeSiemAlert', () => {
         ]),
         hint: null,
         connector: body.data.alertContext.properties.tourniquet_connector,
-        correlation: [`azure-monitor:rule:${essentials.alertRule}`],
+        // The place the dimensions name joins alerts about it (issue #16), beside the rule.
+        correlation: [
+          `azure-monitor:rule:${essentials.alertRule}`,
+          `azure-monitor:repository:${dimensions.Repository}`,
+          `azure-monitor:workflow:${dimensions.Repository}/${dimensions.Workflow}`,
+          `azure-monitor:url:${dimensions.Url}`,
+        ],
       });
       expect(lifecycle).toBe('raised');
     });
@@ -377,6 +383,8 @@ describe('normalizeSiemAlert', () => {
       const body = fixture('elastic', 'detection-rule-webhook', canaries);
       expect(normalize('elastic', { ...body, alerts: [] })).toMatchObject({ ok: false, field: 'alerts' });
     });
+
+    // A single alert document and the Webhook connector's example body: test/siem-vendor-elastic.test.ts.
   });
 
   describe('datadog', () => {
@@ -413,10 +421,12 @@ describe('normalizeSiemAlert', () => {
 
     it('reports a recovered monitor as resolved', () => {
       const body = fixture('datadog', 'cloud-siem-signal', canaries);
-      expect(expectSuccess(normalize('datadog', { ...body, transition: 'Recovered' })).lifecycle).toBe(
-        'resolved',
-      );
+      const recovered = expectSuccess(normalize('datadog', { ...body, transition: 'Recovered' }));
+      expect(recovered.lifecycle).toBe('resolved');
+      expect(recovered.event).toBe('monitor recovered');
     });
+
+    // The default Webhooks payload and the monitor template: test/siem-vendor-datadog.test.ts.
   });
 
   describe('toxic data', () => {

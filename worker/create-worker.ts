@@ -87,23 +87,37 @@ class HistoryReader {
 
 let runtimeInstalled = false;
 
-/** Routes the SDK's own logs (poll errors while the server restarts…) to pino at warn and above. */
+/**
+ * Core warnings that only say the server already gave up on a workflow task (it timed out under load): Temporal
+ * hands the task out again, nothing is lost, and an operator can do nothing about it.
+ */
+const RETRIED_BY_TEMPORAL = [/^Task not found when completing/];
+
+/**
+ * Routes the SDK's own logs, the Rust core's included (poll errors while the server restarts…), to pino at warn and
+ * above. Core would otherwise print them to stdout, in the middle of a command's `--json` output.
+ */
 export function ensureTemporalRuntime(logger: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const quiet = (): void => undefined;
+  const warn = (message: string, meta?: Record<string, unknown>) => {
+    if (RETRIED_BY_TEMPORAL.some((pattern) => pattern.test(message))) logger.debug(meta ?? {}, message);
+    else logger.warn(meta ?? {}, message);
+  };
   Runtime.install({
     logger: {
       log: (level, message, meta) => {
-        if (level === 'WARN') logger.warn(meta ?? {}, message);
+        if (level === 'WARN') warn(message, meta);
         if (level === 'ERROR') logger.error(meta ?? {}, message);
       },
       trace: quiet,
       debug: quiet,
       info: quiet,
-      warn: (message, meta) => logger.warn(meta ?? {}, message),
+      warn,
       error: (message, meta) => logger.error(meta ?? {}, message),
     },
+    telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } } },
   });
 }
 

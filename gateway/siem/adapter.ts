@@ -32,6 +32,16 @@ export interface AdapterContext {
   findings: SecretFinding[];
   /** Fallback time when the vendor sends none. */
   now: Date;
+  /** The request's headers (GitHub names its event in `X-GitHub-Event`); empty when normalizing a stored body. */
+  headers: AdapterHeaders;
+}
+
+/** A check of the raw body against the vendor's published schema, before anything is read from it. */
+export interface ConformanceVerdict {
+  /** A violation in what Tourniquet reads: refused with 400 naming the field. */
+  refusal?: { field: string; message: string };
+  /** Violations in what it does not read: accepted, and reported so drift in the vendor's format is seen. */
+  drift: string[];
 }
 
 export interface SiemAdapter<Body> {
@@ -48,6 +58,13 @@ export interface SiemAdapter<Body> {
    * recognise, never read values out.
    */
   isPing?: (rawBody: unknown, headers: AdapterHeaders) => boolean;
+  /**
+   * A delivery of an event the source sends but Tourniquet does not read (a GitHub hook subscribed to more events):
+   * its name, answered 202 `ignored`. Must be a short word from a fixed vocabulary, never a value from the body.
+   */
+  otherEvent?: (rawBody: unknown, headers: AdapterHeaders) => string | undefined;
+  /** Checks the parsed, unscrubbed body against the vendor's published schema; only reads, never copies. */
+  conformance?: (rawBody: unknown, headers: AdapterHeaders) => ConformanceVerdict;
 }
 
 /** Request headers as Node gives them, lower-case names. */

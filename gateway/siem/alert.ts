@@ -21,11 +21,12 @@ export const DEFAULT_SEVERITY: Severity = 'high';
 export const ALERT_LIFECYCLES = ['raised', 'escalated', 'updated', 'resolved', 'not-a-secret'] as const;
 export type AlertLifecycle = (typeof ALERT_LIFECYCLES)[number];
 
+/** A link a responder may click in Slack or the report: http(s) only (`javascript:` parses as a URL too). */
 const absoluteUrl = z
   .string()
   .min(1)
   .max(2048)
-  .refine((value) => URL.canParse(value), 'expected an absolute URL');
+  .refine((value) => /^https?:\/\//i.test(value) && URL.canParse(value), 'expected an absolute http(s) URL');
 
 export const alertLocationSchema = z.strictObject({
   url: absoluteUrl,

@@ -16,9 +16,20 @@ export {
   type SiemAuthResult,
   type SiemRequestHeaders,
 } from './auth';
+export {
+  authenticateUrlToken,
+  describeUrlTokens,
+  hasUrlToken,
+  redactUrlTokenPath,
+  URL_TOKEN_SEGMENT,
+  urlTokenSources,
+  urlTokensFromEnv,
+  type UrlTokenAuthResult,
+  type UrlTokenConfig,
+} from './url-token';
 export { createReplayCache, type ReplayCache, type ReplayCacheOptions } from './replay-cache';
 export { scrubSecrets, type ScrubOptions, type ScrubResult, type SecretFinding } from '../../lib/scrub';
-export { isPingDelivery, normalizeSiemAlert, type NormalizeOptions, type NormalizeResult } from './normalize';
+export { deliveryKind, normalizeSiemAlert, type NormalizeOptions, type NormalizeResult } from './normalize';
 export {
   normalizedAlertSchema,
   SEVERITIES,

@@ -17,6 +17,8 @@ export interface NormalizeOptions {
   fingerprintKey: Buffer;
   /** Fallback for vendors that send no time (a Splunk row without `_time`). */
   now?: Date;
+  /** The request's headers, for sources that name the event in one (GitHub). */
+  headers?: AdapterHeaders;
 }
 
 export type NormalizeResult =
@@ -31,6 +33,8 @@ export type NormalizeResult =
       event?: string;
       /** Every distinct secret found: fingerprint, hint and field paths, never a value. */
       findings: SecretFinding[];
+      /** Fields outside what Tourniquet reads that break the vendor's published schema (see ConformanceVerdict). */
+      drift: string[];
     }
   | { ok: false; field: string; message: string };
 
@@ -113,6 +117,9 @@ export function normalizeSiemAlert(
   }
   const adapter = ADAPTERS[source];
   if (!adapter) return invalid('source', `unknown SIEM source`);
+  const headers = options.headers ?? {};
+  const conformance = adapter.conformance?.(body, headers) ?? { drift: [] };
+  if (conformance.refusal) return invalid(conformance.refusal.field, conformance.refusal.message);
 
   let scrubbed: ReturnType<typeof scrubSecrets>;
   try {
@@ -131,7 +138,11 @@ export function normalizeSiemAlert(
     return invalid(fieldOf(issue), issue.message);
   }
 
-  const output = adapter.map(parsed.data, { findings: scrubbed.findings, now: options.now ?? new Date() });
+  const output = adapter.map(parsed.data, {
+    findings: scrubbed.findings,
+    now: options.now ?? new Date(),
+    headers,
+  });
   if (Number.isNaN(output.observedAt.getTime())) {
     return invalid(vendorField('observedAt', output.origins), 'expected a valid time');
   }
@@ -167,10 +178,21 @@ export function normalizeSiemAlert(
     lifecycle: output.lifecycle,
     ...(output.event ? { event: output.event.slice(0, 200) } : {}),
     findings: scrubbed.findings,
+    drift: conformance.drift,
   };
 }
 
-/** Whether an authenticated delivery only checks the hook (see `SiemAdapter.isPing`). */
-export function isPingDelivery(source: SiemSource, rawBody: unknown, headers: AdapterHeaders): boolean {
-  return ADAPTERS[source]?.isPing?.(rawBody, headers) ?? false;
+/**
+ * What an authenticated delivery is before it is read as an alert: a ping (answered 200), an event the source sends
+ * that Tourniquet does not read (202 ignored, by name), or an alert.
+ */
+export function deliveryKind(
+  source: SiemSource,
+  rawBody: unknown,
+  headers: AdapterHeaders,
+): { kind: 'ping' } | { kind: 'other-event'; event: string } | { kind: 'alert' } {
+  const adapter = ADAPTERS[source];
+  if (adapter?.isPing?.(rawBody, headers)) return { kind: 'ping' };
+  const event = adapter?.otherEvent?.(rawBody, headers);
+  return event === undefined ? { kind: 'alert' } : { kind: 'other-event', event };
 }

@@ -14,7 +14,8 @@ const resultValue = z.union([z.string(), z.number(), z.array(z.string()), z.null
 
 /**
  * Splunk's webhook alert action: the search id, a link to the results, owner, app and the first result row
- * (help.splunk.com, "Use a webhook alert action"). Tourniquet's fields come from that row.
+ * (https://help.splunk.com/splunk-enterprise/alert-and-respond/alerting-manual/10.0/configure-alert-actions/use-a-webhook-alert-action).
+ * Its body is fixed; Tourniquet's fields come from the row, which the search shapes.
  */
 export const splunkWebhookSchema = z.looseObject({
   sid: z.string().min(1).max(512),
@@ -33,7 +34,7 @@ function scheduledTime(sid: string): Date | undefined {
 
 export const splunkAdapter = defineAdapter({
   schema: splunkWebhookSchema,
-  map(body, { now }) {
+  map(body, { now, findings }) {
     const fields = readTourniquetFields([{ record: body.result, path: 'result' }]);
     const detector = fields.detector?.value ?? body.search_name ?? 'splunk';
     const location = locationFromFields(fields, body.results_link);
@@ -42,6 +43,10 @@ export const splunkAdapter = defineAdapter({
       parseVendorTime(typeof time === 'string' || typeof time === 'number' ? time : undefined) ??
       scheduledTime(body.sid) ??
       now;
+    // Any search can carry the webhook action: a row that names no secret kind, no fingerprint, and holds nothing
+    // secret-like (the scrubber found nothing anywhere in the body) is some other alert, not a leak.
+    const aboutASecret =
+      fields.secretKind !== undefined || fields.secretFingerprint !== undefined || findings.length > 0;
     return {
       alertId: fields.alertId?.value ?? body.sid,
       detector,
@@ -53,7 +58,7 @@ export const splunkAdapter = defineAdapter({
       declaredFingerprint: fields.secretFingerprint?.value.toLowerCase(),
       correlationParts: siemCorrelationParts('splunk', detector, fields),
       correlation: [`splunk:sid:${body.sid}`],
-      lifecycle: 'raised',
+      lifecycle: aboutASecret ? 'raised' : 'not-a-secret',
       origins: originsFromFields(fields, 'results_link'),
     };
   },
