@@ -62,7 +62,7 @@ interface CommandBodies {
 }
 
 /** Seals and sends one command; the incident's refusal comes back as a `CommandRefusedError`. */
-async function sendCommand<Kind extends CommandKind>(
+async function sendCommand<Kind extends keyof CommandBodies>(
   client: Client,
   incidentId: string,
   kind: Kind,

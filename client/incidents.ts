@@ -396,6 +396,29 @@ export interface AttachOutcome {
 }
 
 /**
+ * One `attachAlerts` Update to the incident only if it is running: for alerts that must never open one (a detector
+ * marking its alert resolved). `no-incident` when there is none, or it has closed.
+ */
+export async function attachAlertsToRunning(
+  client: Client,
+  incidentId: string,
+  batch: AlertBatch,
+): Promise<AttachOutcome | { incidentId: string; status: 'no-incident' }> {
+  try {
+    const result: AlertBatchResult = await client.workflow
+      .getHandle(incidentId)
+      .executeUpdate(attachAlertsUpdate, { args: [batch], updateId: batch.token });
+    return { incidentId, status: 'joined', closed: false, alertCount: result.alertCount };
+  } catch (error) {
+    // Not found, or closed before (or while) the update was accepted.
+    if (error instanceof WorkflowNotFoundError || error instanceof WorkflowUpdateFailedError) {
+      return { incidentId, status: 'no-incident' };
+    }
+    throw error;
+  }
+}
+
+/**
  * Update-with-start: one `attachAlerts` Update that starts the incident if it is not running, so concurrent
  * alerts about one secret can never start two incidents. The first attempt refuses to reuse the id of a closed
  * run, so a contained incident is never started again, even if it closes between two calls; a closed run that

@@ -4,15 +4,24 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import {
+  attachAlertsToRunning,
   attachAlertsWithStart,
+  signCommand,
   buildIncidentInput,
   incidentIdFor,
   incidentRequestSchema,
   type AttachOutcome,
 } from '../client';
 import {
+  MAX_BATCH_EVENTS,
+  MAX_BATCH_LOCATIONS,
   MAX_REVOKED_AT_INGEST,
+  SEVERITIES,
   type AlertBatch,
+  type AlertDetails,
+  type AlertEvent,
+  type IncidentLocation,
+  type Severity,
   type AlertRef,
   type IncidentInput,
   type RevokedAtIngest,
@@ -26,12 +35,80 @@ import type { NormalizedAlert } from './siem';
 
 export type ParsedIncidentRequest = z.output<typeof incidentRequestSchema>;
 
-/** What every waiting request of one batch is told. */
-export type IngestOutcome = AttachOutcome;
+/** What every waiting request of one batch is told; `no-incident` only for a batch of resolutions. */
+export type IngestOutcome = AttachOutcome | { incidentId: string; status: 'no-incident' };
+
+/** What one alert adds to its incident beyond its id: sealed into its batch's `details`. */
+export interface AlertContribution {
+  lifecycle: AlertEvent['lifecycle'];
+  severity: Severity;
+  locations: IncidentLocation[];
+  /** The connector the alert leads to, when a real provider takes it (`github:acme/api/deploy.yml`). */
+  connector?: string;
+  /** The adapter's description of the event (`validity confirmed active`). */
+  event?: string;
+}
 
 interface PendingAlert {
   ref: AlertRef;
   request: ParsedIncidentRequest;
+  contribution: AlertContribution;
+}
+
+/** The contribution of a normalized alert: its places and a connector that is not simulated. */
+export function contributionOf(
+  alert: NormalizedAlert,
+  lifecycle: AlertContribution['lifecycle'],
+  event?: string,
+): AlertContribution {
+  const connector = connectorFor(alert);
+  return {
+    lifecycle,
+    severity: alert.severity,
+    locations: alert.locations.map(({ url, repository, workflow }) => ({
+      url,
+      ...(repository ? { repository } : {}),
+      ...(workflow ? { workflow } : {}),
+    })),
+    ...(connector.startsWith('simulated:') ? {} : { connector }),
+    ...(event ? { event } : {}),
+  };
+}
+
+/** As the start's context holds it (`buildIncidentInput`). */
+function connectorContext(ref: string): AlertDetails['connector'] {
+  const connector = PROVIDER_DIRECTORY.parseRef('connector', ref);
+  return { provider: connector.provider, ref: connector.ref, repository: connector.repository ?? '' };
+}
+
+/** A batch's contributions summed up: the highest severity, distinct places, the first real connector, the events. */
+export function batchDetails(alerts: { ref: AlertRef; contribution: AlertContribution }[]): AlertDetails {
+  const severity = alerts
+    .map(({ contribution }) => contribution.severity)
+    .reduce((highest, next) => (SEVERITIES.indexOf(next) > SEVERITIES.indexOf(highest) ? next : highest));
+  const locations = new Map<string, IncidentLocation>();
+  for (const { contribution } of alerts) {
+    for (const location of contribution.locations) {
+      if (locations.size >= MAX_BATCH_LOCATIONS) break;
+      if (!locations.has(location.url)) locations.set(location.url, location);
+    }
+  }
+  const connectorRef = alerts.find(({ contribution }) => contribution.connector)?.contribution.connector;
+  const events: AlertEvent[] = alerts
+    .filter(({ contribution }) => contribution.lifecycle !== 'raised' || contribution.event)
+    .slice(0, MAX_BATCH_EVENTS)
+    .map(({ ref, contribution }) => ({
+      alertId: ref.alertId.slice(0, 512),
+      source: ref.source,
+      lifecycle: contribution.lifecycle,
+      ...(contribution.event ? { text: contribution.event.slice(0, 200) } : {}),
+    }));
+  return {
+    severity,
+    locations: [...locations.values()],
+    ...(connectorRef ? { connector: connectorContext(connectorRef) } : {}),
+    events,
+  };
 }
 
 export interface IncidentIngestOptions {
@@ -177,10 +254,14 @@ export class IncidentIngest {
     return this.batcher.pending;
   }
 
-  submit(ref: AlertRef, request: ParsedIncidentRequest): Promise<IngestOutcome> {
+  submit(
+    ref: AlertRef,
+    request: ParsedIncidentRequest,
+    contribution: AlertContribution,
+  ): Promise<IngestOutcome> {
     // buildIncidentInput keys the incident the same way; every request here carries the alert's fingerprint.
     const incidentId = incidentIdFor(request.secretFingerprint!);
-    return this.batcher.submit(incidentId, { ref, request });
+    return this.batcher.submit(incidentId, { ref, request, contribution });
   }
 
   /** Sends what is waiting, then resolves; later submits are refused. */
@@ -190,7 +271,27 @@ export class IncidentIngest {
 
   private async flush(incidentId: string, items: PendingAlert[]): Promise<IngestOutcome> {
     const { client, metrics, logger } = this.options;
-    const batch: AlertBatch = { token: randomUUID(), alerts: items.map((item) => item.ref) };
+    const batch: AlertBatch = {
+      token: randomUUID(),
+      alerts: items.map((item) => item.ref),
+      // Sealed: only what the gateway authenticated may raise the severity or name the connector.
+      details: signCommand(incidentId, 'alert-details', batchDetails(items), this.options.gatewayKey),
+    };
+    // A detector closing its alert is recorded on the incident it belongs to, and never opens one.
+    if (items.every((item) => item.contribution.lifecycle === 'resolved')) {
+      try {
+        return await client.withDeadline(Date.now() + this.flushTimeoutMs, () =>
+          attachAlertsToRunning(client, incidentId, batch),
+        );
+      } catch (error) {
+        metrics?.batches.inc({ outcome: 'failed' });
+        logger.warn(
+          { incidentId, alerts: items.length, error: error instanceof Error ? error.message : String(error) },
+          'SIEM resolutions not attached: Temporal did not answer',
+        );
+        throw new IngestUnavailableError('Temporal is not answering: try again shortly');
+      }
+    }
     metrics?.batchAlerts.observe(items.length);
     // The first alert of the batch describes the incident if this batch is the one that opens it; what the gateway
     // revoked at ingest for any alert of the batch is recorded with it.

@@ -16,6 +16,7 @@ import type { RevokedAtIngest, Runbook } from '../lib/runbook/types';
 import { BatcherClosedError, BatcherOverloadedError, BatcherTimeoutError } from './alert-batcher';
 import {
   alertRefFor,
+  contributionOf,
   IncidentIngest,
   incidentRequestFor,
   type IncidentIngestOptions,
@@ -390,13 +391,14 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
       metrics.alertsIgnored.inc({ source, lifecycle });
       return answer(exchange, 202, { status: 'ignored', reason: 'not a secret exposure' }, 'ignored');
     }
-    // An escalation opens or joins like a new alert, at its severity.
-    if (lifecycle !== 'raised' && lifecycle !== 'escalated') {
+    // An escalation opens or joins like a new alert, at its severity; a resolution is recorded on its incident only.
+    if (lifecycle === 'updated') {
       metrics.alertsIgnored.inc({ source, lifecycle });
       return answer(exchange, 202, { status: 'ignored', lifecycle }, 'ignored');
     }
     // The only moment the gateway holds the value: revoke it now if its issuer takes it by value, then drop it.
-    const revoked = source === 'generic' ? await revokeAtIngest(source, body) : [];
+    const revoked =
+      source === 'generic' && lifecycle !== 'resolved' ? await revokeAtIngest(source, body) : [];
     const told: Record<string, unknown> =
       revoked.length > 0
         ? {
@@ -425,11 +427,20 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
     }
 
     const key = deliveryKey(req.headers, rawBody);
-    const submitted = key
-      ? deliveries.once(key, () => ingest.submit(alertRefFor(alert), request.data))
-      : { outcome: ingest.submit(alertRefFor(alert), request.data), repeated: false };
+    const contribution = contributionOf(alert, lifecycle, normalized.event);
+    const submit = () => ingest.submit(alertRefFor(alert), request.data, contribution);
+    const submitted = key ? deliveries.once(key, submit) : { outcome: submit(), repeated: false };
     try {
       const outcome = await submitted.outcome;
+      if (outcome.status === 'no-incident') {
+        metrics.alertsIgnored.inc({ source, lifecycle });
+        return answer(
+          exchange,
+          202,
+          { status: 'ignored', lifecycle, reason: 'no open incident for this alert' },
+          'ignored',
+        );
+      }
       if (submitted.repeated) {
         metrics.alertsIgnored.inc({ source, lifecycle: 'redelivery' });
         return answer(

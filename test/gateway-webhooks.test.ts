@@ -153,7 +153,10 @@ describe('refused requests start nothing', () => {
     const body = fixtureText('gitguardian', 'incident-resolved', canaries);
     const headers = signedHeaders('gitguardian', stack.secrets.gitguardian, body);
     const first = await post(stack.url, 'gitguardian', body, headers);
-    expect(first).toEqual({ status: 202, body: { status: 'ignored', lifecycle: 'resolved' } });
+    expect(first).toEqual({
+      status: 202,
+      body: { status: 'ignored', lifecycle: 'resolved', reason: 'no open incident for this alert' },
+    });
     const replay = await post(stack.url, 'gitguardian', body, headers);
     expect(replay.status).toBe(401);
     expect(replay.body.message).toMatch(/replayed/);
@@ -287,7 +290,11 @@ describe('raised alerts open one incident per secret', () => {
     expect(status.connector).toBe('github:acme/payments/.github/workflows/deploy.yml');
     expect(status.severity).toBe('critical');
     expect(status.runbookId).toBe('leaked-workflow-secret');
-    expect(status.alerts).toEqual({ count: 2, sources: { generic: 1, github: 1 } });
+    expect(status.alerts).toEqual({
+      count: 2,
+      sources: { generic: 1, github: 1 },
+      latest: [`webhook-test-${sequence}`, 'acme/payments#4242'],
+    });
     expect(await incidentAlertIds(stack.temporal.client, incidentId)).toEqual([
       `webhook-test-${sequence}`,
       'acme/payments#4242',

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { commandRefusal, type CommandKind, type SignedCommand } from '../lib/runbook/command-check';
+import { MAX_BATCH_EVENTS, MAX_BATCH_LOCATIONS, SEVERITIES, type AlertDetails } from '../lib/runbook/types';
 import type { CredentialChoice } from './messages';
 
 /**
@@ -109,6 +110,71 @@ export function credentialChoiceRefusal(body: unknown): string | undefined {
   }
   if (choice.reason !== undefined && !isText(choice.reason, 1_000)) {
     return 'body.reason: expected at most 1,000 characters, or none';
+  }
+  return undefined;
+}
+
+const DETAIL_KEYS: ReadonlySet<string> = new Set(['severity', 'locations', 'connector', 'events']);
+const LIFECYCLES: ReadonlySet<unknown> = new Set(['raised', 'escalated', 'resolved']);
+
+const isLink = (value: unknown): value is string =>
+  typeof value === 'string' && value.length <= 2048 && /^https?:\/\/\S+$/i.test(value);
+
+/**
+ * Why a sealed batch's details cannot be taken in, or undefined. The gateway built them from scrubbed alerts; this
+ * keeps a body a bug there got wrong from growing history or reaching the steps (shape and bounds only).
+ */
+export function alertDetailsRefusal(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'body: expected an object';
+  const details = body as Partial<Record<keyof AlertDetails, unknown>>;
+  const unknownKey = Object.keys(details).find((key) => !DETAIL_KEYS.has(key));
+  if (unknownKey !== undefined) return `body.${unknownKey.slice(0, 40)}: unknown field`;
+  if (!(SEVERITIES as readonly unknown[]).includes(details.severity))
+    return 'body.severity: expected a severity';
+  if (!Array.isArray(details.locations) || details.locations.length > MAX_BATCH_LOCATIONS) {
+    return `body.locations: expected at most ${MAX_BATCH_LOCATIONS} places`;
+  }
+  for (const [index, location] of (details.locations as unknown[]).entries()) {
+    const { url, repository, workflow, ...rest } = (location ?? {}) as Record<string, unknown>;
+    if (!isLink(url) || Object.keys(rest).length > 0)
+      return `body.locations[${index}]: expected { url, repository?, workflow? }`;
+    for (const [name, value] of [
+      ['repository', repository],
+      ['workflow', workflow],
+    ] as const) {
+      if (value !== undefined && (!isText(value, 256) || CONTROL.test(value))) {
+        return `body.locations[${index}].${name}: expected 1 to 256 characters`;
+      }
+    }
+  }
+  if (details.connector !== undefined) {
+    const { provider, ref, repository, ...rest } = details.connector as Record<string, unknown>;
+    if (
+      typeof provider !== 'string' ||
+      !PROVIDER_NAME.test(provider) ||
+      provider === 'simulated' ||
+      !isText(ref, 512) ||
+      typeof repository !== 'string' ||
+      repository.length > 512 ||
+      Object.keys(rest).length > 0
+    ) {
+      return 'body.connector: expected { provider, ref, repository } of a real provider';
+    }
+  }
+  if (!Array.isArray(details.events) || details.events.length > MAX_BATCH_EVENTS) {
+    return `body.events: expected at most ${MAX_BATCH_EVENTS} events`;
+  }
+  for (const [index, event] of (details.events as unknown[]).entries()) {
+    const { alertId, source, lifecycle, text, ...rest } = (event ?? {}) as Record<string, unknown>;
+    if (
+      !isText(alertId, 512) ||
+      !isText(source, 64) ||
+      !LIFECYCLES.has(lifecycle) ||
+      (text !== undefined && (!isText(text, 200) || CONTROL.test(text))) ||
+      Object.keys(rest).length > 0
+    ) {
+      return `body.events[${index}]: expected { alertId, source, lifecycle, text? }`;
+    }
   }
   return undefined;
 }

@@ -26,6 +26,8 @@ import {
 import type {
   AlertBatch,
   AlertBatchResult,
+  AlertDetails,
+  IncidentLocation,
   ApprovalDecision,
   ApprovalRequest,
   IncidentInput,
@@ -40,9 +42,9 @@ import type {
   TimelineEvent,
   TimelineEventType,
 } from '../lib/runbook/types';
-import { PHASES } from '../lib/runbook/types';
+import { MAX_LATEST_ALERT_IDS, PHASES, SEVERITIES } from '../lib/runbook/types';
 import { ApprovalGate } from './approval-gate';
-import { credentialChoiceRefusal, SignedCommands } from './commands';
+import { alertDetailsRefusal, credentialChoiceRefusal, SignedCommands } from './commands';
 import {
   addNoteUpdate,
   alertIdsQuery,
@@ -60,7 +62,7 @@ import {
   type IncidentNote,
 } from './messages';
 import { IncidentNotifications, notifier } from './notifications';
-import { PHASE, STATE } from './search-attributes';
+import { PHASE, SEVERITY, STATE } from './search-attributes';
 
 /** Refusals beyond this many are counted, not each written to the timeline (a flood must not bloat history). */
 const MAX_RECORDED_REFUSALS = 200;
@@ -68,6 +70,8 @@ const MAX_RECORDED_REFUSALS = 200;
 const MAX_RECORDED_NOTES = 200;
 const MAX_NOTE_LENGTH = 1_000;
 const MAX_ACTOR_LENGTH = 100;
+/** Places kept for the status and the report; more alerts about more places only count. */
+const MAX_LOCATIONS = 50;
 
 /** Who is asked to name a credential the inventory could not resolve. */
 const INCIDENT_COMMANDER = 'incident-commander';
@@ -248,6 +252,8 @@ class IncidentRun {
   /** What a reader of the report must not miss: `break-glass:<step>`, `denied:<step>`. */
   private readonly flags: string[] = [];
   private readonly alerts = { ids: [] as string[], sources: {} as Record<string, number>, batches: 0 };
+  /** Where alerts saw the leak: the opening batch's places, then those later alerts add (bounded). */
+  private readonly locations: IncidentLocation[] = [];
   /** Counted past their caps so a flood of refusals or notes cannot grow history without bound. */
   private refusals = 0;
   private notes = 0;
@@ -424,7 +430,21 @@ class IncidentRun {
         return message ? { ...request, message: { ...message } } : request;
       }),
       flags: [...this.flags],
-      alerts: { count: this.alerts.ids.length, sources: { ...this.alerts.sources } },
+      alerts: {
+        count: this.alerts.ids.length,
+        sources: { ...this.alerts.sources },
+        latest: this.alerts.ids.slice(-MAX_LATEST_ALERT_IDS),
+      },
+      secret: {
+        kind: context.incident.secretKind,
+        hint: context.incident.hint,
+        locations: this.locations.map((location) => ({ ...location })),
+      },
+      credential: {
+        issuer: context.credential.issuer,
+        ref: context.credential.ref,
+        ...(context.credential.resolution ? { resolution: { ...context.credential.resolution } } : {}),
+      },
     };
   }
 
@@ -439,7 +459,83 @@ class IncidentRun {
       this.alerts.ids.push(alert.alertId);
       this.alerts.sources[alert.source] = (this.alerts.sources[alert.source] ?? 0) + 1;
     }
+    if (batch.details !== undefined) this.takeAlertDetails(batch.details);
     return { incidentId: this.input.context.incident.id, created, alertCount: this.alerts.ids.length };
+  }
+
+  /**
+   * What later alerts add, once the gateway's seal is checked: a higher severity (never a lower one), new places, a
+   * real connector where the incident had only a simulated one, and the detector's events (validity confirmed,
+   * resolved) on the timeline. Nothing here undoes a step: a resolution is only recorded for the commander.
+   */
+  private takeAlertDetails(sealed: NonNullable<AlertBatch['details']>): void {
+    let details: AlertDetails;
+    try {
+      details = this.commands.accept('alert-details', sealed);
+    } catch (error) {
+      // Anyone reaching the Temporal API can send a batch: its ids count, its claims do not. Said once.
+      if (this.flags.includes('unsigned-alert-details-ignored')) return;
+      this.flags.push('unsigned-alert-details-ignored');
+      this.announce(
+        'note',
+        'workflow',
+        undefined,
+        clip(`alert details ignored: ${failureMessage(error)}`, MAX_NOTE_LENGTH),
+      );
+      return;
+    }
+    const refusal = alertDetailsRefusal(details);
+    if (refusal) {
+      this.record('note', 'gateway', undefined, clip(`alert details ignored: ${refusal}`, MAX_NOTE_LENGTH));
+      return;
+    }
+    for (const location of details.locations) {
+      if (this.locations.length >= MAX_LOCATIONS) break;
+      if (!this.locations.some((known) => known.url === location.url)) this.locations.push({ ...location });
+    }
+    const incident = this.input.context.incident;
+    const escalation = details.events.find((event) => event.lifecycle === 'escalated');
+    if (SEVERITIES.indexOf(details.severity) > SEVERITIES.indexOf(incident.severity)) {
+      const from = incident.severity;
+      incident.severity = details.severity;
+      this.flags.push(`severity-raised:${details.severity}`);
+      upsertSearchAttributes([{ key: SEVERITY, value: details.severity }]);
+      const why = escalation
+        ? ` by ${escalation.source} alert ${escalation.alertId}${escalation.text ? `: ${escalation.text}` : ''}`
+        : '';
+      this.announce(
+        'note',
+        'gateway',
+        undefined,
+        clip(`severity raised from ${from} to ${details.severity}${why}`, MAX_NOTE_LENGTH),
+      );
+    }
+    const connector = this.input.context.connector;
+    if (details.connector && connector.provider === 'simulated' && !this.input.exercise) {
+      const named = `${details.connector.provider}:${details.connector.ref}`;
+      this.input.context.connector = { ...details.connector };
+      this.announce(
+        'note',
+        'gateway',
+        undefined,
+        clip(
+          `a later alert names the connector ${named} (was ${connector.provider}:${connector.ref}): steps not yet started act on it`,
+          MAX_NOTE_LENGTH,
+        ),
+      );
+    }
+    for (const event of details.events) {
+      if (event.lifecycle === 'raised' || !event.text || event === escalation) continue;
+      this.notes += 1;
+      if (this.notes > MAX_RECORDED_NOTES) return;
+      const undo = event.lifecycle === 'resolved' ? '; nothing is undone automatically' : '';
+      this.announce(
+        'note',
+        `siem:${event.source}`,
+        undefined,
+        clip(`${event.text} (alert ${event.alertId})${undo}`, MAX_NOTE_LENGTH),
+      );
+    }
   }
 
   refused(refusal: ApprovalRefusal): void {

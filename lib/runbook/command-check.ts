@@ -9,10 +9,11 @@ import { canonicalJson, sha256Hex } from './canonical';
 export type IncidentCommandKind = 'note' | 'refusal' | 'cancel';
 
 /**
- * Every kind a seal names: the commands above, and `resolve-credential`, which names the credential of an incident
- * whose secret the inventory could not resolve (the steps on the credential wait for it).
+ * Every kind a seal names: the commands above; `resolve-credential`, which names the credential of an incident
+ * whose secret the inventory could not resolve (the steps on the credential wait for it); and `alert-details`, what
+ * the gateway read from a batch of authenticated alerts (severity, places, events) for the incident to take in.
  */
-export type CommandKind = IncidentCommandKind | 'resolve-credential';
+export type CommandKind = IncidentCommandKind | 'resolve-credential' | 'alert-details';
 
 /** The signer's seal on one command: a one-time nonce, an expiry, and the ed25519 signature over both and the body. */
 export interface CommandSeal {

@@ -231,6 +231,40 @@ export interface AlertBatch {
   /** The gateway's token for this batch; equal to the start token when this batch opened the incident. */
   token: string;
   alerts: AlertRef[];
+  /**
+   * What the alerts say beyond their ids, sealed by the gateway (`alert-details`): whoever reaches the Temporal API
+   * can send a batch, and only a sealed one may raise the severity, add places or name the connector. Absent from
+   * batches sent before joins enriched the incident.
+   */
+  details?: { body: AlertDetails; seal: { nonce: string; expiresAt: string; signature: string } };
+}
+
+/** Where a leak was seen, as alerts report it (never a secret: built from scrubbed alerts). */
+export interface IncidentLocation {
+  url: string;
+  repository?: string;
+  workflow?: string;
+}
+
+/** What happened to the leak, per alert, beyond a plain new alert: an escalation, or the detector closing it. */
+export interface AlertEvent {
+  alertId: string;
+  source: string;
+  lifecycle: 'raised' | 'escalated' | 'resolved';
+  /** The adapter's fixed-vocabulary description: `validity confirmed active`, `detector marked resolved`. */
+  text?: string;
+}
+
+export const MAX_BATCH_LOCATIONS = 20;
+export const MAX_BATCH_EVENTS = 20;
+
+/** The batch's alerts, summed up by the gateway: the highest severity, new places, a connector, the events. */
+export interface AlertDetails {
+  severity: Severity;
+  locations: IncidentLocation[];
+  /** A real connector one of the alerts leads to (never a simulated one), parsed by the gateway's providers. */
+  connector?: IncidentContext['connector'];
+  events: AlertEvent[];
 }
 
 export interface AlertBatchResult {
@@ -427,5 +461,26 @@ export interface IncidentStatus {
   approvals: ApprovalRequest[];
   /** What a reviewer must look at: `denied:<step>`, `break-glass:<step>`. */
   flags: string[];
-  alerts: { count: number; sources: Record<string, number> };
+  alerts: {
+    count: number;
+    sources: Record<string, number>;
+    /** The newest alert ids, newest last (at most MAX_LATEST_ALERT_IDS; `alertIds` has them all). */
+    latest?: string[];
+  };
+  /** What leaked and where, for integrators checking what an alert did (absent on incidents from before). */
+  secret?: {
+    kind: string;
+    /** `kind ending …abcd (40 chars)`: never the value. */
+    hint: string;
+    /** Where alerts saw it: the opening alert's and those later alerts added. */
+    locations: IncidentLocation[];
+  };
+  /** The credential the steps act on and how it was found. */
+  credential?: {
+    issuer: string;
+    ref: string;
+    resolution?: IncidentContext['credential']['resolution'];
+  };
 }
+
+export const MAX_LATEST_ALERT_IDS = 20;
