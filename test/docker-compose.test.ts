@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { URL_TOKEN_SOURCES, urlTokenAllowEnvName, urlTokenEnvName } from '../gateway/siem/url-token';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { INCIDENT_SEARCH_ATTRIBUTES } from '../client';
@@ -95,6 +96,7 @@ test('workers and the gateway reach Temporal by its service name and read only k
     'TOURNIQUET_DEFAULT_RUNBOOK',
     'SIEM_SECRET_GITHUB',
     'TOURNIQUET_REVOKE_AT_INGEST',
+    ...URL_TOKEN_SOURCES.flatMap((source) => [urlTokenEnvName(source), urlTokenAllowEnvName(source)]),
     INVENTORY_SETTING,
   ]);
   for (const name of ['tourniquet-worker', 'tourniquet-gateway']) {

@@ -317,3 +317,24 @@ describe(`Elastic Security rule actions (${ALERT_SCHEMA_PAGE})`, () => {
     });
   });
 });
+
+test('a summary naming more places than an alert holds keeps the first 100, and is still an alert', () => {
+  const documents = Array.from({ length: 150 }, (_, index) => ({
+    'kibana.alert.uuid': `uuid-${index}`,
+    'kibana.alert.rule.name': 'Leaked secret',
+    'kibana.alert.url': `https://kibana.example.com/app/security/alerts/${index}`,
+    'kibana.alert.original_time': '2024-05-01T12:00:00.000Z',
+  }));
+  const result = normalizeSiemAlert(
+    'elastic',
+    {
+      rule: { id: 'rule-1', name: 'Leaked secret' },
+      date: '2024-05-01T12:00:00.000Z',
+      results_link: 'https://kibana.example.com/app/security/rules/id/rule-1',
+      alerts: documents,
+    },
+    { fingerprintKey: randomBytes(32) },
+  );
+  if (!result.ok) throw new Error(`refused: ${result.field}: ${result.message}`);
+  expect(result.alert.locations).toHaveLength(100);
+});

@@ -101,6 +101,9 @@ interface Placed {
 }
 
 /** Each document's own place (Tourniquet's `url`, else its alert page), else the rule's link to its alerts. */
+/** As many places as a normalized alert holds (`normalizedAlertSchema`). */
+const MAX_LOCATIONS = 100;
+
 function placesOf(body: ElasticBody, kind: BodyKind, documents: AlertDocument[]): Placed {
   const sharedLink = absolute(body.results_link) ?? absolute(body.rule?.url);
   const sharedField = absolute(body.results_link) ? 'results_link' : 'rule.url';
@@ -119,6 +122,8 @@ function placesOf(body: ElasticBody, kind: BodyKind, documents: AlertDocument[])
     if (fields.runId) location.runId = fields.runId.value;
     if (!locations.some((known) => JSON.stringify(known) === JSON.stringify(location)))
       locations.push(location);
+    // A summary of many alerts keeps the places an alert can hold; the rest still count as alerts.
+    if (locations.length >= MAX_LOCATIONS) break;
   }
   const missingField =
     kind === 'template' ? 'results_link' : kind === 'document' ? 'kibana.alert.url' : 'rule.url';
