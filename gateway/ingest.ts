@@ -95,7 +95,7 @@ export function batchDetails(alerts: { ref: AlertRef; contribution: AlertContrib
   }
   const connectorRef = alerts.find(({ contribution }) => contribution.connector)?.contribution.connector;
   const events: AlertEvent[] = alerts
-    .filter(({ contribution }) => contribution.lifecycle !== 'raised' || contribution.event)
+    .filter(({ contribution }) => contribution.lifecycle !== 'raised')
     .slice(0, MAX_BATCH_EVENTS)
     .map(({ ref, contribution }) => ({
       alertId: ref.alertId.slice(0, 512),

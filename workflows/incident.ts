@@ -495,7 +495,9 @@ class IncidentRun {
     }
     const incident = this.input.context.incident;
     const escalation = details.events.find((event) => event.lifecycle === 'escalated');
+    let escalationTold = false;
     if (SEVERITIES.indexOf(details.severity) > SEVERITIES.indexOf(incident.severity)) {
+      escalationTold = escalation !== undefined;
       const from = incident.severity;
       incident.severity = details.severity;
       this.flags.push(`severity-raised:${details.severity}`);
@@ -525,7 +527,8 @@ class IncidentRun {
       );
     }
     for (const event of details.events) {
-      if (event.lifecycle === 'raised' || !event.text || event === escalation) continue;
+      // A repeated or reopened alert is counted, not told: a storm of them must not flood the thread.
+      if (event.lifecycle === 'raised' || !event.text || (event === escalation && escalationTold)) continue;
       this.notes += 1;
       if (this.notes > MAX_RECORDED_NOTES) return;
       const undo = event.lifecycle === 'resolved' ? '; nothing is undone automatically' : '';
