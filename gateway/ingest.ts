@@ -284,12 +284,7 @@ export class IncidentIngest {
           attachAlertsToRunning(client, incidentId, batch),
         );
       } catch (error) {
-        metrics?.batches.inc({ outcome: 'failed' });
-        logger.warn(
-          { incidentId, alerts: items.length, error: error instanceof Error ? error.message : String(error) },
-          'SIEM resolutions not attached: Temporal did not answer',
-        );
-        throw new IngestUnavailableError('Temporal is not answering: try again shortly');
+        throw this.unavailable(incidentId, items.length, error);
       }
     }
     metrics?.batchAlerts.observe(items.length);
@@ -335,12 +330,17 @@ export class IncidentIngest {
       }
       return outcome;
     } catch (error) {
-      metrics?.batches.inc({ outcome: 'failed' });
-      logger.warn(
-        { incidentId, alerts: items.length, error: error instanceof Error ? error.message : String(error) },
-        'SIEM alerts not attached: Temporal did not answer',
-      );
-      throw new IngestUnavailableError('Temporal is not answering: try again shortly');
+      throw this.unavailable(incidentId, items.length, error);
     }
+  }
+
+  /** A batch Temporal did not take: counted, logged, and what its waiting requests are told (503). */
+  private unavailable(incidentId: string, alerts: number, error: unknown): IngestUnavailableError {
+    this.options.metrics?.batches.inc({ outcome: 'failed' });
+    this.options.logger.warn(
+      { incidentId, alerts, error: error instanceof Error ? error.message : String(error) },
+      'SIEM alerts not attached: Temporal did not answer',
+    );
+    return new IngestUnavailableError('Temporal is not answering: try again shortly');
   }
 }

@@ -495,25 +495,42 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
     answer(exchange, 500, { error: 'internal error' }, 'unavailable');
   }
 
+  /**
+   * A request counted as received, with its source when that route takes it; else answered 404. An unknown source is
+   * never echoed: the path is attacker-chosen and could hold anything.
+   */
+  function received(
+    req: Request,
+    res: Response,
+    routed: (source: SiemSource) => boolean,
+  ): { exchange: Exchange; source?: SiemSource } {
+    const exchange: Exchange = {
+      req,
+      res,
+      source: sourceLabel(req.params.source),
+      startedAt: performance.now(),
+    };
+    metrics.alertsReceived.inc({ source: exchange.source });
+    const parsed = sourceParam.safeParse(req.params.source);
+    if (parsed.success && routed(parsed.data)) return { exchange, source: parsed.data };
+    reject(
+      exchange,
+      404,
+      'unknown_source',
+      { error: 'unknown or unconfigured source' },
+      { connection: 'close' },
+    );
+    return { exchange };
+  }
+
   function mount(app: Express): void {
     app.post(`${WEBHOOK_PATH}/:source/${URL_TOKEN_SEGMENT}/:token`, (req: Request, res: Response) => {
-      const startedAt = performance.now();
-      const source = sourceLabel(req.params.source);
-      const exchange: Exchange = { req, res, source, startedAt };
-      metrics.alertsReceived.inc({ source });
-      const parsed = sourceParam.safeParse(req.params.source);
-      if (!parsed.success || !hasUrlToken(urlTokens, parsed.data)) {
-        return reject(
-          exchange,
-          404,
-          'unknown_source',
-          { error: 'unknown or unconfigured source' },
-          { connection: 'close' },
-        );
-      }
+      const { exchange, source: parsed } = received(req, res, (source) => hasUrlToken(urlTokens, source));
+      if (!parsed) return;
+      const { source } = exchange;
       const token = typeof req.params.token === 'string' ? req.params.token : undefined;
       // The TCP peer, never X-Forwarded-For: a client writes that header itself.
-      const verdict = authenticateUrlToken(urlTokens, parsed.data, token, req.socket.remoteAddress);
+      const verdict = authenticateUrlToken(urlTokens, parsed, token, req.socket.remoteAddress);
       if (!verdict.ok) {
         // Refused before the body is read. The detail goes to the sampled log only; it never quotes the token.
         const reason = verdict.status === 403 ? 'forbidden' : 'unauthorized';
@@ -525,25 +542,12 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
         return answer(exchange, verdict.status, { error: reason }, reason, { connection: 'close' });
       }
       metrics.urlTokenAccepted.inc({ source, rotation: verdict.rotation });
-      handle(exchange, parsed.data, 'url-token').catch((error: unknown) => failed(exchange, error));
+      handle(exchange, parsed, 'url-token').catch((error: unknown) => failed(exchange, error));
     });
     app.post(`${WEBHOOK_PATH}/:source`, (req: Request, res: Response) => {
-      const startedAt = performance.now();
-      const source = sourceLabel(req.params.source);
-      const exchange: Exchange = { req, res, source, startedAt };
-      metrics.alertsReceived.inc({ source });
-      const parsed = sourceParam.safeParse(req.params.source);
-      // An unknown source is never echoed: the path is attacker-chosen and could hold anything.
-      if (!parsed.success || !enabled.has(parsed.data)) {
-        return reject(
-          exchange,
-          404,
-          'unknown_source',
-          { error: 'unknown or unconfigured source' },
-          { connection: 'close' },
-        );
-      }
-      handle(exchange, parsed.data, 'header').catch((error: unknown) => failed(exchange, error));
+      const { exchange, source: parsed } = received(req, res, (source) => enabled.has(source));
+      if (!parsed) return;
+      handle(exchange, parsed, 'header').catch((error: unknown) => failed(exchange, error));
     });
     // Express's default handler prints routing errors with console.error, outside the logger's redaction; a malformed
     // escape in `:token` would print the raw path segment ("Failed to decode param '<token>%'").

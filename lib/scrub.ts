@@ -336,6 +336,16 @@ function normaliseFieldName(name: string): string {
   return name.toLowerCase().replace(/[-_]/g, '');
 }
 
+/**
+ * The kind of secret a field of this name holds whatever its value looks like (`password`, `generic_secret`), or
+ * undefined. Also for names that are not keys: a table column or a dimension names the cell beside it.
+ */
+export function secretKindOfFieldName(name: string): 'password' | 'generic_secret' | undefined {
+  const normalised = normaliseFieldName(name);
+  if (!SECRET_FIELD_NAMES.has(normalised)) return undefined;
+  return PASSWORD_NAMES.has(normalised) ? 'password' : 'generic_secret';
+}
+
 function formatPath(path: JsonPath): string {
   let text = '';
   for (const segment of path)
@@ -516,8 +526,7 @@ class Scrubber {
     ) {
       const patternKind = wholeValueKind(value);
       if (patternKind) return this.record(value, patternKind, 'pattern', path);
-      const kind = PASSWORD_NAMES.has(normaliseFieldName(fieldName)) ? 'password' : 'generic_secret';
-      return this.record(value, kind, 'field', path);
+      return this.record(value, secretKindOfFieldName(fieldName)!, 'field', path);
     }
     return this.scrubText(value, path);
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JsonPath } from '../../../lib/scrub';
+import { secretKindOfFieldName, type JsonPath } from '../../../lib/scrub';
 import { defineAdapter, type AdapterContext, type AdapterOutput } from '../adapter';
 import type { AlertLocation } from '../alert';
 import {
@@ -168,28 +168,9 @@ export const azureMonitorBodySchema: z.ZodType<AzureMonitorBody> = z.unknown().t
 // Secrets in positional data: the scrubber finds a `password` field by its name, but a search result cell or a
 // dimension value has no name of its own. Its column or dimension name is read from the raw body instead.
 
-/** `SECRET_FIELD_NAMES` of lib/scrub.ts, compared the same way (without case, `-`, `_`; here also spaces and dots). */
-const PASSWORD_NAMES = new Set(['password', 'passwd', 'pwd', 'dbpassword']);
-const SECRET_NAMES = new Set([
-  'secret',
-  'secretvalue',
-  'clientsecret',
-  'apikey',
-  'apitoken',
-  'accesstoken',
-  'authtoken',
-  'token',
-  'secretkey',
-  'secretaccesskey',
-  'awssecretaccesskey',
-  'privatekey',
-]);
-
+/** Column and dimension names compare like field names, and also without spaces and dots (`Client Secret`). */
 function secretKindOfName(name: unknown): string | undefined {
-  if (typeof name !== 'string') return undefined;
-  const normalised = name.toLowerCase().replace(/[\s._-]/g, '');
-  if (PASSWORD_NAMES.has(normalised)) return 'password';
-  return SECRET_NAMES.has(normalised) ? 'generic_secret' : undefined;
+  return typeof name === 'string' ? secretKindOfFieldName(name.replace(/[\s.]/g, '')) : undefined;
 }
 
 function childOf(value: unknown, key: string | number): unknown {
