@@ -111,6 +111,7 @@ export function createStepActivities(deps: ActivityDependencies): Pick<IncidentA
             }
           : undefined,
         undoOf: input.undoOf,
+        ...(input.credentialDestinations ? { credentialDestinations: input.credentialDestinations } : {}),
         deliverSecret: async (destination, value) => {
           await deps.registry.deliverSecret(destination, value, ctx);
           if (!input.credentialId || input.exercise) return;

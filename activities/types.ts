@@ -26,6 +26,8 @@ export interface StepExecutionInput {
   credentialId?: string;
   faults?: SimulatedFaultSpec[];
   undoOf?: Record<string, SummaryValue>;
+  /** Connector steps: where the incident's credential is stored (a repository connector reads secret names there). */
+  credentialDestinations?: { provider: string; target: string }[];
 }
 
 export interface StepExecutionResult {

@@ -60,6 +60,11 @@ export interface ActionContext {
   /** When this call undoes an earlier step (compensation, recovery): that step's summary, e.g. previous settings. */
   undoOf?: Record<string, SummaryValue>;
   /**
+   * Where the incident's credential is stored for its consumers (`github` / `acme/app:DEPLOY_TOKEN`), as the incident
+   * knows it when the step runs; given to connector steps. A repository connector reads the secret names there.
+   */
+  credentialDestinations?: readonly { provider: string; target: string }[];
+  /**
    * Hands a freshly minted credential to the provider that stores it for its consumers (e.g. a GitHub Actions
    * secret). The value goes from the issuing activity straight to the destination and is never returned.
    */

@@ -357,7 +357,7 @@ describe('raised alerts open one incident per secret', () => {
     expect(connectorOf('splunk', 'webhook-alert')).toBe('github:acme/payments/deploy.yml');
     expect(connectorOf('datadog', 'cloud-siem-signal')).toBe('github:acme/infra/terraform-apply.yml');
     expect(connectorOf('azure-monitor', 'sentinel-playbook')).toBe('simulated:azure-monitor');
-    expect(connectorOf('github', 'secret-scanning-alert-created')).toBe('simulated:github');
+    expect(connectorOf('github', 'secret-scanning-alert-created')).toBe('github:acme/payments');
   });
 });
 

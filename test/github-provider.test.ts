@@ -163,7 +163,7 @@ describe('disable and re-enable the connector', () => {
     const provider = createGitHubProvider(providerOptions());
     const before = sim.calls.length;
     const failure = await failureOf(
-      provider.actions.disableConnector({ ref: 'acme/only-two' }, testContext()),
+      provider.actions.disableConnector({ ref: 'acme/app/../deploy.yml' }, testContext()),
     );
     expect(failure.retryable).toBe(false);
     expect(failure.message).toMatch(/owner\/repo\/<workflow file name or id>/);

@@ -38,7 +38,7 @@ describe('references are checked by the provider that would act on them', () => 
     ['connector', 'acme/app/deploy.yml', /expected <provider>:<reference>/],
     ['connector', 'gitlab:acme/app', /provider must be one of github, http-connector, simulated/],
     ['connector', 'postgres:app_user', /provider must be one of/],
-    ['connector', 'github:acme/app', /^github: connector ref "acme\/app" is not valid/],
+    ['connector', 'github:acme/..', /^github: connector ref "acme\/\.\." is not valid/],
     ['connector', 'github:acme/app/../../etc/passwd', /^github: connector ref/],
     ['connector', 'http-connector:n8n', /^http-connector: "n8n" is not <connector>\/<object id>/],
     [
@@ -71,7 +71,7 @@ describe('references are checked by the provider that would act on them', () => 
   test('an incident request with a reference its provider refuses starts nothing', () => {
     const parsed = incidentRequestSchema.safeParse({
       secretKind: 'github-token',
-      connector: 'github:acme/app',
+      connector: 'github:acme/..',
       severity: 'high',
     });
     expect(parsed.success).toBe(false);
@@ -82,7 +82,8 @@ describe('references are checked by the provider that would act on them', () => 
     expect(PROVIDER_DIRECTORY.connectorRefFor({ repository: 'acme/app', workflow: '/deploy.yml' })).toBe(
       'github:acme/app/deploy.yml',
     );
-    expect(PROVIDER_DIRECTORY.connectorRefFor({ repository: 'acme/app' })).toBeUndefined();
+    expect(PROVIDER_DIRECTORY.connectorRefFor({ repository: 'acme/app' })).toBe('github:acme/app');
+    expect(PROVIDER_DIRECTORY.connectorRefFor({ repository: 'acme/..' })).toBeUndefined();
     expect(
       PROVIDER_DIRECTORY.connectorRefFor({ repository: 'acme/app', workflow: '../x.yml' }),
     ).toBeUndefined();

@@ -753,6 +753,7 @@ class IncidentRun {
         ...this.modeInput(),
         idempotencyKey: `${this.input.context.incident.id}/${step.id}`,
         ...this.credentialInput(),
+        ...this.destinationsInput(step.action),
         faults: this.faultsFor(step, `${resolved.provider}.${resolved.action}`),
         ...(step.undoes ? { undoOf: this.steps.get(step.undoes)?.summary ?? {} } : {}),
       });
@@ -822,6 +823,7 @@ class IncidentRun {
           exercise: this.input.exercise,
           ...this.modeInput(),
           idempotencyKey: `${this.input.context.incident.id}/${id}/undo`,
+          ...this.destinationsInput(step.compensate.action),
           faults: this.faultsFor(step, `${resolved.provider}.${resolved.action}`, 'undo'),
           undoOf: this.steps.get(id)!.summary,
         });
@@ -902,6 +904,20 @@ class IncidentRun {
       Object.hasOwn(this.unconfigured, name),
     );
     return missing === undefined ? undefined : this.unconfigured[missing];
+  }
+
+  /**
+   * A connector step is told where the incident's credential is stored (as the incident knows it now): a repository
+   * connector (`github:owner/repo`) disables only the workflows that read those Actions secrets.
+   */
+  private destinationsInput(action: string): {
+    credentialDestinations?: { provider: string; target: string }[];
+  } {
+    if (splitAction(action).provider !== 'connector') return {};
+    const destinations = this.input.context.credential.destinations;
+    return destinations.length > 0
+      ? { credentialDestinations: destinations.map(({ provider, target }) => ({ provider, target })) }
+      : {};
   }
 
   /** Which inventory credential a delivered value replaces, when the inventory named it. */

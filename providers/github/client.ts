@@ -18,6 +18,7 @@ export type Permissions = Partial<
   Record<
     | 'actions'
     | 'administration'
+    | 'contents'
     | 'environments'
     | 'metadata'
     | 'organization_administration'

@@ -1,11 +1,12 @@
 import { defineProviderPlugin } from '../plugin';
 import { gitHubProviderCatalog } from './catalog';
 import { gitHubOptionsFromEnv, type GitHubProviderOptions } from './options';
-import { parseSecretTarget, parseWorkflowRef } from './refs';
+import { parseConnectorRef, parseRepository, parseSecretTarget, parseWorkflowRef } from './refs';
 
 /**
- * GitHub: Actions workflows as connectors (`github:owner/repo/<workflow file or id>`), the GitHub-specific
- * containment actions, and Actions secrets as a destination (`github:owner/repo:NAME`).
+ * GitHub: Actions workflows as connectors (`github:owner/repo/<workflow file or id>`, or `github:owner/repo` for every
+ * workflow of the repository that can read the secret), the GitHub-specific containment actions, and Actions secrets
+ * as a destination (`github:owner/repo:NAME`).
  */
 export const github = defineProviderPlugin<GitHubProviderOptions>({
   name: 'github',
@@ -30,12 +31,18 @@ export const github = defineProviderPlugin<GitHubProviderOptions>({
   create: (options) => (require('./provider') as typeof import('./provider')).createGitHubProvider(options),
   parseRef(ref, role) {
     if (role === 'destination') return { repository: parseSecretTarget(ref).repository.fullName };
-    return { repository: parseWorkflowRef(ref).fullName };
+    return { repository: parseConnectorRef(ref).fullName };
   },
+  /**
+   * Where an alert saw the secret: the workflow, when it names one; else the repository (every GitHub secret-scanning
+   * alert), whose workflows that can read the secret are the connector. A workflow that does not parse makes no
+   * reference: the alert is not taken to mean the whole repository because one of its fields is malformed.
+   */
   connectorRefFor({ repository, workflow }) {
-    if (!repository || !workflow) return undefined;
-    const ref = `${repository}/${workflow.replace(/^\/+/, '')}`;
+    if (!repository) return undefined;
     try {
+      if (!workflow) return `github:${parseRepository(repository).fullName}`;
+      const ref = `${repository}/${workflow.replace(/^\/+/, '')}`;
       parseWorkflowRef(ref);
       return `github:${ref}`;
     } catch {

@@ -12,11 +12,17 @@ export interface WorkflowRef extends RepositoryRef {
   workflowId: string | number;
 }
 
+/** A connector: one workflow, or every workflow of a repository that can read the leaked secret. */
+export type ConnectorRef = ({ scope: 'workflow' } & WorkflowRef) | ({ scope: 'repository' } & RepositoryRef);
+
 export type SecretTarget =
   | { scope: 'repository'; repository: RepositoryRef; name: string }
   | { scope: 'environment'; repository: RepositoryRef; environment: string; name: string };
 
 const namePart = /^[A-Za-z0-9_.-]+$/;
+/** GitHub's limits: logins up to 39 characters, repository names up to 100. */
+const MAX_OWNER_LENGTH = 39;
+const MAX_REPO_LENGTH = 100;
 /** GitHub's rule for Actions secret names: letters, digits, underscores; not starting with a digit or GITHUB_. */
 const secretName = /^(?!GITHUB_)[A-Za-z_][A-Za-z0-9_]*$/i;
 
@@ -28,12 +34,42 @@ function invalid(what: string, value: string, expected: string): ProviderError {
   );
 }
 
+/** A name part that is a path segment of its own in a URL: `.` and `..` would climb out of `/repos/{owner}/{repo}`. */
+function isNamePart(part: string, maxLength: number): boolean {
+  return part.length <= maxLength && namePart.test(part) && part !== '.' && part !== '..';
+}
+
 export function parseRepository(value: string): RepositoryRef {
   const [owner, repo, ...rest] = value.split('/');
-  if (!owner || !repo || rest.length > 0 || !namePart.test(owner) || !namePart.test(repo)) {
+  if (
+    !owner ||
+    !repo ||
+    rest.length > 0 ||
+    !isNamePart(owner, MAX_OWNER_LENGTH) ||
+    !isNamePart(repo, MAX_REPO_LENGTH)
+  ) {
     throw invalid('repository', value, 'owner/repo');
   }
   return { owner, repo, fullName: `${owner}/${repo}` };
+}
+
+const CONNECTOR_EXPECTED =
+  'owner/repo (every workflow of the repository that can read the secret) or owner/repo/<workflow file name or id>, e.g. acme/payments/deploy.yml';
+
+/**
+ * The connector reference: `owner/repo` (the repository: every workflow in it that can read the leaked secret) or
+ * one workflow, `owner/repo/<workflow file or id>` (see parseWorkflowRef); `github:` prefix allowed.
+ */
+export function parseConnectorRef(value: string): ConnectorRef {
+  const bare = value.replace(/^github:/, '');
+  if (bare.split('/').length === 2) {
+    return { scope: 'repository', ...repositoryWithin(bare, 'connector ref', value, CONNECTOR_EXPECTED) };
+  }
+  try {
+    return { scope: 'workflow', ...parseWorkflowRef(value) };
+  } catch {
+    throw invalid('connector ref', value, CONNECTOR_EXPECTED);
+  }
 }
 
 /**

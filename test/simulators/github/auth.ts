@@ -8,6 +8,8 @@ import type { PermissionLevel, PermissionSet, SimApp, SimToken, SimulatorState }
  */
 export const REQUIRED_PERMISSIONS: Record<string, [string, 'read' | 'write']> = {
   'repos/get': ['metadata', 'read'],
+  'repos/get-content': ['contents', 'read'],
+  'actions/list-repo-workflows': ['actions', 'read'],
   'actions/get-workflow': ['actions', 'read'],
   'actions/disable-workflow': ['actions', 'write'],
   'actions/enable-workflow': ['actions', 'write'],

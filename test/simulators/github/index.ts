@@ -119,10 +119,20 @@ export interface GitHubSimulator {
 
   addRepository(fullName: string, options?: { private?: boolean }): SimRepository;
   repository(fullName: string): SimRepository;
+  /**
+   * A workflow and, under `.github/workflows/`, its file on the default branch (`content`, or a minimal workflow that
+   * reads no secret). A path starting `dynamic/` is one of GitHub's own workflows (Dependabot, CodeQL): no file.
+   */
   addWorkflow(
     fullName: string,
-    workflow: { path: string; name?: string; state?: SimWorkflow['state'] },
+    workflow: { path: string; name?: string; state?: SimWorkflow['state']; content?: string | Buffer },
   ): SimWorkflow;
+  /** A path on the default branch: a file, a symlink (`{ symlink: target }`) or a submodule (`{ submodule: url }`). */
+  addFile(
+    fullName: string,
+    path: string,
+    file: string | Buffer | { symlink: string } | { submodule: string },
+  ): void;
   addRun(
     fullName: string,
     run: {
@@ -589,6 +599,7 @@ export async function startGitHubSimulator(options: GitHubSimulatorOptions = {})
         actionsPermissions: { enabled: true, allowedActions: 'all', shaPinningRequired: false },
         selectedActions: { githubOwnedAllowed: true, verifiedAllowed: true, patternsAllowed: [] },
         secretScanningAlerts: [],
+        files: new Map(),
       };
       state.repositories.set(repositoryKey(owner, name), created);
       return created;
@@ -604,13 +615,35 @@ export async function startGitHubSimulator(options: GitHubSimulatorOptions = {})
             .split('/')
             .pop()!
             .replace(/\.ya?ml$/, ''),
-        path: workflow.path.startsWith('.github/') ? workflow.path : `.github/workflows/${workflow.path}`,
+        path:
+          workflow.path.startsWith('.github/') || workflow.path.startsWith('dynamic/')
+            ? workflow.path
+            : `.github/workflows/${workflow.path}`,
         state: workflow.state ?? 'active',
         createdAt: timestamp,
         updatedAt: timestamp,
       };
       repository(fullName).workflows.push(created);
+      if (!created.path.startsWith('dynamic/')) {
+        const content =
+          workflow.content ??
+          `name: ${created.name}\non: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo build\n`;
+        repository(fullName).files.set(created.path, {
+          type: 'file',
+          content: Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8'),
+        });
+      }
       return created;
+    },
+    addFile(fullName, path, file) {
+      const files = repository(fullName).files;
+      if (typeof file === 'string' || Buffer.isBuffer(file)) {
+        files.set(path, { type: 'file', content: Buffer.isBuffer(file) ? file : Buffer.from(file, 'utf8') });
+      } else if ('symlink' in file) {
+        files.set(path, { type: 'symlink', target: file.symlink });
+      } else {
+        files.set(path, { type: 'submodule', url: file.submodule });
+      }
     },
     addRun(fullName, run) {
       const target = repository(fullName);

@@ -98,21 +98,49 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** Path parameters that GitHub lets span several segments (`x-multi-segment`: the `path` of `…/contents/{path}`). */
+function multiSegmentParams(document: OpenApiDocument, operation: JsonObject): Set<string> {
+  const names = new Set<string>();
+  for (const entry of (operation.parameters ?? []) as JsonObject[]) {
+    let parameter: Json = entry;
+    if (typeof entry.$ref === 'string') {
+      parameter = entry.$ref
+        .replace(/^#\//, '')
+        .split('/')
+        .reduce<Json>(
+          (parent, key) =>
+            parent !== null && typeof parent === 'object' && !Array.isArray(parent) ? parent[key] : null,
+          document as unknown as Json,
+        );
+    }
+    if (parameter !== null && typeof parameter === 'object' && !Array.isArray(parameter)) {
+      if (
+        parameter.in === 'path' &&
+        parameter['x-multi-segment'] === true &&
+        typeof parameter.name === 'string'
+      )
+        names.add(parameter.name);
+    }
+  }
+  return names;
+}
+
 function compileRoutes(document: OpenApiDocument, source: MatchedOperation['source']): CompiledOperation[] {
   const compiled: CompiledOperation[] = [];
   for (const [route, methods] of Object.entries(document.paths)) {
-    const paramNames: string[] = [];
-    const pattern = route
-      .split(/(\{[^}]+\})/)
-      .map((part) => {
-        const param = /^\{([^}]+)\}$/.exec(part);
-        if (!param) return escapeRegExp(part);
-        paramNames.push(param[1]);
-        return '([^/]+)';
-      })
-      .join('');
     for (const [method, operation] of Object.entries(methods)) {
       if (!['get', 'put', 'post', 'patch', 'delete', 'head'].includes(method)) continue;
+      const multiSegment = multiSegmentParams(document, operation);
+      const paramNames: string[] = [];
+      const pattern = route
+        .split(/(\{[^}]+\})/)
+        .map((part) => {
+          const param = /^\{([^}]+)\}$/.exec(part);
+          if (!param) return escapeRegExp(part);
+          paramNames.push(param[1]);
+          return multiSegment.has(param[1]) ? '(.+)' : '([^/]+)';
+        })
+        .join('');
       compiled.push({
         source,
         method: method.toUpperCase(),

@@ -22,6 +22,11 @@ import type {
 
 type JsonObject = Record<string, unknown>;
 
+/** The git blob id of `content`, as the contents API reports it. */
+function blobSha(content: Buffer): string {
+  return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
+}
+
 export class Renderer {
   constructor(
     private readonly spec: OpenApiValidator,
@@ -290,6 +295,62 @@ export class Renderer {
       protection_rules: rules,
       deployment_branch_policy: environment.deploymentBranchPolicy,
     };
+  }
+
+  /** The fields every item of `GET …/contents/{path}` carries, as GitHub builds them for the default branch. */
+  private contentItem(repository: SimRepository, path: string, sha: string, size: number): JsonObject {
+    const encoded = path.split('/').map(encodeURIComponent).join('/');
+    const url = `${this.apiUrl()}/repos/${repository.fullName}/contents/${encoded}?ref=main`;
+    const gitUrl = `${this.apiUrl()}/repos/${repository.fullName}/git/blobs/${sha}`;
+    const htmlUrl = `https://github.example.test/${repository.fullName}/blob/main/${encoded}`;
+    return {
+      name: path.split('/').pop()!,
+      path,
+      sha,
+      size,
+      url,
+      git_url: gitUrl,
+      html_url: htmlUrl,
+      download_url: `https://raw.example.test/${repository.fullName}/main/${encoded}`,
+      _links: { self: url, git: gitUrl, html: htmlUrl },
+    };
+  }
+
+  /** A file: base64 in lines of 60 characters, as GitHub sends it. */
+  contentFile(repository: SimRepository, path: string, content: Buffer): JsonObject {
+    const base64 = content.toString('base64');
+    const lines = base64.match(/.{1,60}/g) ?? [];
+    return {
+      type: 'file',
+      encoding: 'base64',
+      ...this.contentItem(repository, path, blobSha(content), content.length),
+      content: lines.length > 0 ? `${lines.join('\n')}\n` : '',
+    };
+  }
+
+  contentSymlink(repository: SimRepository, path: string, target: string): JsonObject {
+    const bytes = Buffer.from(target);
+    return { type: 'symlink', target, ...this.contentItem(repository, path, blobSha(bytes), bytes.length) };
+  }
+
+  contentSubmodule(repository: SimRepository, path: string, url: string): JsonObject {
+    return {
+      type: 'submodule',
+      submodule_git_url: url,
+      ...this.contentItem(repository, path, createHash('sha1').update(url).digest('hex'), 0),
+      download_url: null,
+    };
+  }
+
+  contentDirectoryEntry(
+    repository: SimRepository,
+    path: string,
+    type: 'dir' | 'file' | 'symlink' | 'submodule',
+    size: number,
+  ): JsonObject {
+    const sha = createHash('sha1').update(`${type}:${path}`).digest('hex');
+    const item = this.contentItem(repository, path, sha, size);
+    return { type, ...item, ...(type === 'dir' ? { download_url: null } : {}) };
   }
 
   secret(secret: SimSecret): JsonObject {

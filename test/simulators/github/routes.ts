@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
 import sodium from 'libsodium-wrappers';
 import { isSubset } from './auth';
 import type { Credential } from './auth';
@@ -240,6 +241,11 @@ function auditPhraseMatches(phrase: string | null, entry: Record<string, unknown
 const handlers: Record<string, Handler> = {
   'repos/get': ({ repository }, { render }) => ({ status: 200, body: render.fullRepository(repository!) }),
 
+  'actions/list-repo-workflows': (request, { render }) =>
+    listed(request, 'workflows', request.repository!.workflows, (workflow) =>
+      render.workflow(request.repository!, workflow),
+    ),
+  'repos/get-content': (request, { render }) => getContent(request, render),
   'actions/get-workflow': ({ repository, match }, { render }) => {
     const workflow = workflowOf(repository!, match.pathParams.workflow_id);
     return workflow ? { status: 200, body: render.workflow(repository!, workflow) } : notFound();
@@ -681,6 +687,68 @@ const handlers: Record<string, Handler> = {
     };
   },
 };
+
+/** GitHub serves file contents through this API up to 1 MB; larger blobs need the Git Data API. */
+const MAX_CONTENTS_API_BYTES = 1024 * 1024;
+
+/**
+ * `GET /repos/{owner}/{repo}/contents/{path}` on the default branch, as GitHub answers with the JSON media type: a
+ * file (base64), a directory listing, a submodule, or a symlink. A symlink whose target is a file of the repository
+ * is answered with that file (its own path); any other symlink with the link itself.
+ */
+function getContent(request: RouteRequest, render: Renderer): RouteResponse {
+  const repository = request.repository!;
+  const ref = request.query.get('ref');
+  if (ref !== null && ref !== 'main' && ref !== 'refs/heads/main') {
+    return error(404, `No commit found for the ref ${ref}`);
+  }
+  const path = request.match.pathParams.path.replace(/^\/+|\/+$/g, '');
+  const fileAnswer = (filePath: string, content: Buffer): RouteResponse =>
+    content.length > MAX_CONTENTS_API_BYTES
+      ? {
+          status: 403,
+          body: {
+            message:
+              'This API returns blobs up to 1 MB in size. The requested blob is too large to fetch via the API, but you can use the Git Data API to request blobs up to 100 MB in size.',
+            errors: [{ resource: 'Blob', field: 'data', code: 'too_large' }],
+            documentation_url: 'https://docs.github.com/rest/repos/contents#get-repository-content',
+            status: '403',
+          },
+        }
+      : { status: 200, body: render.contentFile(repository, filePath, content) };
+  const entry = repository.files.get(path);
+  if (entry?.type === 'file') return fileAnswer(path, entry.content);
+  if (entry?.type === 'submodule') {
+    return { status: 200, body: render.contentSubmodule(repository, path, entry.url) };
+  }
+  if (entry?.type === 'symlink') {
+    const resolved = entry.target.startsWith('/')
+      ? undefined
+      : posix.normalize(posix.join(posix.dirname(path), entry.target));
+    const target =
+      resolved && resolved !== '..' && !resolved.startsWith('../')
+        ? repository.files.get(resolved)
+        : undefined;
+    if (resolved && target?.type === 'file') return fileAnswer(resolved, target.content);
+    return { status: 200, body: render.contentSymlink(repository, path, entry.target) };
+  }
+  const prefix = path === '' ? '' : `${path}/`;
+  const children = new Map<string, unknown>();
+  for (const [candidate, file] of repository.files) {
+    if (!candidate.startsWith(prefix)) continue;
+    const [name, ...deeper] = candidate.slice(prefix.length).split('/');
+    const childPath = `${prefix}${name}`;
+    if (deeper.length > 0) {
+      children.set(childPath, render.contentDirectoryEntry(repository, childPath, 'dir', 0));
+    } else {
+      const size =
+        file.type === 'file' ? file.content.length : file.type === 'symlink' ? file.target.length : 0;
+      children.set(childPath, render.contentDirectoryEntry(repository, childPath, file.type, size));
+    }
+  }
+  if (children.size === 0) return notFound();
+  return { status: 200, body: [...children.values()] };
+}
 
 function listRuns(request: RouteRequest, render: Renderer, runs: SimRun[]): RouteResponse {
   const status = request.query.get('status');

@@ -31,6 +31,13 @@ export interface SimWorkflow {
   updatedAt: string;
 }
 
+/** What a path of the repository's default branch holds. */
+export type SimFile =
+  | { type: 'file'; content: Buffer }
+  /** `target` as git stores it: relative to the link's directory (or absolute, which GitHub does not resolve). */
+  | { type: 'symlink'; target: string }
+  | { type: 'submodule'; url: string };
+
 export interface SimJob {
   id: number;
   name: string;
@@ -132,6 +139,8 @@ export interface SimRepository {
   };
   selectedActions: { githubOwnedAllowed: boolean; verifiedAllowed: boolean; patternsAllowed: string[] };
   secretScanningAlerts: SimSecretScanningAlert[];
+  /** The default branch (`main`), by path: workflow files and anything a test adds. */
+  files: Map<string, SimFile>;
 }
 
 export interface SimOrgSecret {
