@@ -74,7 +74,7 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     }),
     alertsIgnored: new Counter({
       name: 'tourniquet_siem_alerts_ignored_total',
-      help: 'Authenticated, valid alerts that start nothing (updated or resolved on the vendor side)',
+      help: 'Authenticated requests that start nothing, by why: ping, other-event, redelivery, not-a-secret, updated, resolved (no open incident)',
       labelNames: ['source', 'lifecycle'],
       registers,
     }),

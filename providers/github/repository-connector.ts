@@ -255,6 +255,20 @@ async function runsOfReaders(
   };
 }
 
+/** The runs created in the window whose workflows read the secret: what capturing and purging logs act on. */
+async function readerRunsIn(
+  octokit: GitHubOctokit,
+  ctx: ActionContext,
+  repository: RepositoryRef,
+  window: { since?: string; until?: string },
+  names: string[],
+): Promise<{ runs: WorkflowRun[]; selection: Selection; unlistedRunIds: string[] }> {
+  const runs = await listRepositoryRuns(octokit, repository, {
+    created: createdFilter(window.since, window.until),
+  });
+  return runsOfReaders(octokit, ctx, repository, runs, names);
+}
+
 function selectionSummary(repository: RepositoryRef, names: string[], selection: Selection): Summary {
   return {
     scope: 'repository',
@@ -569,10 +583,7 @@ export function repositoryConnectorActions(deps: GitHubDeps) {
         repository,
         permissionsFor('read', names),
         async (octokit) => {
-          const runs = await listRepositoryRuns(octokit, repository, {
-            created: createdFilter(window.since, window.until),
-          });
-          const chosen = await runsOfReaders(octokit, ctx, repository, runs, names);
+          const chosen = await readerRunsIn(octokit, ctx, repository, window, names);
           const outcome = await captureRunLogs(
             octokit,
             ctx,
@@ -613,10 +624,7 @@ export function repositoryConnectorActions(deps: GitHubDeps) {
         repository,
         permissionsFor('write', names),
         async (octokit) => {
-          const runs = await listRepositoryRuns(octokit, repository, {
-            created: createdFilter(window.since, window.until),
-          });
-          const chosen = await runsOfReaders(octokit, ctx, repository, runs, names);
+          const chosen = await readerRunsIn(octokit, ctx, repository, window, names);
           const outcome = await purgeRunLogs(
             octokit,
             ctx,
