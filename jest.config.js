@@ -33,6 +33,7 @@ const UNIT_SUITES = [
   'evidence-tamper',
   'evidence-vault',
   'execute-step',
+  'for-each-plan',
   'file-destination-confinement',
   'gateway-batcher',
   'http-connector-config',

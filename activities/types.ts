@@ -1,4 +1,6 @@
 import type {
+  ForEachItem,
+  InventoryQuery,
   ApprovalRequest,
   IncidentInput,
   TrustedRunbook,
@@ -14,6 +16,8 @@ import type { ProviderMode } from '../providers/registry';
 export interface StepExecutionInput {
   incidentId: string;
   stepId: string;
+  /** One item of a `forEach` step: its key. */
+  item?: string;
   /** Already resolved from a role (`connector`) to a system (`github`). */
   provider: string;
   action: string;
@@ -44,6 +48,60 @@ export interface StepExecutionResult {
   startedAt: string;
   finishedAt: string;
   attempt: number;
+  worker: string;
+}
+
+/** The keys of a `forEach` list, or an inventory query: the worker resolves them against its own inventory. */
+export interface ForEachItemsRequest {
+  incidentId: string;
+  stepId: string;
+  /** Who approves an item the inventory does not know. */
+  stepOwner: string;
+  source: { keys: string[] } | { inventory: InventoryQuery };
+}
+
+/** One item's call, rendered by the workflow for the item's own credential. */
+export interface ItemCall {
+  key: string;
+  provider: string;
+  action: string;
+  params: Params;
+  idempotencyKey: string;
+  credentialId?: string;
+  credentialDestinations?: { provider: string; target: string }[];
+  faults?: SimulatedFaultSpec[];
+  /** The workflow's attempt for this item (1 first); the last one may not be retried. */
+  attempt: number;
+  finalAttempt: boolean;
+}
+
+/** One activity of a `forEach` step: up to MAX_BATCH_ITEMS calls, `concurrency` of them at once. */
+export interface ItemBatchInput {
+  incidentId: string;
+  stepId: string;
+  exercise: boolean;
+  demo?: boolean;
+  concurrency: number;
+  /** Each call's own limit (the step's `timeout`). */
+  itemTimeoutMs: number;
+  /** `halt`: no new item starts in this batch once one failed on its final attempt. */
+  onItemFailure: 'continue' | 'halt';
+  items: ItemCall[];
+}
+
+export interface ItemOutcome {
+  key: string;
+  state: 'succeeded' | 'failed' | 'skipped';
+  /** A failure another attempt may cure (a timeout, a 503), as the provider classified it. */
+  retryable?: boolean;
+  error?: string;
+  reason?: string;
+  implementation?: string;
+  attempt: number;
+}
+
+export interface ItemBatchResult {
+  outcomes: ItemOutcome[];
   worker: string;
 }
 
@@ -101,6 +159,10 @@ export interface IncidentActivities {
    */
   openIncident(request: { input: IncidentInput; startedAt: string }): Promise<OpenedIncident>;
   executeStep(input: StepExecutionInput): Promise<StepExecutionResult>;
+  /** A `forEach` step's items, resolved against the worker's inventory: owners and credentials come from there. */
+  resolveForEachItems(request: ForEachItemsRequest): Promise<ForEachItem[]>;
+  /** One batch of a `forEach` step: item failures are outcomes, not activity failures (a retry re-runs those only). */
+  executeItems(input: ItemBatchInput): Promise<ItemBatchResult>;
   /** Who may approve for a role right now (owners file, Slack user groups expanded). */
   resolveOwners(role: string): Promise<OwnerSnapshot>;
   notify(notification: IncidentNotification): Promise<NotificationResult>;

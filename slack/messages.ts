@@ -110,6 +110,20 @@ function buttons(incidentId: string, request: ApprovalRequest): Block {
   };
 }
 
+/** Items listed in a batch request at most: a section's text is capped by Slack; the status lists them all. */
+const LISTED_ITEMS = 60;
+
+/** A `forEach` batch: the exact items one click approves (the parameter hash covers exactly this list). */
+function batchItems(batch: NonNullable<ApprovalRequest['batch']>): string {
+  const shown = batch.items.slice(0, LISTED_ITEMS).map((key) => `\`${escapeMrkdwn(key)}\``);
+  const more = batch.items.length - shown.length;
+  return (
+    `*Approve covers all ${batch.items.length} item${batch.items.length === 1 ? '' : 's'}* of step \`${escapeMrkdwn(batch.stepId)}\`: ` +
+    `${shown.join(', ')}${more > 0 ? ` and ${more} more (\`tourniquet incident status\` lists them)` : ''}. ` +
+    'Deny skips them all.'
+  );
+}
+
 /** What will be done, by whom it must be approved, and (while open) the buttons bound to this exact request. */
 export function approvalRequest(
   notification: IncidentNotification,
@@ -126,6 +140,7 @@ export function approvalRequest(
     `Approving runs \`${escapeMrkdwn(request.action)}\` on \`${escapeMrkdwn(request.target)}\`` +
     ` (${request.reversible ? 'reversible' : 'irreversible'}), parameters \`${request.paramsHash}\`, deadline ${slackDate(request.expiresAt)}.`;
   const blocks: Block[] = [section(head), requestFields(request)];
+  if (request.batch) blocks.push(section(batchItems(request.batch)));
   if (options.status) blocks.push(section(options.status));
   if (options.open) blocks.push(buttons(notification.incidentId, request));
   blocks.push(context(`${escapeMrkdwn(notification.incidentId)} · request ${escapeMrkdwn(request.nonce)}`));

@@ -11,9 +11,11 @@ import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Logger } from 'pino';
 import { createStepActivities } from '../activities/execute-step';
+import { createForEachActivities } from '../activities/for-each';
 import { createRecordActivities, type Notifier } from '../activities/notify';
 import { createOpeningActivities } from '../activities/runbooks';
 import type { IncidentActivities } from '../activities/types';
+import type { Inventory } from '../lib/inventory';
 import type { OwnerDirectory } from '../lib/owners';
 import type { RunbookCatalog } from '../runbooks/catalog';
 import type { TemporalTlsOptions } from '../lib/temporal-tls';
@@ -33,6 +35,8 @@ export interface TourniquetWorkerOptions {
   recordRotation?: (credentialId: string, value: string) => void;
   evidence: EvidenceStore;
   owners: OwnerDirectory;
+  /** The credential inventory a `forEach` step resolves its items against (owners, issuers, consumers). */
+  inventory?: () => Inventory | undefined;
   /** The runbooks a real incident may name: the worker's own directories (and any the embedder trusts in code). */
   runbooks: RunbookCatalog;
   notifier: Notifier;
@@ -143,6 +147,7 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
         workerIdentity: identity,
         recordRotation: options.recordRotation,
       }),
+      ...createForEachActivities({ inventory: options.inventory ?? (() => undefined) }),
       ...createOpeningActivities({
         runbooks: options.runbooks,
         gatewayKeys: () => options.owners.trustedGatewayKeys(),

@@ -3,7 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
 import { fingerprintSecret } from '../lib/fingerprint';
-import { recordRotatedFingerprint } from '../lib/inventory';
+import { formatInventoryIssues, loadInventory, recordRotatedFingerprint } from '../lib/inventory';
+import { PROVIDER_DIRECTORY } from '../providers';
 import { fingerprintKeyOf } from '../lib/keys';
 import { temporalConnectionOptions } from '../lib/temporal-tls';
 import type { Runbook } from '../lib/runbook/types';
@@ -29,6 +30,9 @@ export async function startConfiguredWorker(
 ): Promise<{ worker: TourniquetWorker; running: Promise<void>; registry: ProviderRegistry }> {
   mkdirSync(config.dataDir, { recursive: true });
   const registry = await createRegistry(config, logger);
+  // Read at start like the gateway's copy: a `forEach` step takes its items' owners and issuers from it.
+  const inventory = loadInventory(undefined, { providers: PROVIDER_DIRECTORY });
+  if (!inventory.ok) throw new Error(`credential inventory: ${formatInventoryIssues(inventory).join('; ')}`);
   const worker = await createTourniquetWorker({
     ...temporalConnectionOptions(config),
     namespace: config.TEMPORAL_NAMESPACE,
@@ -37,6 +41,7 @@ export async function startConfiguredWorker(
     recordRotation: rotationRecorder(config),
     evidence: overrides.evidence ?? (await openEvidenceSink(config)),
     owners: loadOwnerDirectory(config, logger),
+    inventory: () => inventory.inventory,
     runbooks: new RunbookCatalog(config.TOURNIQUET_RUNBOOKS_DIR, overrides.trustedRunbooks),
     notifier: createNotifier(config, logger),
     logger,

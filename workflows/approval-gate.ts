@@ -70,7 +70,14 @@ export class ApprovalGate {
       .map((entry) => ({ ...entry.request }));
   }
 
-  async gate(step: RunbookStep, action: string, target: string, params: Params): Promise<GateOutcome> {
+  /** `batch`: a `forEach` step's approval group (`step` is then the group, `<step>--<owner>`). */
+  async gate(
+    step: RunbookStep,
+    action: string,
+    target: string,
+    params: Params,
+    batch?: ApprovalRequest['batch'],
+  ): Promise<GateOutcome> {
     const { incident } = this.host.context;
     const spec = step.approval;
     const deadlineMs = Math.max(1, Math.round(durationMs(spec.deadline) / this.host.clockSpeed));
@@ -96,6 +103,7 @@ export class ApprovalGate {
           !!spec.breakGlass &&
           step.reversible &&
           SEVERITIES.indexOf(incident.severity) >= SEVERITIES.indexOf(spec.breakGlass.atOrAbove),
+        ...(batch ? { batch: { stepId: batch.stepId, items: [...batch.items] } } : {}),
       },
     };
     this.pending.set(step.id, entry);

@@ -44,6 +44,7 @@ import type {
 } from '../lib/runbook/types';
 import { MAX_LATEST_ALERT_IDS, PHASES, SEVERITIES } from '../lib/runbook/types';
 import { ApprovalGate } from './approval-gate';
+import { ForEachStep, type ForEachHost } from './for-each';
 import { alertDetailsRefusal, credentialChoiceRefusal, SignedCommands } from './commands';
 import {
   addNoteUpdate,
@@ -246,6 +247,8 @@ function openingStatus(input: IncidentInput, refusal?: string): IncidentStatus {
  */
 class IncidentRun {
   private readonly steps = new Map<string, StepStatus>();
+  /** The `forEach` steps that started: their items' progress joins the step's status. */
+  private readonly fanOuts = new Map<string, ForEachStep>();
   private readonly timeline: TimelineEvent[] = [];
   /** Succeeded step ids in completion order: compensation undoes them in reverse. */
   private readonly completionOrder: string[] = [];
@@ -423,7 +426,10 @@ class IncidentRun {
       connector: `${context.connector.provider}:${context.connector.ref}`,
       openedAt: context.incident.openedAt,
       closedAt: this.closedAt,
-      steps: [...this.steps.values()].map((step) => ({ ...step })),
+      steps: [...this.steps.values()].map((step) => {
+        const items = this.fanOuts.get(step.id)?.progress();
+        return items ? { ...step, items } : { ...step };
+      }),
       timeline: [...this.timeline],
       approvals: this.gate.requests().map((request) => {
         const message = this.notifications.requestMessage(request.stepId);
@@ -690,6 +696,7 @@ class IncidentRun {
     await Promise.all(step.after.map((id) => finished.get(id) ?? Promise.resolve()));
     const blockedBy = step.after.find((id) => {
       const dependency = this.steps.get(id)!;
+      if (this.partlyDone(id)) return false;
       return (
         BLOCKING.has(dependency.state) ||
         (dependency.state === 'skipped' && dependency.reason !== 'not applicable')
@@ -703,6 +710,7 @@ class IncidentRun {
       if (this.halted) return this.skip(step, 'incident halted');
     }
     if (!this.applies(step)) return this.skip(step, 'not applicable');
+    if (step.forEach) return this.runForEach(step);
 
     let params: Params;
     try {
@@ -771,6 +779,79 @@ class IncidentRun {
       }
       this.fail(step, failureMessage(error));
     }
+  }
+
+  /**
+   * A `forEach` step that failed for some items only, under `onItemFailure: continue`: the steps after it go on
+   * (a verification iterates over `succeededItems`); the failed items stay on the record.
+   */
+  private partlyDone(id: string): boolean {
+    const dependency = this.steps.get(id)!;
+    const forEach = this.input.runbook.steps.find((candidate) => candidate.id === id)?.forEach;
+    const succeeded = dependency.summary?.succeeded;
+    return (
+      dependency.state === 'failed' &&
+      forEach?.onItemFailure === 'continue' &&
+      typeof succeeded === 'number' &&
+      succeeded > 0
+    );
+  }
+
+  /** A `forEach` step: its items approved per owner and run in batches (`workflows/for-each.ts`). */
+  private async runForEach(step: RunbookStep): Promise<void> {
+    const fanOut = new ForEachStep(step, this.forEachHost(step));
+    this.fanOuts.set(step.id, fanOut);
+    const startedAt = now();
+    this.update(step.id, { state: 'running', startedAt });
+    this.setPhase(step.phase);
+    let outcome;
+    try {
+      outcome = await fanOut.run();
+    } catch (error) {
+      if (isCancellation(error)) this.update(step.id, { state: 'cancelled' });
+      throw error;
+    }
+    this.update(step.id, { summary: outcome.summary, finishedAt: now() });
+    if (outcome.state === 'failed') return this.fail(step, outcome.error);
+    if (outcome.state === 'skipped') {
+      this.skip(step, outcome.reason);
+      if (outcome.denied && step.onFailure !== 'continue') {
+        this.halted = true;
+        this.compensationRequested ||= step.onFailure === 'compensate';
+        this.record('incident-halted', 'workflow', step.id, `denied; onFailure: ${step.onFailure}`);
+      }
+      return;
+    }
+    this.update(step.id, { state: 'succeeded' });
+    this.completionOrder.push(step.id);
+    this.announce('succeeded', 'workflow', step.id, outcome.detail);
+  }
+
+  private forEachHost(step: RunbookStep): ForEachHost {
+    return {
+      incidentId: this.input.context.incident.id,
+      exercise: this.input.exercise,
+      context: () => this.input.context,
+      scope: () => this.templateScope(),
+      modeInput: () => this.modeInput(),
+      faults: (of, action, item) => this.faultsFor(of, action, undefined, item),
+      notConfigured: (system, params) => this.notConfigured(system, params),
+      usesCredential,
+      isHalted: () => this.halted,
+      gate: this.gate,
+      flag: (flag) => this.flags.push(flag),
+      record: (type, actor, stepId, detail) => this.record(type, actor, stepId, detail),
+      changed: () => {
+        // The step waits for approval while some of its items do and none runs.
+        const counts = this.fanOuts.get(step.id)?.progress()?.counts;
+        const current = this.steps.get(step.id)!.state;
+        if (counts && (current === 'running' || current === 'awaiting-approval')) {
+          const waiting = counts['awaiting-approval'] > 0 && counts.running === 0;
+          this.update(step.id, { state: waiting ? 'awaiting-approval' : 'running' });
+        }
+        this.refreshState();
+      },
+    };
   }
 
   private succeed(step: RunbookStep, result: StepExecutionResult): void {
@@ -944,10 +1025,20 @@ class IncidentRun {
     return { context: this.input.context, steps };
   }
 
-  private faultsFor(step: RunbookStep, action: string, suffix?: string): SimulatedFaultSpec[] | undefined {
+  /** Faults by `<step>`, `<step>/undo`, `provider.action`, or for one item of a forEach step `<step>/<item>`. */
+  private faultsFor(
+    step: RunbookStep,
+    action: string,
+    suffix?: string,
+    item?: string,
+  ): SimulatedFaultSpec[] | undefined {
     const faults = this.input.simulation?.faults;
     if (!faults) return undefined;
-    const keys = suffix ? [`${step.id}/${suffix}`, action] : [step.id, action];
+    const keys = suffix
+      ? [`${step.id}/${suffix}`, action]
+      : item
+        ? [`${step.id}/${item}`, step.id, action]
+        : [step.id, action];
     const matching = keys.map((key) => faults[key]).filter((fault): fault is SimulatedFaultSpec => !!fault);
     return matching.length > 0 ? matching : undefined;
   }

@@ -7,6 +7,8 @@ const ANY_TEMPLATE = /\{\{\s*([\w.-]+)\s*\}\}/g;
 export interface TemplateScope {
   context: IncidentContext;
   steps: Record<string, { summary?: Record<string, SummaryValue> }>;
+  /** Inside a `forEach` step: the item being acted on (`{{item.key}}`). */
+  item?: Record<string, ParamValue>;
 }
 
 export class TemplateError extends Error {}
@@ -21,7 +23,11 @@ export function templateReferences(value: ParamValue): string[] {
 export function lookupPath(scope: TemplateScope, path: string): unknown {
   const [head, ...rest] = path.split('.');
   let current: unknown =
-    head === 'steps' ? scope.steps : (scope.context as unknown as Record<string, unknown>)[head];
+    head === 'steps'
+      ? scope.steps
+      : head === 'item'
+        ? scope.item
+        : (scope.context as unknown as Record<string, unknown>)[head];
   for (const part of rest) {
     if (current === null || typeof current !== 'object') return undefined;
     current = (current as Record<string, unknown>)[part];

@@ -82,6 +82,8 @@ export interface ApprovalRequest {
   breakGlassEligible: boolean;
   /** The Slack message that carries this request, once posted: a click counts only on it. */
   message?: { channel: string; ts: string };
+  /** A `forEach` batch: the step it belongs to and the exact items approved (the hash covers them). */
+  batch?: { stepId: string; items: string[] };
 }
 
 /**
@@ -144,6 +146,79 @@ export interface RunbookStep {
    * The validator's business only; the workflow ignores it.
    */
   preapproved?: string;
+  /**
+   * Run the action once per item of a list known only at run time (`lib/runbook/for-each.ts`): in batched
+   * activities, each owner approving their own items. Within the step, `credential` is the item's credential.
+   */
+  forEach?: ForEachSpec;
+}
+
+export const FOR_EACH_APPROVALS = ['per-owner-batch', 'per-item'] as const;
+export const ON_ITEM_FAILURE = ['continue', 'halt'] as const;
+/** A step's items are capped: history, the status and the approval messages must stay bounded. */
+export const MAX_FOR_EACH_ITEMS = 10_000;
+
+/** Which inventory credentials a `forEach` runs over: every field given must match. */
+export interface InventoryQuery {
+  /** A consumer system of the credential (`n8n`: the credentials an n8n platform holds). */
+  consumer?: string;
+  /** The issuer's system (`aws-iam`). */
+  issuer?: string;
+  kind?: string;
+  owner?: string;
+}
+
+export interface ForEachSpec {
+  /**
+   * The list: a template naming an earlier step's list output (`{{steps.discover.credentials}}`), literal keys, or an
+   * inventory query. Each key is an inventory credential id, an n8n credential id the inventory names, or a plain key.
+   */
+  items: string | string[] | { inventory: InventoryQuery };
+  /** At most this many items in flight at once, across the step's batches. */
+  concurrency: number;
+  /** One approval per owner for all their items (default), or one per item. */
+  approval: (typeof FOR_EACH_APPROVALS)[number];
+  /** `continue`: the other items go on; `halt`: no new item starts once one failed for good. */
+  onItemFailure: (typeof ON_ITEM_FAILURE)[number];
+}
+
+/** One item of a `forEach`, as the worker resolved it from its own inventory (never from the list's source). */
+export interface ForEachItem {
+  key: string;
+  /** The owner role who approves it: the inventory credential's first owner, else the step's owner. */
+  owner: string;
+  /** The inventory credential the key names, with what a rotation needs. */
+  credentialId?: string;
+  credential?: { issuer: string; ref: string; destinations: IncidentContext['credential']['destinations'] };
+  /** Why this item cannot run (not in the inventory, a malformed key): it fails without acting. */
+  problem?: string;
+}
+
+export const ITEM_STATES = [
+  'pending',
+  'awaiting-approval',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped',
+] as const;
+export type ItemState = (typeof ITEM_STATES)[number];
+
+export interface ItemStatus {
+  key: string;
+  owner: string;
+  state: ItemState;
+  credentialId?: string;
+  attempts?: number;
+  error?: string;
+  reason?: string;
+}
+
+/** A `forEach` step's items: counts by state, and every item (the list is capped at MAX_FOR_EACH_ITEMS). */
+export interface ItemProgress {
+  total: number;
+  counts: Record<ItemState, number>;
+  items: ItemStatus[];
 }
 
 export interface Runbook {
@@ -373,6 +448,8 @@ export interface ActionSpec<P extends z.ZodType = z.ZodType> {
    * Every other irreversible or destructive action needs an approval policy.
    */
   preapprovable?: true;
+  /** Summary fields that list keys (`credentials`): a later `forEach` step may iterate over them. */
+  lists?: readonly string[];
 }
 
 export type ProviderCatalog = Record<string, ActionSpec>;
@@ -399,6 +476,8 @@ export interface StepStatus {
   error?: string;
   reason?: string;
   summary?: Record<string, SummaryValue>;
+  /** A `forEach` step: where each item is. */
+  items?: ItemProgress;
 }
 
 export type TimelineEventType =

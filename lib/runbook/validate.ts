@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isRole, splitAction } from './actions';
 import { ancestors, topologicalOrder } from './dag';
+import { FOR_EACH_LISTS, ITEM_FIELDS, listReference } from './for-each';
 import { runbookSchema } from './schema';
 import { lookupPath, renderParams, templateReferences, TemplateError, type TemplateScope } from './template';
 import type { ActionCatalogs, ActionSpec, IncidentContext, Params, Runbook, RunbookStep } from './types';
@@ -70,6 +71,19 @@ function actionSpec(catalogs: ActionCatalogs, action: string): { spec?: ActionSp
   return { spec };
 }
 
+/** A `forEach` list that does not parse is named by its step's id too: the index alone is hard to find. */
+function namingForEachSteps(issues: RunbookIssue[], raw: unknown): RunbookIssue[] {
+  const steps = (raw as { steps?: unknown } | null)?.steps;
+  return issues.map((issue) => {
+    const match = /^steps\[(\d+)\]\.forEach/.exec(issue.path);
+    const id =
+      match && Array.isArray(steps) ? (steps[Number(match[1])] as { id?: unknown } | null)?.id : undefined;
+    return typeof id === 'string'
+      ? { ...issue, message: `step "${id.slice(0, 100)}": ${issue.message}` }
+      : issue;
+  });
+}
+
 /** Steps that sit on a cycle: what remains after peeling off every step with no dependant left. */
 function cycleMembers(steps: RunbookStep[], unordered: string[]): string[] {
   const remaining = new Set(unordered);
@@ -97,7 +111,18 @@ function checkParams(
   const issues: RunbookIssue[] = [];
   let dynamic = false;
   for (const reference of templateReferences(params)) {
-    if (reference.startsWith('steps.')) {
+    if (reference === 'item' || reference.startsWith('item.')) {
+      const field = reference.split('.')[1];
+      if (!step.forEach) {
+        issues.push({ path: where, message: `{{${reference}}} is only defined in a forEach step` });
+      } else if (!(ITEM_FIELDS as readonly string[]).includes(field)) {
+        issues.push({
+          path: where,
+          message: `unknown item field {{${reference}}} (known: ${ITEM_FIELDS.map((name) => `item.${name}`).join(', ')})`,
+        });
+      }
+      dynamic = true;
+    } else if (reference.startsWith('steps.')) {
       const from = reference.split('.')[1];
       if (!stepAncestors.has(from)) {
         issues.push({
@@ -179,7 +204,7 @@ function approvalPolicyIssues(step: RunbookStep, at: string, spec: ActionSpec): 
 export function validateRunbook(raw: unknown, options: ValidationOptions): RunbookValidation {
   const { catalogs, ownerRoles = DEFAULT_OWNER_ROLES } = options;
   const parsed = runbookSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error, '') };
+  if (!parsed.success) return { ok: false, issues: namingForEachSteps(zodIssues(parsed.error, ''), raw) };
   const runbook = parsed.data;
   const issues: RunbookIssue[] = [];
   const ids = new Set<string>();
@@ -232,6 +257,9 @@ export function validateRunbook(raw: unknown, options: ValidationOptions): Runbo
       return;
     }
     issues.push(...checkParams(step, `${at}.params`, spec, step.params, stepAncestors));
+    if (step.forEach) {
+      issues.push(...forEachIssues(runbook.steps, step, at, catalogs, ownerRoles, stepAncestors));
+    }
 
     if (step.compensate) {
       const undo = actionSpec(catalogs, step.compensate.action);
@@ -298,6 +326,61 @@ export function validateRunbook(raw: unknown, options: ValidationOptions): Runbo
     step.reversible && !step.compensate ? { ...step, compensate: compensationFor(catalogs, step) } : step,
   );
   return { ok: true, runbook: { ...runbook, steps } };
+}
+
+/**
+ * A `forEach` list must come from something the step waits for and that lists keys: a discovery action's declared
+ * list (`lists` in its catalog) or an earlier forEach step's `succeededItems` / `failedItems`.
+ */
+function forEachIssues(
+  steps: RunbookStep[],
+  step: RunbookStep,
+  at: string,
+  catalogs: ActionCatalogs,
+  ownerRoles: string[],
+  stepAncestors: Set<string>,
+): RunbookIssue[] {
+  const spec = step.forEach!;
+  const where = `${at}.forEach.items`;
+  const issues: RunbookIssue[] = [];
+  if (typeof spec.items === 'string') {
+    const reference = listReference(spec.items)!;
+    const source = steps.find((candidate) => candidate.id === reference.stepId);
+    if (!source) {
+      issues.push({
+        path: where,
+        message: `step "${step.id}" iterates over unknown step "${reference.stepId}"`,
+      });
+    } else if (!stepAncestors.has(reference.stepId)) {
+      issues.push({
+        path: where,
+        message: `step "${step.id}" iterates over {{steps.${reference.stepId}.${reference.field}}}, which it does not wait for: list "${reference.stepId}" in its "after"`,
+      });
+    } else {
+      const lists = source.forEach ? FOR_EACH_LISTS : (actionSpec(catalogs, source.action).spec?.lists ?? []);
+      if (!lists.includes(reference.field)) {
+        issues.push({
+          path: where,
+          message: `step "${step.id}" iterates over "${reference.field}" of "${reference.stepId}" (${source.action}), which lists ${lists.length > 0 ? lists.join(', ') : 'nothing'}`,
+        });
+      }
+    }
+  } else if (!Array.isArray(spec.items) && spec.items.inventory.owner) {
+    const owner = spec.items.inventory.owner;
+    if (!ownerRoles.includes(owner)) {
+      issues.push({ path: `${where}.inventory.owner`, message: `unknown owner role "${owner}"` });
+    }
+  }
+  if (step.reversible || step.compensate) {
+    issues.push({
+      path: `${at}.reversible`,
+      message: `forEach step "${step.id}" cannot be compensated item by item: mark it reversible: false and undo it with a recovery step`,
+    });
+  }
+  if (step.undoes) {
+    issues.push({ path: `${at}.undoes`, message: `forEach step "${step.id}" cannot undo another step` });
+  }
+  return issues;
 }
 
 /** The undo a step would get: its explicit `compensate`, else the catalog's undo action with the same params. */

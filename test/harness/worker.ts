@@ -8,6 +8,7 @@ import { createProviderRegistry, type ProviderMode } from '../../providers/regis
 import { SimulationJournal } from '../../providers/simulated/journal';
 import type { EvidenceStore, Provider } from '../../providers/types';
 import type { Runbook } from '../../lib/runbook/types';
+import type { Inventory } from '../../lib/inventory';
 import { LogNotifier, type Notifier } from '../../activities/notify';
 import { testOwners } from './owners';
 import { TASK_QUEUE, TEST_GATEWAY_PUBLIC_KEY, TEST_RUNBOOKS } from './incidents';
@@ -37,6 +38,9 @@ export async function startInProcessWorker(options: {
   notifier?: Notifier;
   /** Runbooks that replace the shipped file of their id for this worker (what an unpinned start gets). */
   runbooks?: Runbook[];
+  /** The inventory `forEach` steps resolve items against (none by default). */
+  inventory?: Inventory;
+  maxConcurrentActivityTaskExecutions?: number;
 }): Promise<InProcessWorker> {
   const journal = new SimulationJournal(join(options.dataDir, 'simulated', 'journal.jsonl'));
   const worker = await createTourniquetWorker({
@@ -47,6 +51,8 @@ export async function startInProcessWorker(options: {
     recordRotation: options.recordRotation,
     evidence: options.evidence,
     owners: testOwners(options.dataDir),
+    inventory: () => options.inventory,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions,
     runbooks: options.runbooks ? TEST_RUNBOOKS.withDefaults(options.runbooks) : TEST_RUNBOOKS,
     notifier: options.notifier ?? new LogNotifier(options.logger ?? silentLogger),
     logger: options.logger ?? silentLogger,
