@@ -94,6 +94,8 @@ export interface SimulatedFault {
   message?: string;
   /** Delay after the effect is applied and before answering: a crash then tests idempotency. */
   settleMs?: number;
+  /** What a simulated discovery action lists, by summary field (`credentials`): the platform of an exercise. */
+  answers?: Record<string, string[]>;
 }
 
 export interface SimulationOptions {

@@ -1,4 +1,11 @@
-import { PHASES, type IncidentStatus, type Runbook, type TimelineEvent } from '../lib/runbook/types';
+import {
+  PHASES,
+  type IncidentStatus,
+  type ItemProgress,
+  type Runbook,
+  type RunbookStep,
+  type TimelineEvent,
+} from '../lib/runbook/types';
 import {
   actionSpec,
   DEFAULT_SLA_MS,
@@ -125,6 +132,8 @@ export interface StepRow {
   attempts?: number;
   reason?: string;
   error?: string;
+  /** A forEach step: its items by state, and the failed ones by name. */
+  items?: string;
   /** Scenario offsets (ms) of the approval wait and of the execution. */
   approval?: StepBar & { escalations: number[]; breakGlass?: number };
   run?: StepBar;
@@ -238,6 +247,25 @@ export function formatDuration(ms: number): string {
   return formatOffset(ms, false);
 }
 
+/** The owner a forEach step's batch was asked of (`rotate-each--iam`), when the request id names one. */
+function batchOwner(requestId: string, steps: Map<string, RunbookStep> | undefined): string | undefined {
+  const split = requestId.lastIndexOf('--');
+  if (split < 0 || !steps?.get(requestId.slice(0, split))?.forEach) return undefined;
+  const owner = requestId.slice(split + 2);
+  return /^item-\d+$/.test(owner) ? undefined : owner;
+}
+
+/** `12 items: 11 succeeded, 1 failed (platform-cred-07: issuer is down)`. */
+function itemsLine(progress: ItemProgress): string {
+  const counts = Object.entries(progress.counts)
+    .filter(([, count]) => count > 0)
+    .map(([state, count]) => `${count} ${state}`)
+    .join(', ');
+  const failed = progress.items.filter((item) => item.state === 'failed').slice(0, 20);
+  const why = failed.map((item) => `${item.key}: ${item.error ?? 'failed'}`).join('; ');
+  return `${progress.total} items: ${counts}${why ? ` (${why})` : ''}`;
+}
+
 /** Builds the after-action report of an incident (real or exercise) from its status, timeline and runbook. */
 export function buildReport(input: ReportInput): AfterActionReport {
   const { status } = input;
@@ -293,7 +321,7 @@ export function buildReport(input: ReportInput): AfterActionReport {
   ];
   for (const stepId of requestedSteps) {
     const requested = stepEvents(stepId, 'approval-requested')[0];
-    const primary = steps?.get(stepId)?.owner;
+    const primary = steps?.get(stepId)?.owner ?? batchOwner(stepId, steps);
     const escalations = escalationRoles(stepId);
     const firstEscalation = stepEvents(stepId, 'escalated')[0]?.at;
     const decisions = status.timeline.filter((event) => event.stepId === stepId && DECISIONS.has(event.type));
@@ -357,8 +385,14 @@ export function buildReport(input: ReportInput): AfterActionReport {
         ...(step.attempts ? { attempts: step.attempts } : {}),
         ...(step.reason ? { reason: step.reason } : {}),
         ...(step.error ? { error: step.error } : {}),
+        ...(step.items ? { items: itemsLine(step.items) } : {}),
       };
-      const requested = stepEvents(step.id, 'approval-requested')[0];
+      // A forEach step's approvals are its owners' batches (`<step>--<owner>`): the bar spans the first to the last.
+      const batches = (type: string) =>
+        status.timeline.filter((event) => event.type === type && event.stepId?.startsWith(`${step.id}--`));
+      const requested =
+        stepEvents(step.id, 'approval-requested')[0] ??
+        (step.items ? batches('approval-requested')[0] : undefined);
       if (requested) {
         const decided = stepEvents(step.id, 'approved', 'denied', 'break-glass')[0];
         row.approval = {

@@ -90,7 +90,7 @@ function sections(report: AfterActionReport) {
     step.state,
     step.provider ?? '',
     step.attempts ? String(step.attempts) : '',
-    step.error ?? step.reason ?? '',
+    [step.error ?? step.reason, step.items].filter(Boolean).join('; '),
   ]);
   return { milestones, owners, roles, escalations, steps, timeline };
 }

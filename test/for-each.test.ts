@@ -2,6 +2,7 @@ import { ApprovalRefusedError } from '../client';
 import { validateInventory, type Inventory } from '../lib/inventory';
 import type { ApprovalRequest, IncidentStatus, StepStatus } from '../lib/runbook/types';
 import { PROVIDER_DIRECTORY } from '../providers';
+import { buildReport } from '../reports/model';
 import { fixtureRunbook, incidentInput, query, result, start, waitFor } from './harness/incidents';
 import { decideAs } from './harness/owners';
 import { useTemporalWorker } from './harness/stack';
@@ -107,6 +108,9 @@ test('each owner approves one batch of exactly their items; every item is rotate
   await decideAs(stack.client, stack.dataDir, incidentId, byOwner['app-owner'], APPROVER);
   const final = await result(stack.client, incidentId);
   expect(final.state).toBe('completed');
+  // The report puts each owner's batch under its owner.
+  const report = buildReport({ status: final, runbook: fixtureRunbook('for-each') });
+  expect(report.roles.map((row) => row.role).sort()).toEqual(['app-owner', 'iam', 'platform']);
   const rotated = await applied(incidentId, 'rotate-each');
   expect(rotated.map((entry) => entry.idempotencyKey).sort()).toEqual(
     CREDENTIALS.map((credential) => `${incidentId}/rotate-each/${credential.id}`).sort(),
@@ -160,6 +164,11 @@ test('a retryable item failure is retried alone; a permanent one fails only its 
   expect(byKey.get(`${incidentId}/rotate-each/platform-cred-01`)).toBe(1);
   // The verify step iterates over what succeeded: the failed item is not claimed dead.
   expect(step(final, 'verify-each').summary).toMatchObject({ items: 11, succeeded: 11 });
+  // The after-action report names the failed item and why.
+  const report = buildReport({ status: final, runbook });
+  expect(report.steps.find((row) => row.id === 'rotate-each')!.items).toBe(
+    '12 items: 11 succeeded, 1 failed (platform-cred-07: issuer is down)',
+  );
 });
 
 test('history stays bounded: a 12-item step is a handful of activities, not one per item', async () => {

@@ -59,6 +59,15 @@ function refuseSecretReferences(options: Record<string, unknown>): void {
   }
 }
 
+/** A forEach step's items by state: ` [12 items: 11 succeeded, 1 failed]`. */
+function itemCounts(step: IncidentStatus['steps'][number]): string {
+  if (!step.items) return '';
+  const counts = Object.entries(step.items.counts)
+    .filter(([, count]) => count > 0)
+    .map(([state, count]) => `${count} ${state}`);
+  return ` [${step.items.total} items: ${counts.join(', ')}]`;
+}
+
 function printStatus(status: IncidentStatus): void {
   const lines = [
     `${status.demo ? '[SIMULATED] ' : ''}${status.incidentId}  ${status.state}  severity ${status.severity}  phase ${status.phase}  runbook ${status.runbookId}`,
@@ -67,7 +76,7 @@ function printStatus(status: IncidentStatus): void {
       : []),
     ...(status.refusal ? [`  refused by the worker, no step ran: ${status.refusal}`] : []),
     ...status.steps.map((step) =>
-      `  ${step.state.padEnd(17)} ${step.id.padEnd(28)} ${step.phase.padEnd(19)} ${step.provider?.startsWith('simulated:') ? 'SIMULATED ' : ''}${step.error ?? step.reason ?? ''}`.trimEnd(),
+      `  ${step.state.padEnd(17)} ${step.id.padEnd(28)} ${step.phase.padEnd(19)} ${step.provider?.startsWith('simulated:') ? 'SIMULATED ' : ''}${step.error ?? step.reason ?? ''}${itemCounts(step)}`.trimEnd(),
     ),
     ...status.approvals.map(
       (request) =>

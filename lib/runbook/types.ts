@@ -293,6 +293,8 @@ export interface SimulatedFaultSpec {
   nonRetryable?: boolean;
   message?: string;
   settleMs?: number;
+  /** What a simulated discovery action lists, by summary field (`credentials`): the platform of an exercise. */
+  answers?: Record<string, string[]>;
 }
 
 export interface AlertRef {

@@ -75,6 +75,15 @@ async function applyFaults(ctx: ActionContext, key: string): Promise<void> {
   }
 }
 
+/** A discovery action's lists: what the exercise says the platform holds, else nothing. */
+function listed(fields: readonly string[] | undefined, ctx: ActionContext): Record<string, SummaryValue> {
+  if (!fields) return {};
+  const answers = Object.values(ctx.simulation?.faults ?? {}).map((fault) => fault.answers ?? {});
+  return Object.fromEntries(
+    fields.map((field) => [field, [...new Set(answers.flatMap((answer) => answer[field] ?? []))]]),
+  );
+}
+
 export interface SimulatedProviderOptions {
   /** The real system's catalog: the stand-in offers exactly its actions. */
   catalog: ProviderCatalog;
@@ -123,6 +132,7 @@ export function createSimulatedProvider(system: string, options: SimulatedProvid
             ? params.repository
             : null,
       ...(behaviour ? await behaviour(params, ctx) : {}),
+      ...listed(catalog[action].lists, ctx),
     };
     await journal.append({ ...base, effect: 'applied', summary });
     const settleMs = Math.max(
