@@ -1,7 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { IncidentActivities } from './types';
 import type { ProviderRegistry } from '../providers/registry';
+import { rerunRefusal } from '../lib/runbook/for-each';
 import { startRefusal } from '../lib/runbook/start-check';
+import type { Runbook } from '../lib/runbook/types';
 import { RunbookRefusedError, type RunbookCatalog } from '../runbooks/catalog';
 
 /**
@@ -23,7 +25,12 @@ export function createOpeningActivities(deps: {
       const gatewayKeys = deps.gatewayKeys();
       const unsigned = startRefusal(input, { gatewayKeys, ownerKeys: deps.ownerKeys }, Date.parse(startedAt));
       if (unsigned) return Promise.reject(refuse(unsigned));
-      if (input.exercise && input.runbook) return Promise.resolve({ gatewayKeys });
+      const rerun = (runbook: Runbook) =>
+        input.rerun ? rerunRefusal(runbook.steps, input.rerun.items) : undefined;
+      if (input.exercise && input.runbook) {
+        const refusal = rerun(input.runbook);
+        return refusal ? Promise.reject(refuse(refusal)) : Promise.resolve({ gatewayKeys });
+      }
       if (input.runbook) {
         return Promise.reject(
           refuse(
@@ -36,8 +43,11 @@ export function createOpeningActivities(deps: {
       }
       try {
         const { mode } = deps.registry;
+        const trusted = deps.runbooks.load(input.runbookRef);
+        const refusal = rerun(trusted.runbook);
+        if (refusal) return Promise.reject(refuse(refusal));
         return Promise.resolve({
-          ...deps.runbooks.load(input.runbookRef),
+          ...trusted,
           gatewayKeys,
           mode,
           ...(mode === 'live' ? { unconfigured: deps.registry.unconfigured() } : {}),

@@ -5,6 +5,7 @@
 export * from './approvals';
 export * from './commands';
 export * from './incidents';
+export * from './rerun';
 export type { ApprovalRefusal, CredentialChoice, IncidentCancel, IncidentNote } from '../workflows/messages';
 export { SEARCH_ATTRIBUTES as INCIDENT_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 /** Each search attribute by name (`incidentAttributes.STATE`), for readers of a listing or a description. */

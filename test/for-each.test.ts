@@ -1,4 +1,4 @@
-import { ApprovalRefusedError } from '../client';
+import { ApprovalRefusedError, rerunInput, RerunRefusedError } from '../client';
 import { validateInventory, type Inventory } from '../lib/inventory';
 import type { ApprovalRequest, IncidentStatus, StepStatus } from '../lib/runbook/types';
 import { PROVIDER_DIRECTORY } from '../providers';
@@ -164,6 +164,25 @@ test('a retryable item failure is retried alone; a permanent one fails only its 
   expect(byKey.get(`${incidentId}/rotate-each/platform-cred-01`)).toBe(1);
   // The verify step iterates over what succeeded: the failed item is not claimed dead.
   expect(step(final, 'verify-each').summary).toMatchObject({ items: 11, succeeded: 11 });
+  // A rerun retries the failed item alone: the same incident, a new run, nothing else acted on again.
+  const rerun = await rerunInput(stack.client, incidentId);
+  expect(rerun.rerun!.items).toEqual({ 'rotate-each': ['platform-cred-07'] });
+  const { simulation: _faults, ...healed } = rerun; // the issuer is back
+  await start(stack.client, healed);
+  const again = await result(stack.client, incidentId);
+  expect(step(again, 'rotate-each')).toMatchObject({
+    state: 'succeeded',
+    summary: { items: 1, succeeded: 1 },
+  });
+  expect(step(again, 'verify-each')).toMatchObject({ state: 'succeeded', summary: { items: 1 } });
+  const rotations = (await stack.worker.journal.entries()).filter(
+    (entry) =>
+      entry.incidentId === incidentId && entry.action === 'rotateCredential' && entry.effect === 'applied',
+  );
+  expect(rotations.map((entry) => entry.idempotencyKey).sort()).toEqual(
+    CREDENTIALS.map((credential) => `${incidentId}/rotate-each/${credential.id}`).sort(),
+  );
+
   // The after-action report names the failed item and why.
   const report = buildReport({ status: final, runbook });
   expect(report.steps.find((row) => row.id === 'rotate-each')!.items).toBe(
@@ -183,4 +202,35 @@ test('history stays bounded: a 12-item step is a handful of activities, not one 
   );
   // concurrency 4, 12 items: one batch of 12 with four lanes for each step.
   expect(batches).toHaveLength(2);
+});
+
+test('a rerun the worker cannot match to its runbook acts on nothing; a running or clean incident is not rerun', async () => {
+  const runbook = fixtureRunbook('for-each');
+  const incidentId = await start(stack.client, incidentInput(runbook));
+  await expect(rerunInput(stack.client, incidentId)).rejects.toThrow(/still running/);
+  await stack.client.workflow.getHandle(incidentId).terminate('test: not needed');
+
+  const done = await start(
+    stack.client,
+    incidentInput({
+      ...runbook,
+      steps: [
+        {
+          ...runbook.steps[1],
+          forEach: { ...runbook.steps[1].forEach!, items: ['platform-cred-01'] },
+          after: [],
+        },
+      ],
+    }),
+  );
+  await result(stack.client, done);
+  await expect(rerunInput(stack.client, done)).rejects.toBeInstanceOf(RerunRefusedError);
+
+  for (const items of [{ 'not-a-step': ['platform-cred-01'] }, { 'rotate-each': ['bad key'] }, {}]) {
+    const forged = await start(stack.client, { ...incidentInput(runbook), rerun: { of: 'x', items } });
+    const status = await result(stack.client, forged).catch(() => query(stack.client, forged));
+    expect(status.state).toBe('refused');
+    expect(status.refusal).toMatch(/^rerun/);
+    expect(await applied(forged, 'rotate-each')).toHaveLength(0);
+  }
 });

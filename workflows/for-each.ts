@@ -31,6 +31,8 @@ import type { ApprovalGate } from './approval-gate';
 export interface ForEachHost {
   incidentId: string;
   exercise: boolean;
+  /** A rerun's keys for this step (the items that failed before): they replace the step's list. */
+  rerunKeys?: string[];
   context(): IncidentContext;
   scope(): TemplateScope;
   modeInput(): { demo?: boolean };
@@ -130,7 +132,9 @@ export class ForEachStep {
   private async list(): Promise<{ items: ForEachItem[] } | { problem: string }> {
     const spec = this.step.forEach!;
     let source: ForEachItemsRequest['source'];
-    if (typeof spec.items === 'string') {
+    if (this.host.rerunKeys) {
+      source = { keys: this.host.rerunKeys };
+    } else if (typeof spec.items === 'string') {
       const reference = listReference(spec.items);
       if (!reference) return { problem: `forEach.items: ${spec.items} is not {{steps.<step>.<list>}}` };
       const summary = this.host.scope().steps[reference.stepId]?.summary;

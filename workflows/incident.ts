@@ -45,6 +45,7 @@ import type {
 import { MAX_LATEST_ALERT_IDS, PHASES, SEVERITIES } from '../lib/runbook/types';
 import { ApprovalGate } from './approval-gate';
 import { ForEachStep, type ForEachHost } from './for-each';
+import { rerunSteps } from '../lib/runbook/for-each';
 import { alertDetailsRefusal, credentialChoiceRefusal, SignedCommands } from './commands';
 import {
   addNoteUpdate,
@@ -290,6 +291,8 @@ class IncidentRun {
    * naming, whose steps on the credential ran at once against the placeholder.
    */
   private readonly credentialWait?: { named?: { actor: string; credentialId: string } };
+  /** A rerun of a failed incident (`input.rerun`): only these steps run. */
+  private readonly rerun?: ReadonlySet<string>;
 
   constructor(
     input: IncidentInput & { runbook: Runbook },
@@ -305,6 +308,8 @@ class IncidentRun {
     this.commands = new SignedCommands(input.context.incident.id, opened.gatewayKeys ?? []);
     // Histories recorded before then ran every step at once; only an unresolved credential asks (and marks) it.
     if (waitsForCredential) this.credentialWait = {};
+    // Checked by the worker as the incident opened (`rerunRefusal`); only new starts carry it.
+    if (input.rerun) this.rerun = rerunSteps(input.runbook.steps, Object.keys(input.rerun.items));
     for (const step of input.runbook.steps) {
       this.steps.set(step.id, {
         id: step.id,
@@ -603,7 +608,7 @@ class IncidentRun {
    */
   private askForCredential(): void {
     const { incident, credential } = this.input.context;
-    const waiting = this.input.runbook.steps.filter(usesCredential).map((step) => step.id);
+    const waiting = this.input.runbook.steps.filter(waitsForIncidentCredential).map((step) => step.id);
     for (const id of waiting) this.update(id, { reason: AWAITING_CREDENTIAL });
     this.flags.push('credential-unresolved');
     const detail = clip(
@@ -702,10 +707,11 @@ class IncidentRun {
         (dependency.state === 'skipped' && dependency.reason !== 'not applicable')
       );
     });
+    if (this.rerun && !this.rerun.has(step.id)) return this.skip(step, 'not applicable', 'not re-run');
     if (this.halted) return this.skip(step, 'incident halted');
     if (blockedBy) return this.skip(step, `blocked: "${blockedBy}" did not succeed`);
     // Before `when`, the approval gate and the not-configured check: each reads the credential once it is named.
-    if (this.credentialWait && !this.credentialWait.named && usesCredential(step)) {
+    if (this.credentialWait && !this.credentialWait.named && waitsForIncidentCredential(step)) {
       await condition(() => this.credentialWait?.named !== undefined || this.halted);
       if (this.halted) return this.skip(step, 'incident halted');
     }
@@ -831,6 +837,7 @@ class IncidentRun {
     return {
       incidentId: this.input.context.incident.id,
       exercise: this.input.exercise,
+      rerunKeys: this.input.rerun?.items[step.id],
       context: () => this.input.context,
       scope: () => this.templateScope(),
       modeInput: () => this.modeInput(),
@@ -1082,6 +1089,11 @@ function usesCredential(step: RunbookStep): boolean {
     Object.keys(step.when ?? {}).some(onCredential) ||
     templateReferences(step.params).some(onCredential)
   );
+}
+
+/** A forEach step acts on each item's own credential (from the inventory), never on the incident's. */
+function waitsForIncidentCredential(step: RunbookStep): boolean {
+  return !step.forEach && usesCredential(step);
 }
 
 /** Text from a command, cut to a readable length (history stays bounded); anything not a string is empty. */

@@ -26,6 +26,8 @@ import {
   incidentRequestSchema,
   incidentStatus,
   listIncidents,
+  rerunInput,
+  RerunRefusedError,
   resolveCredential,
   startIncident,
   waitForIncident,
@@ -264,6 +266,48 @@ export function registerIncidentCommands(program: Command): void {
         const cancel = { actor: `cli:${userInfo().username}`, ...(scrubbed ? { reason: scrubbed } : {}) };
         await cancelIncident(client, id, cancel, gatewaySigningKey(config)).catch(commandFailed(id));
         process.stdout.write(`Cancelled ${id}: steps already done stay done\n`);
+      });
+    });
+
+  incident
+    .command('rerun <incidentId>')
+    .description(
+      'run a failed incident again for the forEach items that failed, and only those (owners approve them again)',
+    )
+    .option('--wait', 'wait until the rerun closes')
+    .option('--json', 'print JSON')
+    .action(async (incidentId: string, options: { wait?: boolean; json?: boolean }) => {
+      const id = incidentNoteSchema.shape.incidentId.safeParse(incidentId);
+      if (!id.success) throw new CliError(`<incidentId>: ${id.error.issues[0].message}`, 2);
+      await withClient(async (client, config) => {
+        const input = await rerunInput(client, id.data).catch((error: Error) => {
+          throw new CliError(
+            error instanceof RerunRefusedError ? error.message : `incident ${id.data}: ${error.message}`,
+          );
+        });
+        const started = await startIncident(
+          client,
+          config.TEMPORAL_TASK_QUEUE,
+          input,
+          gatewaySigningKey(config),
+        );
+        const retried = Object.entries(input.rerun!.items).map(([step, keys]) => ({ step, items: keys }));
+        const status = options.wait ? await waitForIncident(client, started.incidentId) : undefined;
+        if (options.json) {
+          printJson({
+            incidentId: started.incidentId,
+            rerun: retried,
+            ...(status ? { state: status.state } : {}),
+          });
+          return;
+        }
+        const what = retried.map(
+          ({ step, items }) => `${step}: ${items.length} item${items.length === 1 ? '' : 's'}`,
+        );
+        process.stdout.write(
+          `Rerunning ${started.incidentId} for the items that failed (${what.join('; ')})\n`,
+        );
+        if (status) printStatus(status);
       });
     });
 

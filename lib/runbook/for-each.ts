@@ -3,7 +3,7 @@
  * activity batches. Only what the worker resolved from its own inventory decides owners and credentials; the list's
  * source (an earlier step's output, which a compromised platform may shape) only names keys.
  */
-import type { ForEachItem, IncidentContext, ParamValue, SummaryValue } from './types';
+import type { ForEachItem, IncidentContext, ParamValue, RunbookStep, SummaryValue } from './types';
 import { MAX_FOR_EACH_ITEMS } from './types';
 
 export const ITEM_KEY_PATTERN = /^[A-Za-z0-9][\w.:@/-]{0,199}$/;
@@ -113,6 +113,42 @@ export function itemContext(context: IncidentContext, item: ForEachItem): Incide
       },
     },
   };
+}
+
+/**
+ * The steps a rerun runs: the forEach steps it names, and the forEach steps that iterate over their results (a
+ * verification over `succeededItems`), transitively. Everything else already ran, or must not run again.
+ */
+export function rerunSteps(steps: RunbookStep[], named: Iterable<string>): Set<string> {
+  const running = new Set(named);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const step of steps) {
+      if (running.has(step.id) || typeof step.forEach?.items !== 'string') continue;
+      const reference = listReference(step.forEach.items);
+      if (reference && running.has(reference.stepId) && step.after.includes(reference.stepId)) {
+        running.add(step.id);
+        grew = true;
+      }
+    }
+  }
+  return running;
+}
+
+/** Why a rerun's item lists do not fit the runbook, or undefined. */
+export function rerunRefusal(steps: RunbookStep[], items: Record<string, unknown>): string | undefined {
+  const entries = Object.entries(items ?? {});
+  if (entries.length === 0) return 'rerun: names no step';
+  for (const [stepId, keys] of entries) {
+    const step = steps.find((candidate) => candidate.id === stepId);
+    if (!step?.forEach) return `rerun.items.${stepId}: not a forEach step of the runbook`;
+    if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_FOR_EACH_ITEMS)
+      return `rerun.items.${stepId}: expected 1 to ${MAX_FOR_EACH_ITEMS} item keys`;
+    if (!keys.every((key) => typeof key === 'string' && ITEM_KEY_PATTERN.test(key)))
+      return `rerun.items.${stepId}: an item key is malformed`;
+  }
+  return undefined;
 }
 
 /** `{{item.*}}` for one item. */

@@ -400,6 +400,12 @@ export interface IncidentInput {
   clock?: { speed: number };
   /** Fault injection for the simulated provider, keyed by step id or `provider.action`. */
   simulation?: { faults?: Record<string, SimulatedFaultSpec> };
+  /**
+   * A new run of a failed incident that retries only the items that failed (`tourniquet incident rerun`): these
+   * forEach steps run over exactly these keys, the forEach steps that iterate over their results follow, and every
+   * other step is skipped. Absent: a whole run.
+   */
+  rerun?: { of: string; items: Record<string, string[]> };
 }
 
 /** `refused`: the worker would not open it (an unsigned start, a runbook not its own); no step ran. */
