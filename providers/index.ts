@@ -3,6 +3,7 @@ import { file } from './file';
 import { github } from './github';
 import { githubToken } from './github-token';
 import { httpConnector } from './http-connector';
+import { n8n } from './n8n';
 import { providerDirectory, type ProviderDefinition } from './plugin';
 import { postgres } from './postgres';
 import { ROLE_CATALOGS } from './roles';
@@ -17,6 +18,7 @@ export const PROVIDERS: readonly ProviderDefinition[] = [
   github, // Actions workflows, deploy keys, webhooks, Actions secrets
   postgres, // database roles
   httpConnector, // automation platforms over HTTP (n8n)
+  n8n, // n8n on its public API: workflows, executions, credentials (replaced and repointed), audit
   file, // local files as a secret destination
   awsIam, // IAM users and their access keys
   githubToken, // leaked GitHub tokens: revoked from their secret scanning alert, proven dead

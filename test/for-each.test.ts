@@ -226,7 +226,12 @@ test('a rerun the worker cannot match to its runbook acts on nothing; a running 
   await result(stack.client, done);
   await expect(rerunInput(stack.client, done)).rejects.toBeInstanceOf(RerunRefusedError);
 
-  for (const items of [{ 'not-a-step': ['platform-cred-01'] }, { 'rotate-each': ['bad key'] }, {}]) {
+  const forgeries: Record<string, string[]>[] = [
+    { 'not-a-step': ['platform-cred-01'] },
+    { 'rotate-each': ['bad key'] },
+    {},
+  ];
+  for (const items of forgeries) {
     const forged = await start(stack.client, { ...incidentInput(runbook), rerun: { of: 'x', items } });
     const status = await result(stack.client, forged).catch(() => query(stack.client, forged));
     expect(status.state).toBe('refused');

@@ -34,8 +34,9 @@ test('validate: the shipped inventory is valid, with a one-line summary and its 
   expect(run.code).toBe(0);
   expect(run.stdout).toMatch(/^runbooks\/inventory\.yaml: ok \(6 credentials, \d+ warnings?\)\n$/);
   expect(run.stderr).toContain(
-    'warning: runbooks/inventory.yaml: credentials[5].issuer: no issuer provider `n8n` in this build: incidents for this credential will end not-configured\n',
+    'warning: runbooks/inventory.yaml: credentials[2].issuer: no issuer provider `github-app` in this build: incidents for this credential will end not-configured\n',
   );
+  expect(run.stderr).not.toContain('credentials[5].issuer');
 });
 
 test('validate: a bad file fails with every error, each naming its path', async () => {

@@ -14,16 +14,17 @@ test("the README's provider table is the one the list generates (npm run docs:pr
 });
 
 test('role members derive from the roles each provider declares', () => {
-  expect(ROLE_MEMBERS.connector).toEqual(['github', 'http-connector', 'simulated']);
+  expect(ROLE_MEMBERS.connector).toEqual(['github', 'http-connector', 'n8n', 'simulated']);
   expect(ROLE_MEMBERS.issuer).toEqual([
     'postgres',
     'http-connector',
+    'n8n',
     'aws-iam',
     'github-token',
     'slack-token',
     'simulated',
   ]);
-  expect(ROLE_MEMBERS.destination).toEqual(['github', 'file', 'simulated']);
+  expect(ROLE_MEMBERS.destination).toEqual(['github', 'n8n', 'file', 'simulated']);
   for (const definition of PROVIDERS) {
     for (const role of definition.roles.filter((role) => ROLE_CATALOGS[role])) {
       // A role member offers at least one of the role's actions under the role's name.
@@ -36,7 +37,7 @@ test('role members derive from the roles each provider declares', () => {
 describe('references are checked by the provider that would act on them', () => {
   test.each([
     ['connector', 'acme/app/deploy.yml', /expected <provider>:<reference>/],
-    ['connector', 'gitlab:acme/app', /provider must be one of github, http-connector, simulated/],
+    ['connector', 'gitlab:acme/app', /provider must be one of github, http-connector, n8n, simulated/],
     ['connector', 'postgres:app_user', /provider must be one of/],
     ['connector', 'github:acme/..', /^github: connector ref "acme\/\.\." is not valid/],
     ['connector', 'github:acme/app/../../etc/passwd', /^github: connector ref/],
@@ -49,7 +50,7 @@ describe('references are checked by the provider that would act on them', () => 
     [
       'issuer',
       'github:acme/app/deploy.yml',
-      /provider must be one of postgres, http-connector, aws-iam, github-token, slack-token, simulated/,
+      /provider must be one of postgres, http-connector, n8n, aws-iam, github-token, slack-token, simulated/,
     ],
   ] as const)('%s %s is refused', (role, value, message) => {
     expect(() => PROVIDER_DIRECTORY.parseRef(role, value)).toThrow(ProviderRefError);
