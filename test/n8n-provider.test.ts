@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openVault } from '../evidence';
 import { PROVIDER_DIRECTORY } from '../providers';
 import { ProviderRefError } from '../providers/plugin';
+import { N8nClient } from '../providers/n8n/client';
 import { n8nOptionsFromEnv } from '../providers/n8n/options';
 import { createN8nProvider, type N8nProvider } from '../providers/n8n/provider';
 import {
@@ -727,5 +729,37 @@ describe('secret hygiene', () => {
     expect(metadata.length).toBeGreaterThan(2);
     const leaked = [...secrets].filter((value) => said.includes(value));
     expect(leaked).toEqual([]);
+  });
+});
+
+describe('errors n8n answers with 400', () => {
+  /** n8n's public API turns any error its handler throws into a 400: only a busy database is worth a retry. */
+  test('a locked or busy database is retryable; a refused request is not; neither echoes the body', async () => {
+    const answers = [
+      'SQLITE_BUSY: database is locked',
+      'deadlock detected',
+      'request/body must have required property canary-body-text',
+    ];
+    const server = createServer((request, response) => {
+      const message = answers[Number(new URL(request.url!, 'http://x').searchParams.get('case'))];
+      response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ message }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const client = new N8nClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: 'test-key' });
+    try {
+      const outcomes = await Promise.all(
+        answers.map((_, index) =>
+          client.json(makeContext(), 'DELETE', `/credentials/x?case=${index}`).then(
+            () => undefined,
+            (error: ProviderError) => ({ retryable: error.retryable, message: error.message }),
+          ),
+        ),
+      );
+      expect(outcomes.map((outcome) => outcome?.retryable)).toEqual([true, true, false]);
+      expect(JSON.stringify(outcomes)).not.toContain('canary-body-text');
+    } finally {
+      server.close();
+    }
   });
 });

@@ -50,7 +50,13 @@ export interface ForEachHost {
 export type ForEachOutcome =
   | { state: 'succeeded'; summary: Record<string, SummaryValue>; detail: string }
   | { state: 'failed'; summary: Record<string, SummaryValue>; error: string }
-  | { state: 'skipped'; summary: Record<string, SummaryValue>; reason: string; denied?: string };
+  | {
+      state: 'skipped';
+      summary: Record<string, SummaryValue>;
+      reason: string;
+      detail?: string;
+      denied?: string;
+    };
 
 /** Items named in one line of the timeline or Slack at most; the status lists them all. */
 const NAMED_ITEMS = 10;
@@ -358,6 +364,10 @@ export class ForEachStep {
     const done = statuses.filter((item) => item.state === 'succeeded').length;
     if (done === 0 && statuses.length > 0) {
       const reason = statuses[0].reason ?? 'nothing ran';
+      // No item's system can do this (n8n cannot prove its own credentials dead): not applicable, as for one step.
+      if (statuses.every((item) => item.reason?.startsWith('not supported by'))) {
+        return { state: 'skipped', summary, reason: 'not applicable', detail: reason };
+      }
       return { state: 'skipped', summary, reason, ...(this.denied ? { denied: this.denied } : {}) };
     }
     const skipped = statuses.length - done;

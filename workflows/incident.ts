@@ -820,7 +820,7 @@ class IncidentRun {
     this.update(step.id, { summary: outcome.summary, finishedAt: now() });
     if (outcome.state === 'failed') return this.fail(step, outcome.error);
     if (outcome.state === 'skipped') {
-      this.skip(step, outcome.reason);
+      this.skip(step, outcome.reason, outcome.detail);
       if (outcome.denied && step.onFailure !== 'continue') {
         this.halted = true;
         this.compensationRequested ||= step.onFailure === 'compensate';

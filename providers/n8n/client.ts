@@ -23,6 +23,10 @@ function label(method: Method, path: string): string {
   return `${method} ${API}${path}`;
 }
 
+/** What n8n's error answer says when its database, not the request, was the problem (SQLite or PostgreSQL). */
+const TRANSIENT =
+  /SQLITE_BUSY|database is locked|deadlock detected|could not serialize|Connection terminated|timeout/i;
+
 function retryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
@@ -112,6 +116,14 @@ export class N8nClient {
       throw networkError(method, path, error, this.timeoutMs);
     }
     const ok = (response.status >= 200 && response.status < 300) || options.accept?.includes(response.status);
+    // n8n's public API answers 400 for any error its handler throws, a locked database included: that one heals.
+    if (!ok && response.status === 400 && TRANSIENT.test(await response.text().catch(() => ''))) {
+      throw new ProviderError(
+        `n8n: ${label(method, path)} answered 400: its database was busy`,
+        true,
+        'N8nBusy',
+      );
+    }
     if (!ok || !response.body) {
       await response.body?.cancel().catch(() => undefined);
       if (ok) return { status: response.status, body: Readable.from([]), contentType: '' };

@@ -235,6 +235,9 @@ function serverEnv(port: number, userFolder: string): NodeJS.ProcessEnv {
     N8N_PROTOCOL: 'http',
     WEBHOOK_URL: `http://127.0.0.1:${port}/`,
     DB_TYPE: 'sqlite',
+    // The pooled SQLite driver (WAL): the legacy single connection interleaves concurrent transactions
+    // ("no such savepoint", "cannot commit - no transaction is active") as soon as rotations run side by side.
+    DB_SQLITE_POOL_SIZE: '4',
     // Test fixture only: the legacy engine evaluates expressions without isolated-vm, which does not build on
     // Node 20 (see .ci/install-n8n.sh). It runs expressions unisolated, which no production n8n should do.
     N8N_EXPRESSION_ENGINE: 'legacy',
