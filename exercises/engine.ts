@@ -48,6 +48,7 @@ import {
   type ExerciseRecord,
   type ScriptedDecision,
 } from '../reports/record';
+import { checkPlatform, loadExercisePlatform, type ExercisePlatform } from './platform';
 import { ScriptedResponders } from './responders';
 import { checkScenarioAgainstRunbook, liveRoles, type Scenario, type ScenarioAlert } from './scenario';
 
@@ -104,6 +105,8 @@ interface Prepared {
   injectAlerts: Map<number, NormalizedAlert>;
   /** The production owners matrix (escalation chain, live roles' people); undefined when it does not load. */
   productionOwners?: OwnersFile;
+  /** The scenario's inventory (the exercise worker resolves forEach items with it) and discovery answers. */
+  platform: ExercisePlatform;
 }
 
 /**
@@ -182,13 +185,24 @@ export function prepareExercise(
   const runbook = resolveRunbook(scenario, file, options.runbooksDir);
   const production = loadOwnersFile(options.ownersFile ?? ownersFilePath());
   const productionOwners = production.ok ? production.owners : undefined;
-  const issues = checkScenarioAgainstRunbook(
-    scenario,
-    runbook,
-    ownersBackups(productionOwners),
-    productionOwners,
+  const backups = ownersBackups(productionOwners);
+  const loaded = loadExercisePlatform(scenario, file, [
+    ...new Set([...Object.keys(scenario.responders), ...Object.keys(productionOwners?.roles ?? {})]),
+  ]);
+  const { platform } = loaded;
+  const issues = [
+    ...checkScenarioAgainstRunbook(scenario, runbook, backups, productionOwners),
+    ...loaded.issues,
+    // Which items a step has, and so who is asked, is known once the inventory and the platform hold together.
+    ...(loaded.issues.length === 0 ? checkPlatform(scenario, runbook, platform, backups) : []),
+  ];
+  // A role missing for several reasons is named once.
+  const unique = issues.filter(
+    (issue, index) =>
+      !issue.path.startsWith('responders.') ||
+      issues.findIndex((other) => other.path === issue.path) === index,
   );
-  if (issues.length > 0) throw new ExerciseError(file, issues);
+  if (unique.length > 0) throw new ExerciseError(file, unique);
 
   const first = normalize(scenario.alert, 'alert', options.fingerprintKey, file, now);
   const injectAlerts = new Map<number, NormalizedAlert>();
@@ -245,6 +259,10 @@ export function prepareExercise(
     const slowOnly = fault.latencyMs !== undefined && fault.failAttempts === undefined && !fault.nonRetryable;
     faults[target] = slowOnly ? fault : { failAttempts: 1, ...fault };
   }
+  // What simulated discovery actions list rides on the same key as any failure of that action.
+  for (const [action, answers] of Object.entries(platform.answers)) {
+    faults[action] = { ...faults[action], answers };
+  }
   const built = buildIncidentInput(runbook, request.data, options.fingerprintKey, now);
   const incidentId = `exercise-${scenario.id}-${id}`.slice(0, 128);
   const input: IncidentInput = {
@@ -257,7 +275,7 @@ export function prepareExercise(
     clock: { speed: scenario.clock.speed },
     ...(Object.keys(faults).length > 0 ? { simulation: { faults } } : {}),
   };
-  return { runbook, input, alert: first, injectAlerts, incidentId, productionOwners };
+  return { runbook, input, alert: first, injectAlerts, incidentId, productionOwners, platform };
 }
 
 /** A live exercise needs Slack: its people answer there (or with their own keys). */
@@ -407,6 +425,8 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
     runbooks: new RunbookCatalog(options.runbooksDir),
     evidence: vault,
     owners: exerciseOwners.directory,
+    // forEach items resolve against the scenario's inventory only (none: every key is unknown), never production's.
+    inventory: () => prepared.platform.inventory?.inventory,
     notifier: responders,
     logger,
     workflowBundlePath: options.workflowBundlePath,
@@ -452,7 +472,21 @@ export async function runExercise(options: RunExerciseOptions): Promise<Exercise
       vault,
       incidentId,
       'exercise-scenario',
-      { ...record.scenario, speed, faults: input.simulation?.faults ?? {}, personas: record.personas },
+      {
+        ...record.scenario,
+        speed,
+        faults: input.simulation?.faults ?? {},
+        personas: record.personas,
+        ...(prepared.platform.inventory
+          ? {
+              inventory: {
+                file: prepared.platform.inventory.file,
+                sha256: prepared.platform.inventory.sha256,
+                credentials: prepared.platform.inventory.inventory.credentials.length,
+              },
+            }
+          : {}),
+      },
       logger,
     );
     // The clock starts now, with the worker ready: not when the scenario was validated.

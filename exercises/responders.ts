@@ -38,7 +38,8 @@ const SETTLED = new Set(['approved', 'denied', 'break-glass']);
  * that lag). Each role answers `after` (scenario time) from the moment
  * the request reached it: the request for the step's owner, its escalation for the backup. Decisions are signed
  * out of band with the person's exercise key and sent as the workflow's `decideStep` Update, so they pass the
- * same validator as a real approver's.
+ * same validator as a real approver's. A `forEach` step's batches are requests of their own (`<step>--<owner>`,
+ * `roles: [owner]`): each role answers the ones that reach it, with the overrides of the step they belong to.
  */
 export class ScriptedResponders implements Notifier {
   private readonly scheduled = new Set<string>();
@@ -85,9 +86,11 @@ export class ScriptedResponders implements Notifier {
 
   private schedule(request: ApprovalRequest): void {
     const speed = this.options.scenario.clock.speed;
+    // A forEach step asks each owner for their batch (`<step>--<owner>`): the step's overrides apply to it.
+    const runbookStep = request.batch?.stepId ?? request.stepId;
     for (const role of request.roles) {
       const slot = `${request.stepId}#${role}`;
-      const plan = this.plan(role, request.stepId);
+      const plan = this.plan(role, runbookStep);
       if (this.scheduled.has(slot) || !plan || plan.respond === 'none') continue;
       this.scheduled.add(slot);
       // requestedAt is when the request (or its escalation) reached this role, on the workflow's clock.

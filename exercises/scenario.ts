@@ -4,8 +4,9 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { genericAlertSchema } from '../gateway/siem/adapters/generic';
 import { parseDuration } from '../lib/runbook/duration';
+import { ITEM_KEY_PATTERN } from '../lib/runbook/for-each';
 import type { OwnersFile } from '../lib/owners';
-import type { Runbook } from '../lib/runbook/types';
+import { MAX_FOR_EACH_ITEMS, type Runbook } from '../lib/runbook/types';
 import { formatPath, type RunbookIssue } from '../lib/runbook/validate';
 import { MILESTONE_IDS } from '../reports/milestones';
 
@@ -34,6 +35,28 @@ const fault = {
   message: z.string().min(1).max(300).optional(),
 };
 
+const STEP_ID = /^[a-z][\w-]*$/;
+const STEP_OR_ACTION = /^[a-z][\w-]*(\.[a-zA-Z]\w*)?(\/undo)?$/;
+
+/** What a provider-failure's `target` (a fault key of the simulated provider) names. */
+export type FaultTarget =
+  | { kind: 'step'; stepId: string; undo: boolean }
+  | { kind: 'action'; action: string }
+  | { kind: 'item'; stepId: string; item: string };
+
+export function splitFaultTarget(target: string): FaultTarget | undefined {
+  if (STEP_OR_ACTION.test(target)) {
+    const undo = target.endsWith('/undo');
+    const base = undo ? target.slice(0, -'/undo'.length) : target;
+    return base.includes('.') ? { kind: 'action', action: base } : { kind: 'step', stepId: base, undo };
+  }
+  const slash = target.indexOf('/');
+  const stepId = target.slice(0, slash);
+  const item = target.slice(slash + 1);
+  if (slash > 0 && STEP_ID.test(stepId) && ITEM_KEY_PATTERN.test(item)) return { kind: 'item', stepId, item };
+  return undefined;
+}
+
 export const injectSchema = z.discriminatedUnion('type', [
   /** A fact the responders learn at that time ("the token was used from a new IP", "Slack is down"). */
   z.strictObject({ type: z.literal('note'), at: scenarioDuration, text: z.string().min(1).max(500) }),
@@ -47,7 +70,11 @@ export const injectSchema = z.discriminatedUnion('type', [
     type: z.literal('provider-failure'),
     target: z
       .string()
-      .regex(/^[a-z][\w-]*(\.[a-zA-Z]\w*)?(\/undo)?$/, 'expected a step id or provider.action'),
+      .max(300)
+      .refine(
+        (target) => splitFaultTarget(target) !== undefined,
+        'expected a step id, <step>/undo, <step>/<item key> (one item of a forEach step) or provider.action',
+      ),
     ...fault,
     note: z.string().min(1).max(500).optional(),
   }),
@@ -81,6 +108,29 @@ export type ResponderScript = z.output<typeof responderSchema>;
 
 const providerRef = z.string().regex(/^[a-z][\w-]*:.+$/, 'expected <provider>:<reference>');
 
+const itemKey = z
+  .string()
+  .regex(ITEM_KEY_PATTERN, 'expected an item key (letters, digits and . _ : @ / -, at most 200)');
+
+/**
+ * What one list of a simulated discovery action holds: the keys themselves, or every inventory credential's `id` or
+ * `identifiers.n8nCredentialId` (`{ fromInventory: n8nCredentialId }`), so a platform of 50 credentials is written once.
+ */
+export const platformListSchema = z.union([
+  z.array(itemKey).max(MAX_FOR_EACH_ITEMS),
+  z.strictObject({ fromInventory: z.enum(['id', 'n8nCredentialId']) }),
+]);
+export type PlatformList = z.output<typeof platformListSchema>;
+
+/** `provider.action` → its summary lists (`credentials`) → what they hold. */
+const platformSchema = z.record(
+  z.string().regex(/^[a-z][\w-]*\.[a-zA-Z]\w*$/, 'expected provider.action, e.g. n8n.listCredentials'),
+  z.record(
+    z.string().regex(/^[A-Za-z]\w*$/, 'expected the name of a list, e.g. credentials'),
+    platformListSchema,
+  ),
+);
+
 export const scenarioSchema = z
   .strictObject({
     id: z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'expected a lower-case id such as tj-actions-2025'),
@@ -91,6 +141,17 @@ export const scenarioSchema = z
     /** Runbook id or YAML file; the production runbook by default. */
     runbook: z.string().min(1).default('leaked-workflow-secret'),
     alert: scenarioAlertSchema,
+    /**
+     * A credential inventory (YAML, as runbooks/inventory.yaml; relative to the scenario file) the exercise's own
+     * worker resolves `forEach` items against: their owners, issuers and consumers. Absent: no inventory.
+     */
+    inventory: z
+      .string()
+      .min(1)
+      .regex(/\.ya?ml$/i, 'expected the path of a .yaml or .yml file, relative to the scenario')
+      .optional(),
+    /** What the platform holds: the lists simulated discovery actions answer (`n8n.listCredentials`). */
+    platform: platformSchema.default({}),
     incident: z
       .strictObject({
         credential: providerRef.optional(),
@@ -302,11 +363,16 @@ export function checkScenarioAgainstRunbook(
   }
   scenario.injects.forEach((inject, index) => {
     if (inject.type !== 'provider-failure') return;
-    const base = inject.target.replace(/\/undo$/, '');
-    if (!base.includes('.') && !stepIds.has(base)) {
+    const target = splitFaultTarget(inject.target);
+    if (!target || target.kind === 'action') return;
+    const path = `injects[${index}].target`;
+    const step = runbook.steps.find((candidate) => candidate.id === target.stepId);
+    if (!step) {
+      issues.push({ path, message: `runbook "${runbook.id}" has no step "${target.stepId}"` });
+    } else if (target.kind === 'item' && !step.forEach) {
       issues.push({
-        path: `injects[${index}].target`,
-        message: `runbook "${runbook.id}" has no step "${base}"`,
+        path,
+        message: `step "${step.id}" has no forEach: only one item of a forEach step can be a target`,
       });
     }
   });

@@ -344,8 +344,8 @@ describe('raised alerts open one incident per secret', () => {
   });
 
   test('connectors: a platform connector when it names one, else the GitHub workflow where it leaked, else simulated', () => {
-    const connectorOf = (source: SiemSource, name: string) => {
-      const normalized = normalizeSiemAlert(source, JSON.parse(fixtureText(source, name, canaries)), {
+    const connectorOf = (source: SiemSource, name: string, edit = (text: string) => text) => {
+      const normalized = normalizeSiemAlert(source, JSON.parse(edit(fixtureText(source, name, canaries))), {
         fingerprintKey: TEST_FINGERPRINT_KEY,
       });
       if (!normalized.ok) throw new Error(normalized.field);
@@ -356,7 +356,13 @@ describe('raised alerts open one incident per secret', () => {
     );
     expect(connectorOf('splunk', 'webhook-alert')).toBe('github:acme/payments/deploy.yml');
     expect(connectorOf('datadog', 'cloud-siem-signal')).toBe('github:acme/infra/terraform-apply.yml');
-    expect(connectorOf('azure-monitor', 'sentinel-playbook')).toBe('simulated:azure-monitor');
+    expect(connectorOf('azure-monitor', 'sentinel-playbook')).toBe('n8n:workflow-42');
+    // A platform this build has no provider for: simulated, never guessed.
+    expect(
+      connectorOf('azure-monitor', 'sentinel-playbook', (text) =>
+        text.replace('n8n:workflow-42', 'zapier:zap-42'),
+      ),
+    ).toBe('simulated:azure-monitor');
     expect(connectorOf('github', 'secret-scanning-alert-created')).toBe('github:acme/payments');
   });
 });
