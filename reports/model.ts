@@ -262,7 +262,13 @@ function itemsLine(progress: ItemProgress): string {
     .map(([state, count]) => `${count} ${state}`)
     .join(', ');
   const failed = progress.items.filter((item) => item.state === 'failed').slice(0, 20);
-  const why = failed.map((item) => `${item.key}: ${item.error ?? 'failed'}`).join('; ');
+  const why = failed
+    .map((item) => {
+      const name =
+        item.credentialId && item.credentialId !== item.key ? `${item.credentialId} (${item.key})` : item.key;
+      return `${name}: ${item.error ?? 'failed'}`;
+    })
+    .join('; ');
   return `${progress.total} items: ${counts}${why ? ` (${why})` : ''}`;
 }
 

@@ -115,7 +115,12 @@ const LISTED_ITEMS = 60;
 
 /** A `forEach` batch: the exact items one click approves (the parameter hash covers exactly this list). */
 function batchItems(batch: NonNullable<ApprovalRequest['batch']>): string {
-  const shown = batch.items.slice(0, LISTED_ITEMS).map((key) => `\`${escapeMrkdwn(key)}\``);
+  const shown = batch.items.slice(0, LISTED_ITEMS).map((key, index) => {
+    const credential = batch.credentials?.[index];
+    return credential && credential !== key
+      ? `\`${escapeMrkdwn(credential)}\` (${escapeMrkdwn(key)})`
+      : `\`${escapeMrkdwn(key)}\``;
+  });
   const more = batch.items.length - shown.length;
   return (
     `*Approve covers all ${batch.items.length} item${batch.items.length === 1 ? '' : 's'}* of step \`${escapeMrkdwn(batch.stepId)}\`: ` +

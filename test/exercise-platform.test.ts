@@ -207,7 +207,7 @@ test('n8n platform takeover: 50 credentials discovered, 5 owner batches (the unr
   // The report: the items line, the unreachable owner and the unrotated credential as findings.
   const markdown = readFileSync(outcome.reports.markdown, 'utf8');
   const html = readFileSync(outcome.reports.html, 'utf8');
-  const line = `50 items: 49 succeeded, 1 failed (${JIRA}: `;
+  const line = `50 items: 49 succeeded, 1 failed (jira-automation (${JIRA}): `;
   expect(report.steps.find((row) => row.id === 'rotate-credentials')?.items).toContain(line);
   expect(report.steps.find((row) => row.id === 'verify-dead')?.items).toBe('49 items: 49 succeeded');
   expect(markdown).toContain(line);

@@ -282,6 +282,7 @@ test('a batch approval message lists the exact items one click approves, capped'
     batch: {
       stepId: 'rotate-each',
       items: ['cred_first', ...Array.from({ length: 69 }, (_, i) => `cred-${i}`)],
+      credentials: ['crm-api-key', ...Array.from({ length: 69 }, () => '')],
     },
   };
   const message = approvalRequest(
@@ -299,5 +300,6 @@ test('a batch approval message lists the exact items one click approves, capped'
   expect(text).toContain('cred-58');
   expect(text).not.toContain('cred-59`');
   expect(text).toContain('and 10 more');
-  expect(text).toContain('`cred_first`');
+  // An owner reads the inventory's name of what they approve; the platform's key beside it.
+  expect(text).toContain('`crm-api-key` (cred_first)');
 });

@@ -103,7 +103,7 @@ export class ApprovalGate {
           !!spec.breakGlass &&
           step.reversible &&
           SEVERITIES.indexOf(incident.severity) >= SEVERITIES.indexOf(spec.breakGlass.atOrAbove),
-        ...(batch ? { batch: { stepId: batch.stepId, items: [...batch.items] } } : {}),
+        ...(batch ? { batch: { ...batch, items: [...batch.items] } } : {}),
       },
     };
     this.pending.set(step.id, entry);

@@ -211,7 +211,7 @@ export class ForEachStep {
     const decision = await this.host.gate.gate(
       { ...this.step, id: group.id, owner: group.owner },
       actions,
-      `${keys.length} item${keys.length === 1 ? '' : 's'} of ${group.owner}: ${named(keys)}`,
+      `${keys.length} item${keys.length === 1 ? '' : 's'} of ${group.owner}: ${named(group.items.map(label))}`,
       // The approval binds to exactly these calls: a different list is a different hash.
       {
         items: groupCalls.map((call) => ({
@@ -220,7 +220,11 @@ export class ForEachStep {
           params: call.params,
         })),
       },
-      { stepId: this.step.id, items: keys },
+      {
+        stepId: this.step.id,
+        items: keys,
+        credentials: group.items.map((item) => item.credentialId ?? ''),
+      },
     );
     if (decision.breakGlass) this.host.flag(`break-glass:${group.id}`);
     if (decision.outcome !== 'approved') {
@@ -358,7 +362,7 @@ export class ForEachStep {
       return {
         state: 'failed',
         summary,
-        error: `${failed.length} of ${statuses.length} items failed: ${named(failed.map((item) => item.key))}`,
+        error: `${failed.length} of ${statuses.length} items failed: ${named(failed.map(label))}`,
       };
     }
     const done = statuses.filter((item) => item.state === 'succeeded').length;
@@ -408,6 +412,13 @@ export class ForEachStep {
     if (next.error === undefined) delete next.error;
     this.statuses.set(key, next);
   }
+}
+
+/** An item as people know it: the inventory's id, and the list's key when it differs (`crm-api-key (7Hq2…)`). */
+function label(item: { key: string; credentialId?: string }): string {
+  return item.credentialId && item.credentialId !== item.key
+    ? `${item.credentialId} (${item.key})`
+    : item.key;
 }
 
 function named(keys: string[]): string {

@@ -82,8 +82,11 @@ export interface ApprovalRequest {
   breakGlassEligible: boolean;
   /** The Slack message that carries this request, once posted: a click counts only on it. */
   message?: { channel: string; ts: string };
-  /** A `forEach` batch: the step it belongs to and the exact items approved (the hash covers them). */
-  batch?: { stepId: string; items: string[] };
+  /**
+   * A `forEach` batch: the step it belongs to and the exact items approved (the hash covers them), with the
+   * inventory credential each key names ('' when none), so an owner reads `crm-api-key`, not a platform's id.
+   */
+  batch?: { stepId: string; items: string[]; credentials?: string[] };
 }
 
 /**
