@@ -5,6 +5,7 @@
  *   npx tsx bench/run.ts                                   # everything (about 5–10 minutes on 2 cores)
  *   npx tsx bench/run.ts --only latency,exercise           # a subset: latency, ingest, concurrency, fanout, exercise, aws
  *   npx tsx bench/run.ts --incidents 200 --concurrent 100 --calls 500 --json bench-results.json
+ *   npx tsx bench/run.ts --only fanout --runs 2 --large 5000 --per-step yes   # fan-out: forEach, before it too
  *
  * Everything listens on 127.0.0.1 only; every loop is bounded by its counts. `aws` also starts a moto server
  * (installed on first use, see docs/aws-iam.md).
@@ -14,7 +15,7 @@ import { z } from 'zod';
 import { benchAws, type AwsResult } from './aws';
 import { benchConcurrency, type ConcurrencyResult } from './concurrency';
 import { benchExercise, benchExerciseCli, type ExerciseCliResult, type ExerciseResult } from './exercise';
-import { benchFanOut, type FanOutResult } from './fanout';
+import { benchFanOut, type FanOutResult, type FanOutRun } from './fanout';
 import { benchIngest, type IngestResult } from './ingest';
 import { benchLatency, type LatencyResult } from './latency';
 import { describeMachine, LoadSampler, loadAverage } from './lib/machine';
@@ -40,7 +41,15 @@ const argsSchema = z.object({
     .pipe(z.array(z.number().int().min(1).max(4_096)).min(1)),
   warmup: z.coerce.number().int().min(0).max(100).default(10),
   concurrent: z.coerce.number().int().min(1).max(1_000).default(100),
-  calls: z.coerce.number().int().min(20).max(5_000).default(500),
+  /** Fan-out: items of the `forEach` step, and of the run that shows how cost grows (0: none). */
+  calls: z.coerce.number().int().min(20).max(10_000).default(500),
+  large: z.coerce.number().int().min(0).max(10_000).default(5_000),
+  /** Fan-out: runs of each configuration; `yes` adds the large production run and the per-step shape. */
+  runs: z.coerce.number().int().min(1).max(10).default(2),
+  'large-production': z.enum(['yes', 'no']).default('yes'),
+  'per-step': z.enum(['yes', 'no']).default('no'),
+  /** Fan-out: seconds each run may wait for other processes to leave the machine quiet. */
+  quiet: z.coerce.number().int().min(0).max(3_600).default(120),
   latency: z.coerce.number().int().min(1).max(5_000).default(50),
   /** Leaked AWS key pairs alerted one at a time (each its own IAM user on moto), after `warmup` more. */
   keys: z.coerce.number().int().min(5).max(1_000).default(100),
@@ -80,6 +89,67 @@ interface Results {
 }
 
 const verdict = (met: boolean) => (met ? 'met' : '**missed**');
+
+/** Fan-out targets (issue 17): the engine path and production wiring against the ideal, history per step. */
+const FAN_OUT_TARGET: Record<FanOutRun['wiring'], number> = { 'engine only': 1.25, production: 1.5 };
+const FAN_OUT_HISTORY_TARGET = 200;
+
+function fanOutRows(fanout: FanOutResult): string[][] {
+  const rows: string[][] = [];
+  const { latencyMs, concurrency } = fanout;
+  for (const run of fanout.runs) {
+    const ratio = run.rotationsMs / run.idealMs;
+    // The per-step shape and the large run are for comparison and growth: no target of their own.
+    const target =
+      run.shape === 'forEach' && run.items === fanout.items ? FAN_OUT_TARGET[run.wiring] : undefined;
+    const { perItem, history } = run;
+    const parts = [
+      `ideal ${seconds(run.idealMs)} (${ratio.toFixed(2)}×)`,
+      `first call ${ms(run.firstCallMs)}`,
+      `step done ${seconds(run.stepDoneMs)}`,
+      `incident closed ${seconds(run.closedMs)}`,
+      `${run.succeeded} ok`,
+      `≤ ${run.peakInFlight} in flight`,
+      `${history.activities} ${run.shape === 'forEach' ? 'batch activities' : 'activities'}`,
+      `${history.events.toLocaleString('en')} history events`,
+      `record ${ms(perItem.recordMs.mean)}/item`,
+      ...(perItem.journalLookupMs && perItem.journalAppendMs
+        ? [
+            `journal lookup ${ms(perItem.journalLookupMs.mean)} + append ${ms(perItem.journalAppendMs.mean)}/item`,
+          ]
+        : []),
+      ...(run.historyPreserved ? [] : ['**history not preserved by the worker**']),
+      `load ${run.load.start.split(' / ')[0]}, other processes ${run.cpu.others.toFixed(1)} of ${run.cpu.available.toFixed(1)} CPU s`,
+    ];
+    rows.push([
+      `4. fan-out ${run.items.toLocaleString('en')} × ${latencyMs} ms, concurrency ${concurrency}: rotations done (${run.shape}, ${run.wiring}, run ${run.run})`,
+      seconds(run.rotationsMs),
+      parts.join('; '),
+      target ? `≤ ${target}× ideal` : '—',
+      target ? verdict(ratio <= target) : '—',
+    ]);
+  }
+  const forEachRuns = fanout.runs.filter((run) => run.shape === 'forEach');
+  for (const items of [...new Set(forEachRuns.map((run) => run.items))]) {
+    const sized = forEachRuns.filter((run) => run.items === items);
+    const events = sized.map((run) => run.history.events);
+    const stepEvents = sized.map((run) => run.history.stepEvents ?? Number.NaN);
+    const range = (values: number[]) =>
+      Math.min(...values) === Math.max(...values)
+        ? `${Math.max(...values)}`
+        : `${Math.min(...values)}–${Math.max(...values)}`;
+    const kib = sized.map((run) => run.history.jsonBytes / 1024);
+    const onTarget = items === fanout.items;
+    rows.push([
+      `4. fan-out ${items.toLocaleString('en')} items: history events of the incident (forEach, ${sized.length} runs)`,
+      `${range(events)} events (step ${range(stepEvents)})`,
+      `${range(sized.map((run) => run.history.activities))} batch activities; history ${Math.min(...kib).toFixed(0)}–${Math.max(...kib).toFixed(0)} KiB as JSON`,
+      onTarget ? `≤ ${FAN_OUT_HISTORY_TARGET}` : '—',
+      onTarget ? verdict(Math.max(...events) <= FAN_OUT_HISTORY_TARGET) : '—',
+    ]);
+  }
+  return rows;
+}
 
 function tableRows(results: Results): string[][] {
   const rows: string[][] = [];
@@ -149,16 +219,7 @@ function tableRows(results: Results): string[][] {
     ]);
   }
   if (fanout) {
-    const ratio = (run: FanOutResult['runs'][number]) => (run.rotationsMs / fanout.idealMs).toFixed(1);
-    for (const run of fanout.runs) {
-      rows.push([
-        `4. fan-out ${fanout.calls} × ${fanout.latencyMs} ms, limit ${fanout.limit}: rotations done (${run.label})`,
-        seconds(run.rotationsMs),
-        `ideal ${seconds(fanout.idealMs)} (${ratio(run)}×); incident closed ${seconds(run.closedMs)}; ${run.succeeded} ok; ≤ ${run.peakInFlight} in flight`,
-        '≤ 1.25× ideal',
-        verdict(run.rotationsMs <= 1.25 * fanout.idealMs),
-      ]);
-    }
+    rows.push(...fanOutRows(fanout));
   }
   if (exerciseCli) {
     const { speed, engineWallMs, processWallMs, scenarioTime, state } = exerciseCli;
@@ -223,7 +284,19 @@ async function main(): Promise<void> {
   );
   results.concurrency = await run('concurrency', () => benchConcurrency({ incidents: args.concurrent }));
   results.fanout = await run('fanout', () =>
-    benchFanOut({ calls: args.calls, latencyMs: args.latency, limit: args.limit }),
+    benchFanOut(
+      {
+        items: args.calls,
+        large: args.large,
+        latencyMs: args.latency,
+        concurrency: args.limit,
+        runs: args.runs,
+        perStep: args['per-step'] === 'yes',
+        largeProduction: args['large-production'] === 'yes',
+        quietMs: args.quiet * 1000,
+      },
+      (line) => process.stderr.write(`${line}\n`),
+    ),
   );
   results.exerciseCli = await run('exercise', () => benchExerciseCli(args.scenario));
   results.exercise = await run('exercise', () => benchExercise());

@@ -1,3 +1,4 @@
+import { providerTranscript } from './harness/provider-transcript';
 import {
   AttachUserPolicyCommand,
   CreateAccessKeyCommand,
@@ -26,7 +27,7 @@ import { parseAwsIamRef } from '../providers/aws-iam/refs';
 import { encodeRotation, incidentMark, rotationTagKey } from '../providers/aws-iam/state';
 import { createFileDestinationProvider, type FileDestinationProvider } from '../providers/file/destination';
 import { ProviderRefError } from '../providers/plugin';
-import { ProviderError, type ActionContext, type SummaryValue } from '../providers/types';
+import { ProviderError, type ActionContext } from '../providers/types';
 import { startMoto, type MotoServer } from './harness/moto';
 
 const QUARANTINE = 'arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2';
@@ -39,6 +40,7 @@ const PROOF_ENV = {
 
 /** Everything the provider said, returned or threw, and every artifact it preserved: searched for secrets last. */
 const transcript: string[] = [];
+const { act, failure } = providerTranscript(transcript);
 /** Every secret access key that existed during the run: the leaked ones and every one minted. */
 const secrets = new Set<string>();
 const artifacts: { name: string; source: string; content: string; artifactId: string }[] = [];
@@ -91,23 +93,6 @@ function makeContext(
       }),
   };
   return ctx;
-}
-
-async function act(call: Promise<{ summary: Record<string, SummaryValue> }>) {
-  const result = await call;
-  transcript.push(JSON.stringify(result));
-  return result;
-}
-
-async function failure(call: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await call;
-  } catch (error) {
-    transcript.push(String(error), (error as Error).stack ?? '');
-    expect(error).toBeInstanceOf(ProviderError);
-    return error as ProviderError;
-  }
-  throw new Error('expected the action to fail');
 }
 
 /** A user with one access key, the one that "leaked". */

@@ -162,7 +162,9 @@ test('a compromised n8n: frozen, executions preserved then purged, 20 credential
 
   await approveUntilClosed(stack.client, stack.dataDir, incidentId);
   const final = await result(stack.client, incidentId);
-  const unrotated = stepOf(final, 'rotate-credentials').items!.items.filter((item) => item.state !== 'succeeded');
+  const unrotated = stepOf(final, 'rotate-credentials').items!.items.filter(
+    (item) => item.state !== 'succeeded',
+  );
   expect(unrotated.map((item) => `${item.key}: ${item.error ?? item.reason}`)).toEqual([]);
   expect(final.steps.map((step) => [step.id, step.state])).toEqual([
     ['freeze-platform', 'succeeded'],

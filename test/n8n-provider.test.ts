@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { providerTranscript } from './harness/provider-transcript';
 import { createServer } from 'node:http';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,6 @@ import {
   type ActionContext,
   type EvidenceSink,
   type PreservedArtifact,
-  type SummaryValue,
 } from '../providers/types';
 import { startN8n, type N8nCredentialRef, type N8nServer, type N8nWorkflowJson } from './harness/n8n';
 
@@ -25,6 +25,7 @@ import { startN8n, type N8nCredentialRef, type N8nServer, type N8nWorkflowJson }
 
 /** Everything the provider said or returned, and every error it threw: searched for secrets at the end. */
 const transcript: string[] = [];
+const { act, failure } = providerTranscript(transcript);
 /** The API keys and every credential value that existed during the run. */
 const secrets = new Set<string>();
 
@@ -97,23 +98,6 @@ function makeContext(
       return Promise.resolve();
     },
   };
-}
-
-async function act<T extends { summary: Record<string, SummaryValue> }>(call: Promise<T>): Promise<T> {
-  const result = await call;
-  transcript.push(JSON.stringify(result));
-  return result;
-}
-
-async function failure(call: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await call;
-  } catch (error) {
-    transcript.push(String(error), (error as Error).stack ?? '');
-    expect(error).toBeInstanceOf(ProviderError);
-    return error as ProviderError;
-  }
-  throw new Error('expected the action to fail');
 }
 
 async function headerCredential(

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { providerTranscript } from './harness/provider-transcript';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,11 +8,12 @@ import { Client } from 'pg';
 import { postgresOptionsFromEnv } from '../providers/postgres/options';
 import { createPostgresProvider, type PostgresProvider } from '../providers/postgres/provider';
 import { createFileDestinationProvider, type FileDestinationProvider } from '../providers/file/destination';
-import { ProviderError, type ActionContext, type SummaryValue } from '../providers/types';
+import type { ActionContext } from '../providers/types';
 import { startPostgres, type PostgresServer } from './harness/postgres';
 
 /** Everything the providers said or returned, searched for secrets at the end. */
 const transcript: string[] = [];
+const { act, failure } = providerTranscript(transcript);
 /** Every password that existed during the run: the leaked ones and every value minted. */
 const secrets = new Set<string>();
 
@@ -56,23 +58,6 @@ function makeContext(
       }),
   };
   return ctx;
-}
-
-async function act<T extends { summary: Record<string, SummaryValue> }>(call: Promise<T>): Promise<T> {
-  const result = await call;
-  transcript.push(JSON.stringify(result));
-  return result;
-}
-
-async function failure(call: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await call;
-  } catch (error) {
-    transcript.push(String(error), (error as Error).stack ?? '');
-    expect(error).toBeInstanceOf(ProviderError);
-    return error as ProviderError;
-  }
-  throw new Error('expected the action to fail');
 }
 
 async function admin<T>(database: string, body: (client: Client) => Promise<T>): Promise<T> {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LogNotifier } from '../../activities/notify';
 import { openVault } from '../../evidence';
+import type { Inventory } from '../../lib/inventory';
 import { createProviderRegistry, type ProviderRegistry } from '../../providers/registry';
 import { PROVIDER_CATALOGS } from '../../providers';
 import { createSimulatedProvider } from '../../providers/simulated/provider';
@@ -50,6 +51,8 @@ export async function startWorker(options: {
   registry?: ProviderRegistry;
   evidence?: EvidenceStore;
   maxConcurrentActivityTaskExecutions?: number;
+  /** The credential inventory `forEach` steps resolve their items against (none by default). */
+  inventory?: Inventory;
 }): Promise<RunningWorker> {
   const { stack } = options;
   const worker = await createTourniquetWorker({
@@ -59,6 +62,7 @@ export async function startWorker(options: {
     registry: options.registry ?? createProviderRegistry({ real: [], journal: stack.journal }),
     evidence: options.evidence ?? stack.evidence,
     owners: testOwners(stack.dataDir),
+    inventory: () => options.inventory,
     runbooks: TEST_RUNBOOKS,
     notifier: new LogNotifier(silentLogger),
     logger: silentLogger,

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { deliverMinted } from '../delivery';
 import { Readable } from 'node:stream';
 import { connectorCatalog } from '../roles/connector';
-import { issuerCatalog, type SecretDestinationParams } from '../roles/issuer';
+import { issuerCatalog } from '../roles/issuer';
 import {
   defineProvider,
   ProviderError,
@@ -405,7 +406,7 @@ export function createHttpConnectorProvider(options: HttpConnectorOptions): Http
       }
       const delivered: string[] = [];
       for (const destination of params.destinations) {
-        await deliver(destination, secret, ctx, target.connector.name);
+        await deliverMinted(target.connector.name, destination, secret, ctx);
         delivered.push(`${destination.provider}:${destination.target}`);
       }
       ctx.log.info(
@@ -417,22 +418,4 @@ export function createHttpConnectorProvider(options: HttpConnectorOptions): Http
       };
     },
   });
-}
-
-async function deliver(
-  destination: SecretDestinationParams,
-  secret: string,
-  ctx: ActionContext,
-  connector: string,
-): Promise<void> {
-  try {
-    await ctx.deliverSecret(destination, secret);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split(secret).join('[redacted]') : 'unknown error';
-    throw new ProviderError(
-      `${connector}: delivering the rotated credential to ${destination.provider}:${destination.target} failed (${reason})`,
-      !(error instanceof ProviderError) || error.retryable,
-      'DeliveryFailed',
-    );
-  }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { deliverMinted } from '../delivery';
 import type { SecretDestinationParams } from '../roles/issuer';
 import { ProviderError, type ActionContext, type ActionResult } from '../types';
 import type { N8nClient } from './client';
@@ -389,23 +390,6 @@ async function repoint(
   return outcome;
 }
 
-async function deliver(
-  destination: SecretDestinationParams,
-  secret: string,
-  ctx: ActionContext,
-): Promise<void> {
-  try {
-    await ctx.deliverSecret(destination, secret);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split(secret).join('[redacted]') : 'unknown error';
-    throw new ProviderError(
-      `n8n: delivering the rotated credential to ${destination.provider}:${destination.target} failed (${reason})`,
-      !(error instanceof ProviderError) || error.retryable,
-      'N8nDeliveryFailed',
-    );
-  }
-}
-
 export function credentialActions(client: N8nClient, memory: StepMemory) {
   const locks = new WorkflowLocks();
   return {
@@ -447,7 +431,7 @@ export function credentialActions(client: N8nClient, memory: StepMemory) {
       const replacement = await replaceCredential(client, ctx, memory, locks, target, value);
       const delivered: string[] = [];
       for (const destination of destinations) {
-        await deliver(destination, value, ctx);
+        await deliverMinted(N8N, destination, value, ctx);
         delivered.push(`${destination.provider}:${destination.target}`);
       }
       ctx.log.info(
