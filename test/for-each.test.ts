@@ -1,7 +1,11 @@
 import { ApprovalRefusedError, rerunInput, RerunRefusedError } from '../client';
 import { validateInventory, type Inventory } from '../lib/inventory';
-import type { ApprovalRequest, IncidentStatus, StepStatus } from '../lib/runbook/types';
-import { PROVIDER_DIRECTORY } from '../providers';
+import { planBatches } from '../lib/runbook/for-each';
+import type { ApprovalRequest, IncidentStatus, Runbook, StepStatus } from '../lib/runbook/types';
+import { PROVIDER_CATALOGS, PROVIDER_DIRECTORY } from '../providers';
+import type { Provider } from '../providers/types';
+import { RecordingEvidenceSink } from './harness/evidence';
+import { startInProcessWorker } from './harness/worker';
 import { buildReport } from '../reports/model';
 import { fixtureRunbook, incidentInput, query, result, start, waitFor } from './harness/incidents';
 import { decideAs } from './harness/owners';
@@ -237,5 +241,55 @@ test('a rerun the worker cannot match to its runbook acts on nothing; a running 
     expect(status.state).toBe('refused');
     expect(status.refusal).toMatch(/^rerun/);
     expect(await applied(forged, 'rotate-each')).toHaveLength(0);
+  }
+});
+
+test('batches that outnumber the concurrency wait for their slots: never more calls in flight than the limit', async () => {
+  let current = 0;
+  let peak = 0;
+  const gauge: Provider = {
+    name: 'github',
+    catalog: { disableConnector: PROVIDER_CATALOGS.github.disableConnector },
+    actions: {
+      disableConnector: async () => {
+        current += 1;
+        peak = Math.max(peak, current);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        current -= 1;
+        return { summary: {} };
+      },
+    },
+  };
+  const taskQueue = 'for-each-gauge';
+  const worker = await startInProcessWorker({
+    address: stack.address,
+    dataDir: stack.dataDir,
+    evidence: new RecordingEvidenceSink(),
+    real: [gauge],
+    taskQueue,
+  });
+  try {
+    const keys = Array.from({ length: 250 }, (_, index) => `workflow-${index + 1}`);
+    // 250 items at 2: four single-lane batches, two of which must wait.
+    expect(planBatches(keys.length, 2)).toHaveLength(4);
+    const runbook: Runbook = {
+      id: 'for-each-gauge',
+      title: 'Disable 250 workflows, two at a time',
+      steps: [
+        {
+          ...fixtureRunbook('for-each').steps[0],
+          action: 'connector.disableConnector',
+          params: { ref: '{{item.key}}' },
+          forEach: { items: keys, concurrency: 2, approval: 'per-owner-batch', onItemFailure: 'continue' },
+          approval: { policy: 'none', deadline: '15m' },
+        },
+      ],
+    };
+    const incidentId = await start(stack.client, incidentInput(runbook), taskQueue);
+    const final = await result(stack.client, incidentId);
+    expect(step(final, 'rotate-each').summary).toMatchObject({ items: 250, succeeded: 250 });
+    expect(peak).toBe(2);
+  } finally {
+    await worker.stop();
   }
 });

@@ -850,7 +850,7 @@ class IncidentRun {
       record: (type, actor, stepId, detail) => this.record(type, actor, stepId, detail),
       changed: () => {
         // The step waits for approval while some of its items do and none runs.
-        const counts = this.fanOuts.get(step.id)?.progress()?.counts;
+        const counts = this.fanOuts.get(step.id)?.counts();
         const current = this.steps.get(step.id)!.state;
         if (counts && (current === 'running' || current === 'awaiting-approval')) {
           const waiting = counts['awaiting-approval'] > 0 && counts.running === 0;
