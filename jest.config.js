@@ -54,6 +54,7 @@ const UNIT_SUITES = [
   'siem-vendor-gitguardian',
   'siem-vendor-github',
   'siem-vendor-splunk',
+  'simulation-journal',
 ];
 const unitSuites = UNIT_SUITES.map((name) => `<rootDir>/test/${name}.test.ts`);
 
