@@ -41,6 +41,8 @@ interface CallContext {
   attempt: number;
   signal: AbortSignal;
   heartbeat(details?: unknown): void;
+  /** A batch item's success record is handed over here instead of awaited, so its lane can take the next item. */
+  deferRecord?: (recorded: Promise<void>) => void;
 }
 
 export function createStepActivities(
@@ -76,11 +78,32 @@ async function executeItems(deps: ActivityDependencies, input: ItemBatchInput): 
   const done = new Map(earlier.map((outcome) => [outcome.key, outcome]));
   let next = 0;
   let haltedBy: string | undefined;
+  const recording: Promise<void>[] = [];
   const lane = async (): Promise<void> => {
     while (next < input.items.length && haltedBy === undefined) {
       const call = input.items[next++];
       if (done.has(call.key)) continue;
-      const outcome = await runItem(deps, input, call, activity);
+      let recorded: Promise<void> | undefined;
+      const outcome = await runItem(deps, input, call, activity, (promise) => (recorded = promise));
+      if (recorded) {
+        // Done (and heartbeated as done) only once its record is in the vault; if it cannot be, the item is retried
+        // like a failure, as a single step is. The vault writes one record at a time per incident: waiting for each
+        // before the next call made the vault, not the provider, set the pace.
+        recording.push(
+          recorded.then(
+            () => void done.set(call.key, outcome),
+            (error: unknown) =>
+              void done.set(call.key, {
+                key: call.key,
+                state: 'failed',
+                error: `evidence not recorded: ${redactSecrets(error instanceof Error ? error.message : String(error))}`,
+                retryable: true,
+                attempt: call.attempt,
+              }),
+          ),
+        );
+        continue;
+      }
       done.set(call.key, outcome);
       if (
         outcome.state === 'failed' &&
@@ -94,6 +117,7 @@ async function executeItems(deps: ActivityDependencies, input: ItemBatchInput): 
   const heartbeat = setInterval(() => activity.heartbeat({ done: [...done.values()] }), HEARTBEAT_EVERY_MS);
   try {
     await Promise.all(Array.from({ length: Math.max(1, input.concurrency) }, lane));
+    await Promise.all(recording);
   } finally {
     clearInterval(heartbeat);
   }
@@ -116,6 +140,7 @@ async function runItem(
   batch: ItemBatchInput,
   call: ItemCall,
   activity: Context,
+  deferRecord: (recorded: Promise<void>) => void,
 ): Promise<ItemOutcome> {
   const timeout = AbortSignal.timeout(batch.itemTimeoutMs);
   const signal = AbortSignal.any([activity.cancellationSignal, timeout]);
@@ -143,7 +168,7 @@ async function runItem(
   });
   try {
     const result = await Promise.race([
-      runAction(deps, input, { attempt: call.attempt, signal, heartbeat: () => undefined }),
+      runAction(deps, input, { attempt: call.attempt, signal, heartbeat: () => undefined, deferRecord }),
       timedOut,
     ]);
     if (result.outcome === 'done') {
@@ -292,11 +317,18 @@ async function runAction(
       worker: deps.workerIdentity,
     };
     // Part of the step: if the vault cannot take the record, the step is retried rather than left unrecorded.
-    await recordAction(deps.evidence, input, {
+    const recorded = recordAction(deps.evidence, input, {
       ...done,
       params: input.params,
       undoOf: input.undoOf ?? null,
     });
+    if (call.deferRecord) {
+      // Handled by the batch once it takes it; marked handled now so that an early failure is never "unhandled".
+      recorded.catch(() => undefined);
+      call.deferRecord(recorded);
+    } else {
+      await recorded;
+    }
     return done;
   } catch (error) {
     // A provider must not put a secret in an error, but one that echoes an upstream answer might: what is

@@ -9,7 +9,12 @@ import { DefaultLogger } from '@temporalio/worker';
 import pino from 'pino';
 import { z } from 'zod';
 import { createStepActivities } from '../activities/execute-step';
-import type { StepExecutionInput, StepExecutionResult } from '../activities/types';
+import type {
+  ItemBatchInput,
+  ItemBatchResult,
+  StepExecutionInput,
+  StepExecutionResult,
+} from '../activities/types';
 import { createProviderRegistry } from '../providers/registry';
 import { SimulationJournal } from '../providers/simulated/journal';
 import {
@@ -17,6 +22,7 @@ import {
   ProviderError,
   type ActionContext,
   type ActionResult,
+  type EvidenceStore,
   type ProviderCatalog,
 } from '../providers/types';
 import { RecordingEvidenceSink } from './harness/evidence';
@@ -418,4 +424,66 @@ describe('rotated values map back to their inventory credential', () => {
     await exercise.run({ credentialId: 'payments-deploy-token', exercise: true });
     expect([unnamed.rotations, exercise.rotations]).toEqual([[], []]);
   });
+});
+
+test('executeItems: at most `concurrency` calls at once; an item whose record the vault refuses fails retryable, alone', async () => {
+  let current = 0;
+  let peak = 0;
+  const github = defineProvider('github', catalog, {
+    deactivateWebhooks: async () => {
+      current += 1;
+      peak = Math.max(peak, current);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      current -= 1;
+      return { summary: { deactivated: 1 } };
+    },
+  });
+  const sink = new RecordingEvidenceSink();
+  const evidence: EvidenceStore = {
+    preserve: (input) => sink.preserve(input),
+    recordEvent: (incidentId, event) =>
+      (event.data as { item?: string }).item === 'acme/b'
+        ? Promise.reject(new Error(`disk full near ${LEAKED}`))
+        : sink.recordEvent(incidentId, event),
+  };
+  const { executeItems } = createStepActivities({
+    registry: createProviderRegistry({
+      real: [github],
+      journal: new SimulationJournal(join(journals, `${randomUUID()}.jsonl`)),
+    }),
+    evidence,
+    logger: pino({ level: 'silent' }),
+    workerIdentity: WORKER,
+  });
+  const keys = ['acme/a', 'acme/b', 'acme/c', 'acme/d', 'acme/e', 'acme/f'];
+  const env = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
+  const batch: ItemBatchInput = {
+    incidentId: 'incident-0001',
+    stepId: 'hooks',
+    exercise: false,
+    concurrency: 2,
+    itemTimeoutMs: 5_000,
+    onItemFailure: 'continue',
+    items: keys.map((key) => ({
+      key,
+      provider: 'github',
+      action: 'deactivateWebhooks',
+      params: { repository: key },
+      idempotencyKey: `incident-0001/hooks/${key}`,
+      attempt: 1,
+      finalAttempt: false,
+    })),
+  };
+  const result: ItemBatchResult = await env.run(executeItems, batch);
+  expect(peak).toBe(2);
+  expect(result.outcomes.map((outcome) => [outcome.key, outcome.state, outcome.retryable ?? null])).toEqual([
+    ['acme/a', 'succeeded', null],
+    ['acme/b', 'failed', true],
+    ['acme/c', 'succeeded', null],
+    ['acme/d', 'succeeded', null],
+    ['acme/e', 'succeeded', null],
+    ['acme/f', 'succeeded', null],
+  ]);
+  expect(result.outcomes[1].error).toMatch(/^evidence not recorded: disk full near /);
+  expect(JSON.stringify(result)).not.toContain(LEAKED);
 });
