@@ -73,6 +73,15 @@ interface StoredContent {
 }
 type StoredDraft = Extract<EntryDraft, { type: 'artifact' | 'event' }>;
 
+/** A sealed artifact waiting for the incident's next group commit. */
+interface PendingCommit {
+  temp: string;
+  ours: StoredContent;
+  draftFor: (stored: StoredContent) => StoredDraft;
+  resolve: (artifact: PreservedArtifact) => void;
+  reject: (error: unknown) => void;
+}
+
 function storedContentOf(entry: StoredEntry): StoredContent {
   return {
     sha256: entry.sha256,
@@ -135,6 +144,8 @@ export class FileSystemEvidenceVault implements EvidenceVault {
   private encryptionKeyLoad: Promise<EncryptionKey> | undefined;
   private signingKeyLoad: Promise<SigningKey> | undefined;
   private readonly writerStates = new Map<string, WriterState>();
+  /** Per incident, the sealed artifacts the next group commit takes (`commitGroup`). */
+  private readonly commits = new Map<string, PendingCommit[]>();
   private readonly sweptIncidents = new Set<string>();
 
   constructor(
@@ -297,13 +308,15 @@ export class FileSystemEvidenceVault implements EvidenceVault {
       recordExport: async (bundleName) =>
         this.withIncidentLock(paths, async () => {
           const state = await this.writerState(paths, signingKey);
-          await this.appendLocked(paths, state, signingKey, {
-            type: 'export',
-            time: this.timestamp(),
-            actor: who.actor,
-            reason: who.reason,
-            bundle: bundleName,
-          });
+          await this.appendLocked(paths, state, signingKey, [
+            {
+              type: 'export',
+              time: this.timestamp(),
+              actor: who.actor,
+              reason: who.reason,
+              bundle: bundleName,
+            },
+          ]);
           const manifest = await readFile(paths.manifest);
           return {
             manifest: manifest.subarray(0, state.manifestBytes),
@@ -368,21 +381,70 @@ export class FileSystemEvidenceVault implements EvidenceVault {
       sealedBytes: sealed.bytes,
     };
 
-    return this.withIncidentLock(paths, async () => {
-      const state = await this.writerState(paths, signingKey);
-      const existing = state.stored.get(ours.sha256);
-      const draft = draftFor(existing ? storedContentOf(existing) : ours);
-      if (existing) {
-        // Content-addressed: the sealed copy already in the chain stands for this one too.
-        await unlink(temp);
-      } else {
-        await rename(temp, join(paths.objects, ours.sha256));
-        await fsyncDirectory(paths.objects);
+    return new Promise((resolve, reject) => {
+      const waiting = this.commits.get(paths.incidentId);
+      const commit = { temp, ours, draftFor, resolve, reject };
+      if (waiting) {
+        waiting.push(commit);
+        return;
       }
-      // A retried activity that preserves the same thing again must not add a second entry.
-      if (!state.dedupKeys.has(dedupKey(draft))) await this.appendLocked(paths, state, signingKey, draft);
-      return { artifactId: draft.sha256, sha256: draft.sha256, bytes: existing?.bytes ?? ours.bytes };
+      this.commits.set(paths.incidentId, [commit]);
+      void this.commitGroup(paths, signingKey);
     });
+  }
+
+  /**
+   * Group commit: every artifact sealed while the incident's lock was taken or held is committed under the next
+   * lock, with one objects fsync, one manifest write and fsync and one head, not one of each per artifact: a
+   * fan-out step's hundreds of records were otherwise paced by the disk (4.5 ms each, one at a time).
+   */
+  private async commitGroup(paths: IncidentPaths, signingKey: SigningKey): Promise<void> {
+    let group: PendingCommit[] = [];
+    try {
+      const results = await this.withIncidentLock(paths, async () => {
+        group = this.commits.get(paths.incidentId) ?? [];
+        this.commits.delete(paths.incidentId);
+        const state = await this.writerState(paths, signingKey);
+        const sealedNow = new Map<string, StoredContent>();
+        const keys = new Set<string>();
+        const drafts: StoredDraft[] = [];
+        const preserved: PreservedArtifact[] = [];
+        for (const { temp, ours, draftFor } of group) {
+          const earlier = state.stored.get(ours.sha256);
+          const existing = earlier ? storedContentOf(earlier) : sealedNow.get(ours.sha256);
+          const draft = draftFor(existing ?? ours);
+          if (existing) {
+            // Content-addressed: the sealed copy already in the chain stands for this one too.
+            await unlink(temp);
+          } else {
+            await rename(temp, join(paths.objects, ours.sha256));
+            sealedNow.set(ours.sha256, ours);
+          }
+          // A retried activity that preserves the same thing again must not add a second entry.
+          const key = dedupKey(draft);
+          if (!state.dedupKeys.has(key) && !keys.has(key)) {
+            keys.add(key);
+            drafts.push(draft);
+          }
+          preserved.push({
+            artifactId: draft.sha256,
+            sha256: draft.sha256,
+            bytes: existing?.bytes ?? ours.bytes,
+          });
+        }
+        if (sealedNow.size > 0) await fsyncDirectory(paths.objects);
+        if (drafts.length > 0) await this.appendLocked(paths, state, signingKey, drafts);
+        return preserved;
+      });
+      group.forEach((commit, index) => commit.resolve(results[index]));
+    } catch (error) {
+      // Taken before the lock failed, or still queued: each caller hears of it and may try again.
+      if (group.length === 0) {
+        group = this.commits.get(paths.incidentId) ?? [];
+        this.commits.delete(paths.incidentId);
+      }
+      group.forEach((commit) => commit.reject(error));
+    }
   }
 
   private async append(
@@ -392,7 +454,7 @@ export class FileSystemEvidenceVault implements EvidenceVault {
   ): Promise<void> {
     await this.withIncidentLock(paths, async () => {
       const state = await this.writerState(paths, signingKey);
-      await this.appendLocked(paths, state, signingKey, draftFor());
+      await this.appendLocked(paths, state, signingKey, [draftFor()]);
     });
   }
 
@@ -409,41 +471,48 @@ export class FileSystemEvidenceVault implements EvidenceVault {
   }
 
   /**
-   * The append protocol: write the entry line and fsync the manifest, then atomically replace the signed head.
-   * A crash after the first step leaves a complete entry the head does not cover yet; the next append covers it.
+   * The append protocol: write the entry lines and fsync the manifest, then atomically replace the signed head.
+   * A crash after the first step leaves complete entries the head does not cover yet; the next append covers them.
    */
   private async appendLocked(
     paths: IncidentPaths,
     state: WriterState,
     signingKey: SigningKey,
-    draft: EntryDraft,
-  ): Promise<ManifestEntry> {
-    const entry = sealEntry(
-      draft,
-      { incidentId: paths.incidentId, seq: state.nextSeq, prev: state.lastHash },
-      signingKey,
-    );
-    const line = serializeEntry(entry);
+    drafts: EntryDraft[],
+  ): Promise<ManifestEntry[]> {
+    const entries: ManifestEntry[] = [];
+    let seq = state.nextSeq;
+    let prev = state.lastHash;
+    for (const draft of drafts) {
+      const entry = sealEntry(draft, { incidentId: paths.incidentId, seq, prev }, signingKey);
+      entries.push(entry);
+      seq += 1;
+      prev = entry.hash;
+    }
+    const text = entries.map(serializeEntry).join('');
     const handle = await open(paths.manifest, 'a', 0o600);
     try {
-      await handle.writeFile(line, 'utf8');
+      await handle.writeFile(text, 'utf8');
       await handle.sync();
     } finally {
       await handle.close();
     }
-    state.manifestBytes += Buffer.byteLength(line, 'utf8');
-    state.nextSeq += 1;
-    state.lastHash = entry.hash;
-    if (isStoredEntry(entry)) {
-      if (!state.stored.has(entry.sha256)) state.stored.set(entry.sha256, entry);
-      state.dedupKeys.add(dedupKey(entry));
+    state.manifestBytes += Buffer.byteLength(text, 'utf8');
+    for (const entry of entries) {
+      state.nextSeq += 1;
+      state.lastHash = entry.hash;
+      if (isStoredEntry(entry)) {
+        if (!state.stored.has(entry.sha256)) state.stored.set(entry.sha256, entry);
+        state.dedupKeys.add(dedupKey(entry));
+      }
     }
+    const last = entries[entries.length - 1];
     state.head = signHead(
-      { incidentId: paths.incidentId, seq: entry.seq, hash: entry.hash, time: entry.time },
+      { incidentId: paths.incidentId, seq: last.seq, hash: last.hash, time: last.time },
       signingKey,
     );
     await this.writeHead(paths, state.head);
-    return entry;
+    return entries;
   }
 
   private async writeHead(paths: IncidentPaths, head: ManifestHead): Promise<void> {

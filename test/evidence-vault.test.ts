@@ -75,6 +75,29 @@ describe('evidence vault', () => {
     expect((await stat(sealedFile)).size).toBe(sealedSize(text.length));
   });
 
+  it('commits records that arrive together as one group: every caller gets its own, the chain verifies, no duplicates', async () => {
+    const vault = await openVault({ dataDir, env: {} });
+    const incident = 'incident-group0123456789abcdef0123';
+    const events = Array.from({ length: 200 }, (_, index) => ({
+      kind: 'action',
+      stepId: 'rotate-each',
+      data: { item: `item-${index % 150}`, outcome: 'done' },
+    }));
+    // 200 calls at once, 50 of them repeating an earlier record (a retried item): 150 entries.
+    const preserved = await Promise.all(events.map((event) => vault.recordEvent(incident, event)));
+    const entries = await vault.list(incident);
+    expect(entries).toHaveLength(150);
+    expect(entries.map((entry) => entry.seq)).toEqual(Array.from({ length: 150 }, (_, index) => index));
+    expect(preserved[7]).toEqual(preserved[157]);
+    expect(new Set(preserved.map((artifact) => artifact.sha256)).size).toBe(150);
+    expect((await vault.verify(incident, { deep: true })).ok).toBe(true);
+    // A second vault on the same directory (another worker) appends after the group.
+    const other = await openVault({ dataDir, env: {} });
+    await other.recordEvent(incident, { kind: 'action', stepId: 'verify', data: { item: 'late' } });
+    expect(await vault.list(incident)).toHaveLength(151);
+    expect((await vault.verify(incident, { deep: true })).ok).toBe(true);
+  });
+
   it('records structured events as encrypted canonical JSON', async () => {
     const vault = await openVault({ dataDir, env: {} });
     const approval = { decision: 'refused', approver: 'U123', reason: 'wrong repo', params: { b: 2, a: 1 } };
