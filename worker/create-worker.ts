@@ -67,6 +67,9 @@ export async function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<W
   return bundleWorkflowCode({ workflowsPath, logger: silent });
 }
 
+/** Bounds one page of an incident's history as the worker reads it for the vault. */
+const HISTORY_MESSAGE_LIMIT = 128 * 1024 * 1024;
+
 /** Reads an incident's own history for the evidence vault; one client connection, opened on first use. */
 class HistoryReader {
   private connection?: Promise<Connection>;
@@ -78,7 +81,12 @@ class HistoryReader {
   ) {}
 
   async read(incidentId: string): Promise<EvidenceJson> {
-    this.connection ??= Connection.connect({ address: this.address, tls: this.tls });
+    this.connection ??= Connection.connect({
+      address: this.address,
+      tls: this.tls,
+      // A fan-out's history can pass gRPC's default 4 MiB in one page (7,000 items did); the record must still go in.
+      channelArgs: { 'grpc.max_receive_message_length': HISTORY_MESSAGE_LIMIT },
+    });
     const client = new Client({ connection: await this.connection, namespace: this.namespace });
     const history = await client.workflow.getHandle(incidentId).fetchHistory();
     return JSON.parse(historyToJSON(history)) as EvidenceJson;
