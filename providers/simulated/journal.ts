@@ -85,7 +85,10 @@ export class SimulationJournal {
       const bytes = Buffer.concat([this.tail, appended.subarray(0, bytesRead)]);
       const end = bytes.lastIndexOf(0x0a);
       this.tail = Buffer.from(bytes.subarray(end + 1));
-      for (const line of bytes.subarray(0, end + 1).toString('utf8').split('\n')) {
+      for (const line of bytes
+        .subarray(0, end + 1)
+        .toString('utf8')
+        .split('\n')) {
         if (!line.trim()) continue;
         const entry = JSON.parse(line) as JournalEntry;
         const key = `${entry.action}\u0000${entry.idempotencyKey}`;
