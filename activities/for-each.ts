@@ -23,6 +23,8 @@ export function createForEachActivities(deps: {
         );
       }
       const keys = [...new Set(request.source.keys)].slice(0, MAX_FOR_EACH_ITEMS + 1);
+      // Two keys for one credential (its id and its n8n id) must not rotate it twice.
+      const keyOf = new Map<string, string>();
       return Promise.resolve(
         keys.map((key, index): ForEachItem => {
           if (typeof key !== 'string' || !ITEM_KEY_PATTERN.test(key)) {
@@ -34,7 +36,17 @@ export function createForEachActivities(deps: {
             };
           }
           const credential = inventory && lookup(inventory, key);
-          return credential ? itemOf(key, credential) : { key, owner: request.stepOwner };
+          if (!credential) return { key, owner: request.stepOwner };
+          const first = keyOf.get(credential.id);
+          if (first !== undefined) {
+            return {
+              key,
+              owner: credential.owners[0],
+              problem: `${key} names credential ${credential.id}, already item ${first}: it is acted on once`,
+            };
+          }
+          keyOf.set(credential.id, key);
+          return itemOf(key, credential);
         }),
       );
     },

@@ -237,7 +237,12 @@ describe('resolveForEachItems: owners and issuers come from the worker inventory
           destinations: [{ provider: 'github', target: 'acme/app:CRM' }],
         },
       },
-      expect.objectContaining({ key: 'crm-api-key', owner: 'app-owner', credentialId: 'crm-api-key' }),
+      // The same credential by its inventory id: acted on once, as the first key.
+      {
+        key: 'crm-api-key',
+        owner: 'app-owner',
+        problem: 'crm-api-key names credential crm-api-key, already item 17: it is acted on once',
+      },
       { key: 'unknown-1', owner: 'iam' },
       {
         key: 'invalid-item-4',
