@@ -142,8 +142,8 @@ async function runItem(
   activity: Context,
   deferRecord: (recorded: Promise<void>) => void,
 ): Promise<ItemOutcome> {
-  const timeout = AbortSignal.timeout(batch.itemTimeoutMs);
-  const signal = AbortSignal.any([activity.cancellationSignal, timeout]);
+  const timeout = new AbortController();
+  const signal = AbortSignal.any([activity.cancellationSignal, timeout.signal]);
   const input: StepExecutionInput = {
     incidentId: batch.incidentId,
     stepId: batch.stepId,
@@ -159,12 +159,13 @@ async function runItem(
     ...(call.credentialDestinations ? { credentialDestinations: call.credentialDestinations } : {}),
   };
   let timer: NodeJS.Timeout | undefined;
-  // A provider that ignores its signal must not hold the lane past the step's timeout.
+  // One timer per item, cleared when it ends: it aborts the provider's call, and a provider that ignores its signal
+  // still does not hold the lane past the step's timeout.
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(ApplicationFailure.retryable(`timed out after ${batch.itemTimeoutMs} ms`, 'ItemTimeout')),
-      batch.itemTimeoutMs,
-    );
+    timer = setTimeout(() => {
+      timeout.abort();
+      reject(ApplicationFailure.retryable(`timed out after ${batch.itemTimeoutMs} ms`, 'ItemTimeout'));
+    }, batch.itemTimeoutMs);
   });
   try {
     const result = await Promise.race([

@@ -3,9 +3,9 @@ import {
   type IncidentStatus,
   type ItemProgress,
   type Runbook,
-  type RunbookStep,
   type TimelineEvent,
 } from '../lib/runbook/types';
+import { approvalGroupOwner, itemCountsText, itemLabel } from '../lib/runbook/for-each';
 import {
   actionSpec,
   DEFAULT_SLA_MS,
@@ -247,29 +247,11 @@ export function formatDuration(ms: number): string {
   return formatOffset(ms, false);
 }
 
-/** The owner a forEach step's batch was asked of (`rotate-each--iam`), when the request id names one. */
-function batchOwner(requestId: string, steps: Map<string, RunbookStep> | undefined): string | undefined {
-  const split = requestId.lastIndexOf('--');
-  if (split < 0 || !steps?.get(requestId.slice(0, split))?.forEach) return undefined;
-  const owner = requestId.slice(split + 2);
-  return /^item-\d+$/.test(owner) ? undefined : owner;
-}
-
 /** `12 items: 11 succeeded, 1 failed (platform-cred-07: issuer is down)`. */
 function itemsLine(progress: ItemProgress): string {
-  const counts = Object.entries(progress.counts)
-    .filter(([, count]) => count > 0)
-    .map(([state, count]) => `${count} ${state}`)
-    .join(', ');
   const failed = progress.items.filter((item) => item.state === 'failed').slice(0, 20);
-  const why = failed
-    .map((item) => {
-      const name =
-        item.credentialId && item.credentialId !== item.key ? `${item.credentialId} (${item.key})` : item.key;
-      return `${name}: ${item.error ?? 'failed'}`;
-    })
-    .join('; ');
-  return `${progress.total} items: ${counts}${why ? ` (${why})` : ''}`;
+  const why = failed.map((item) => `${itemLabel(item)}: ${item.error ?? 'failed'}`).join('; ');
+  return `${itemCountsText(progress)}${why ? ` (${why})` : ''}`;
 }
 
 /** Builds the after-action report of an incident (real or exercise) from its status, timeline and runbook. */
@@ -327,7 +309,8 @@ export function buildReport(input: ReportInput): AfterActionReport {
   ];
   for (const stepId of requestedSteps) {
     const requested = stepEvents(stepId, 'approval-requested')[0];
-    const primary = steps?.get(stepId)?.owner ?? batchOwner(stepId, steps);
+    const primary =
+      steps?.get(stepId)?.owner ?? approvalGroupOwner(stepId, (id) => !!steps?.get(id)?.forEach);
     const escalations = escalationRoles(stepId);
     const firstEscalation = stepEvents(stepId, 'escalated')[0]?.at;
     const decisions = status.timeline.filter((event) => event.stepId === stepId && DECISIONS.has(event.type));

@@ -1,10 +1,11 @@
 import { ActivityFailure, condition, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
 import type { ForEachItemsRequest, IncidentActivities, ItemCall, ItemOutcome } from '../activities/types';
-import { resolveAction, splitAction } from '../lib/runbook/actions';
+import { connectorDestinations, resolveAction } from '../lib/runbook/actions';
 import { durationMs } from '../lib/runbook/duration';
 import {
   approvalGroups,
   itemContext,
+  itemLabel,
   itemScope,
   keysFromSummary,
   listReference,
@@ -191,7 +192,6 @@ export class ForEachStep {
     const resolved = resolveAction(this.step.action, context);
     const missing = this.host.notConfigured(resolved.provider, params);
     if (missing) return missing;
-    const destinations = context.credential.destinations;
     return {
       key: item.key,
       provider: resolved.provider,
@@ -199,10 +199,8 @@ export class ForEachStep {
       params,
       idempotencyKey: `${this.host.incidentId}/${this.step.id}/${item.key}`,
       ...(item.credentialId ? { credentialId: item.credentialId } : {}),
-      // A connector step is told where the item's credential is stored, as a single step is (`destinationsInput`).
-      ...(splitAction(this.step.action).provider === 'connector' && destinations.length > 0
-        ? { credentialDestinations: destinations.map(({ provider, target }) => ({ provider, target })) }
-        : {}),
+      // A connector step is told where the item's credential is stored, as a single step is told the incident's.
+      ...connectorDestinations(this.step.action, context),
       faults: this.host.faults(this.step, `${resolved.provider}.${resolved.action}`, item.key),
       attempt: 1,
       finalAttempt: this.step.retry.maximumAttempts <= 1,
@@ -218,7 +216,7 @@ export class ForEachStep {
     const decision = await this.host.gate.gate(
       { ...this.step, id: group.id, owner: group.owner },
       actions,
-      `${keys.length} item${keys.length === 1 ? '' : 's'} of ${group.owner}: ${named(group.items.map(label))}`,
+      `${keys.length} item${keys.length === 1 ? '' : 's'} of ${group.owner}: ${named(group.items.map(itemLabel))}`,
       // The approval binds to exactly these calls: a different list is a different hash.
       {
         items: groupCalls.map((call) => ({
@@ -377,7 +375,7 @@ export class ForEachStep {
       return {
         state: 'failed',
         summary,
-        error: `${failed.length} of ${statuses.length} items failed: ${named(failed.map(label))}`,
+        error: `${failed.length} of ${statuses.length} items failed: ${named(failed.map(itemLabel))}`,
       };
     }
     const done = statuses.filter((item) => item.state === 'succeeded').length;
@@ -427,13 +425,6 @@ export class ForEachStep {
     if (next.error === undefined) delete next.error;
     this.statuses.set(key, next);
   }
-}
-
-/** An item as people know it: the inventory's id, and the list's key when it differs (`crm-api-key (7Hq2…)`). */
-function label(item: { key: string; credentialId?: string }): string {
-  return item.credentialId && item.credentialId !== item.key
-    ? `${item.credentialId} (${item.key})`
-    : item.key;
 }
 
 function named(keys: string[]): string {

@@ -12,7 +12,12 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { IncidentActivities, OpenedIncident, StepExecutionResult } from '../activities/types';
-import { destinationSystems, resolveAction, splitAction } from '../lib/runbook/actions';
+import {
+  connectorDestinations,
+  destinationSystems,
+  resolveAction,
+  splitAction,
+} from '../lib/runbook/actions';
 import { topologicalOrder } from '../lib/runbook/dag';
 import { durationMs } from '../lib/runbook/duration';
 import { revokedAtIngestNote } from '../lib/runbook/revoked-at-ingest';
@@ -744,11 +749,7 @@ class IncidentRun {
       if (decision.outcome === 'denied') {
         this.flags.push(`denied:${step.id}`);
         this.update(step.id, { state: 'skipped', reason: `denied by ${decision.by ?? 'an owner'}` });
-        if (step.onFailure !== 'continue') {
-          this.halted = true;
-          this.compensationRequested ||= step.onFailure === 'compensate';
-          this.record('incident-halted', 'workflow', step.id, `denied; onFailure: ${step.onFailure}`);
-        }
+        this.haltFor(step, 'denied; ');
         return;
       }
     }
@@ -821,11 +822,7 @@ class IncidentRun {
     if (outcome.state === 'failed') return this.fail(step, outcome.error);
     if (outcome.state === 'skipped') {
       this.skip(step, outcome.reason, outcome.detail);
-      if (outcome.denied && step.onFailure !== 'continue') {
-        this.halted = true;
-        this.compensationRequested ||= step.onFailure === 'compensate';
-        this.record('incident-halted', 'workflow', step.id, `denied; onFailure: ${step.onFailure}`);
-      }
+      if (outcome.denied) this.haltFor(step, 'denied; ');
       return;
     }
     this.update(step.id, { state: 'succeeded' });
@@ -881,10 +878,15 @@ class IncidentRun {
     this.update(step.id, { state, error: message, finishedAt: now() });
     this.record(state, 'workflow', step.id, message);
     this.post(this.timeline[this.timeline.length - 1]);
+    this.haltFor(step);
+  }
+
+  /** A failure or a denial: unless the step says `continue`, no new step starts (and `compensate` undoes). */
+  private haltFor(step: RunbookStep, why = ''): void {
     if (step.onFailure === 'continue') return;
     this.halted = true;
     this.compensationRequested ||= step.onFailure === 'compensate';
-    this.record('incident-halted', 'workflow', step.id, `onFailure: ${step.onFailure}`);
+    this.record('incident-halted', 'workflow', step.id, `${why}onFailure: ${step.onFailure}`);
   }
 
   private skip(step: RunbookStep, reason: string, detail = reason): void {
@@ -994,18 +996,9 @@ class IncidentRun {
     return missing === undefined ? undefined : this.unconfigured[missing];
   }
 
-  /**
-   * A connector step is told where the incident's credential is stored (as the incident knows it now): a repository
-   * connector (`github:owner/repo`) disables only the workflows that read those Actions secrets.
-   */
-  private destinationsInput(action: string): {
-    credentialDestinations?: { provider: string; target: string }[];
-  } {
-    if (splitAction(action).provider !== 'connector') return {};
-    const destinations = this.input.context.credential.destinations;
-    return destinations.length > 0
-      ? { credentialDestinations: destinations.map(({ provider, target }) => ({ provider, target })) }
-      : {};
+  /** A connector step is told where the incident's credential is stored, as the incident knows it now. */
+  private destinationsInput(action: string): ReturnType<typeof connectorDestinations> {
+    return connectorDestinations(action, this.input.context);
   }
 
   /** Which inventory credential a delivered value replaces, when the inventory named it. */

@@ -8,6 +8,7 @@ import { gatewaySigningKey } from '../../lib/gateway-key';
 import { fingerprintKeyOf } from '../../lib/keys';
 import { findRunbook, formatIssues } from '../../runbooks';
 import { runbookSha256 } from '../../lib/runbook/canonical';
+import { itemCountsText } from '../../lib/runbook/for-each';
 import { SEVERITIES, type IncidentStatus, type Runbook } from '../../lib/runbook/types';
 import { formatPath } from '../../lib/runbook/validate';
 import { holdsSecret, scrubSecrets } from '../../lib/scrub';
@@ -63,11 +64,7 @@ function refuseSecretReferences(options: Record<string, unknown>): void {
 
 /** A forEach step's items by state: ` [12 items: 11 succeeded, 1 failed]`. */
 function itemCounts(step: IncidentStatus['steps'][number]): string {
-  if (!step.items) return '';
-  const counts = Object.entries(step.items.counts)
-    .filter(([, count]) => count > 0)
-    .map(([state, count]) => `${count} ${state}`);
-  return ` [${step.items.total} items: ${counts.join(', ')}]`;
+  return step.items ? ` [${itemCountsText(step.items)}]` : '';
 }
 
 function printStatus(status: IncidentStatus): void {

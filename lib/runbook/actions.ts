@@ -30,6 +30,21 @@ export function resolveAction(
   return { provider, action: parts.action };
 }
 
+/**
+ * What a connector step is told about where the credential it acts for is stored (as the context knows it): a
+ * repository connector (`github:owner/repo`) disables only the workflows that read those Actions secrets.
+ */
+export function connectorDestinations(
+  action: string,
+  context: IncidentContext,
+): { credentialDestinations?: { provider: string; target: string }[] } {
+  if (splitAction(action).provider !== 'connector') return {};
+  const destinations = context.credential.destinations;
+  return destinations.length > 0
+    ? { credentialDestinations: destinations.map(({ provider, target }) => ({ provider, target })) }
+    : {};
+}
+
 /** The systems a step's rendered `destinations` param delivers to (a rotation's consumers); none when it has none. */
 export function destinationSystems(params: Params): string[] {
   const destinations = params.destinations;

@@ -3,7 +3,14 @@
  * activity batches. Only what the worker resolved from its own inventory decides owners and credentials; the list's
  * source (an earlier step's output, which a compromised platform may shape) only names keys.
  */
-import type { ForEachItem, IncidentContext, ParamValue, RunbookStep, SummaryValue } from './types';
+import type {
+  ForEachItem,
+  IncidentContext,
+  ItemProgress,
+  ParamValue,
+  RunbookStep,
+  SummaryValue,
+} from './types';
 import { MAX_FOR_EACH_ITEMS } from './types';
 
 export const ITEM_KEY_PATTERN = /^[A-Za-z0-9][\w.:@/-]{0,199}$/;
@@ -75,6 +82,29 @@ export interface ApprovalGroup {
   items: ForEachItem[];
 }
 
+/** Between a forEach step's id and what its approval request is for: `rotate--iam`, `rotate--item-3`. */
+const GROUP_SEPARATOR = '--';
+const PER_ITEM = /^item-\d+$/;
+
+/**
+ * The owner an approval request of a forEach step was asked of, when its id is an owner batch of that step
+ * (`rotate--iam`); undefined for a per-item request or any other id.
+ */
+export function approvalGroupOwner(
+  requestId: string,
+  isForEachStep: (stepId: string) => boolean,
+): string | undefined {
+  const split = requestId.lastIndexOf(GROUP_SEPARATOR);
+  if (split < 0 || !isForEachStep(requestId.slice(0, split))) return undefined;
+  const owner = requestId.slice(split + GROUP_SEPARATOR.length);
+  return PER_ITEM.test(owner) ? undefined : owner;
+}
+
+/** Whether a request id belongs to the forEach step `stepId` (one of its owner or item batches). */
+export function isApprovalGroupOf(requestId: string | undefined, stepId: string): boolean {
+  return requestId?.startsWith(`${stepId}${GROUP_SEPARATOR}`) ?? false;
+}
+
 /** One approval per owner for all their items, or one per item; in the order owners first appear. */
 export function approvalGroups(
   stepId: string,
@@ -83,14 +113,18 @@ export function approvalGroups(
 ): ApprovalGroup[] {
   if (mode === 'per-item') {
     return items.map((item, index) => ({
-      id: `${stepId}--item-${index + 1}`,
+      id: `${stepId}${GROUP_SEPARATOR}item-${index + 1}`,
       owner: item.owner,
       items: [item],
     }));
   }
   const groups = new Map<string, ApprovalGroup>();
   for (const item of items) {
-    const group = groups.get(item.owner) ?? { id: `${stepId}--${item.owner}`, owner: item.owner, items: [] };
+    const group = groups.get(item.owner) ?? {
+      id: `${stepId}${GROUP_SEPARATOR}${item.owner}`,
+      owner: item.owner,
+      items: [],
+    };
     group.items.push(item);
     groups.set(item.owner, group);
   }
@@ -149,6 +183,21 @@ export function rerunRefusal(steps: RunbookStep[], items: Record<string, unknown
       return `rerun.items.${stepId}: an item key is malformed`;
   }
   return undefined;
+}
+
+/** An item as people know it: the inventory's id, and the list's key beside it when it differs (`crm-api-key (7Hq2…)`). */
+export function itemLabel(item: { key: string; credentialId?: string }): string {
+  return item.credentialId && item.credentialId !== item.key
+    ? `${item.credentialId} (${item.key})`
+    : item.key;
+}
+
+/** `12 items: 11 succeeded, 1 failed`: the states that have items, in the order of ITEM_STATES. */
+export function itemCountsText(progress: Pick<ItemProgress, 'total' | 'counts'>): string {
+  const counts = Object.entries(progress.counts)
+    .filter(([, count]) => count > 0)
+    .map(([state, count]) => `${count} ${state}`);
+  return `${progress.total} items: ${counts.join(', ')}`;
 }
 
 /** `{{item.*}}` for one item. */

@@ -317,15 +317,9 @@ export async function startN8n(): Promise<N8nServer> {
   throw lastError instanceof Error ? lastError : new Error('n8n did not start');
 }
 
-function harness(base: {
-  baseUrl: string;
-  port: number;
-  apiKey: string;
-  adminApiKey: string;
-  owner: { email: string; password: string };
-  readLog(): string;
-  stop(): Promise<void>;
-}): N8nServer {
+function harness(
+  base: Pick<N8nServer, 'baseUrl' | 'port' | 'apiKey' | 'adminApiKey' | 'owner' | 'readLog' | 'stop'>,
+): N8nServer {
   const api = async <T>(method: string, path: string, body?: unknown) => {
     const answer = await request(`${base.baseUrl}/api/v1${path}`, {
       method,
