@@ -5,7 +5,7 @@ import {
   type Runbook,
   type TimelineEvent,
 } from '../lib/runbook/types';
-import { approvalGroupOwner, itemCountsText, itemLabel } from '../lib/runbook/for-each';
+import { approvalGroupOwner, isApprovalGroupOf, itemCountsText, itemLabel } from '../lib/runbook/for-each';
 import {
   actionSpec,
   DEFAULT_SLA_MS,
@@ -376,19 +376,23 @@ export function buildReport(input: ReportInput): AfterActionReport {
         ...(step.error ? { error: step.error } : {}),
         ...(step.items ? { items: itemsLine(step.items) } : {}),
       };
-      // A forEach step's approvals are its owners' batches (`<step>--<owner>`): the bar spans the first to the last.
-      const batches = (type: string) =>
-        status.timeline.filter((event) => event.type === type && event.stepId?.startsWith(`${step.id}--`));
-      const requested =
-        stepEvents(step.id, 'approval-requested')[0] ??
-        (step.items ? batches('approval-requested')[0] : undefined);
+      // A forEach step's approvals are its owners' batches (`<step>--<owner>`): the bar spans the first request to
+      // the last decision.
+      const approvalEvents = (...types: string[]) =>
+        status.timeline.filter(
+          (event) =>
+            types.includes(event.type) &&
+            (event.stepId === step.id || (!!step.items && isApprovalGroupOf(event.stepId, step.id))),
+        );
+      const requested = approvalEvents('approval-requested')[0];
       if (requested) {
-        const decided = stepEvents(step.id, 'approved', 'denied', 'break-glass')[0];
+        const decisions = approvalEvents('approved', 'denied', 'break-glass');
+        const decided = step.items ? decisions.at(-1) : decisions[0];
         row.approval = {
           from: offset(requested.at),
           to: offset(decided?.at ?? end),
           outcome: decided?.type ?? 'pending',
-          escalations: stepEvents(step.id, 'escalated').map((event) => offset(event.at)),
+          escalations: approvalEvents('escalated').map((event) => offset(event.at)),
           ...(decided?.type === 'break-glass' ? { breakGlass: offset(decided.at) } : {}),
         };
       }

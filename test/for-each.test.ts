@@ -115,6 +115,10 @@ test('each owner approves one batch of exactly their items; every item is rotate
   // The report puts each owner's batch under its owner.
   const report = buildReport({ status: final, runbook: fixtureRunbook('for-each') });
   expect(report.roles.map((row) => row.role).sort()).toEqual(['app-owner', 'iam', 'platform']);
+  // The step's approval bar runs from the first batch asked to the last one decided.
+  expect(report.steps.find((row) => row.id === 'rotate-each')!.approval).toMatchObject({
+    outcome: 'approved',
+  });
   const rotated = await applied(incidentId, 'rotate-each');
   expect(rotated.map((entry) => entry.idempotencyKey).sort()).toEqual(
     CREDENTIALS.map((credential) => `${incidentId}/rotate-each/${credential.id}`).sort(),
