@@ -98,7 +98,7 @@ export default {
   options: {
     // `npm run lint` cruises `.`: every folder with code is checked, new ones included.
     doNotFollow: { path: ['node_modules'] },
-    exclude: { path: ['^\\.git/', '^\\.data/', '^coverage/'] },
+    exclude: { path: ['^\\.git/', '^\\.data/', '^coverage/', '^dist/'] },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,
     enhancedResolveOptions: {

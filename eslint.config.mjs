@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = builtinModules.flatMap((name) => [name, `node:${name}`, `${name}/*`]);
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.data/', 'coverage/', 'bin/', '**/*.mjs', 'jest.config.js'] },
+  { ignores: ['node_modules/', '.data/', 'coverage/', 'dist/', 'bin/', '**/*.mjs', 'jest.config.js'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,4 +1,7 @@
 /** @type {import('jest').Config} */
+// The tests run the TypeScript sources, also in the CLI processes they spawn (bin/tourniquet.js would otherwise run
+// a current dist/ build); CI smoke-tests the build on its own (.ci/smoke-dist.sh).
+process.env.TOURNIQUET_FROM_SOURCE ??= '1';
 const esmOnly = [
   '@octokit',
   'universal-user-agent',
@@ -20,6 +23,7 @@ const esmOnly = [
  * so a new one that needs a server never lands in `unit` by accident.
  */
 const UNIT_SUITES = [
+  'build-state',
   'canonical-signatures',
   'cli-runbook-catalog',
   'cli-secret-refs',

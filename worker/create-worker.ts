@@ -6,7 +6,8 @@ import {
   bundleWorkflowCode,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Logger } from 'pino';
@@ -23,6 +24,21 @@ import type { ProviderRegistry } from '../providers/registry';
 import type { EvidenceJson, EvidenceStore } from '../providers/types';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+/**
+ * The workflow bundle `npm run build` writes beside the compiled code (`dist/workflow-bundle.js`), so a compiled
+ * worker starts without webpack. Runs from source (tsx, jest) have none and bundle the current code at start, so a
+ * bundle can never be paired with code other than the code it was built from.
+ */
+export function prebuiltWorkflowBundle(): string | undefined {
+  const path = resolve(__dirname, '..', 'workflow-bundle.js');
+  return __filename.endsWith('.js') && existsSync(path) ? path : undefined;
+}
+
+/** Where a worker or replayer takes its workflow code from: a given bundle, the build's, or the sources. */
+export function workflowSource(bundlePath = prebuiltWorkflowBundle()) {
+  return bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH };
+}
 
 export interface TourniquetWorkerOptions {
   address: string;
@@ -137,16 +153,13 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
   ensureTemporalRuntime(options.logger);
   const identity = options.identity ?? `tourniquet-worker@${hostname()}:${process.pid}`;
   const connection = await NativeConnection.connect({ address: options.address, tls: options.tls });
-  const workflowSource = options.workflowBundlePath
-    ? { workflowBundle: { code: await readFile(options.workflowBundlePath, 'utf8') } }
-    : { workflowsPath: WORKFLOWS_PATH };
   const historyReader = new HistoryReader(options.address, options.namespace, options.tls);
   const worker = await Worker.create({
     connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     identity,
-    ...workflowSource,
+    ...workflowSource(options.workflowBundlePath),
     activities: {
       ...createStepActivities({
         registry: options.registry,

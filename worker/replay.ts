@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createLogger } from '../lib/logger';
-import { ensureTemporalRuntime, WORKFLOWS_PATH } from './create-worker';
+import { ensureTemporalRuntime, workflowSource } from './create-worker';
 
 /** A recorded incident: what `tourniquet replay` and the replay tests read. */
 export interface RecordedHistory {
@@ -35,7 +35,7 @@ export async function replayHistories(
   workflowBundle?: WorkflowBundle,
 ): Promise<ReplayOutcome[]> {
   ensureTemporalRuntime(createLogger('warn'));
-  const source = workflowBundle ? { workflowBundle } : { workflowsPath: WORKFLOWS_PATH };
+  const source = workflowBundle ? { workflowBundle } : workflowSource();
   const outcomes: ReplayOutcome[] = [];
   const iterable = histories.map((recorded) => ({
     workflowId: recorded.workflowId,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig } from '../../lib/config';
-import { bundleWorkflows } from '../../worker/create-worker';
+import { bundleWorkflows, prebuiltWorkflowBundle } from '../../worker/create-worker';
 import { loadRecordedHistory, replayHistories } from '../../worker/replay';
 import { CliError } from '../errors';
 
@@ -72,9 +72,10 @@ export function registerReplayCommands(program: Command): void {
       }
       const files = historyFiles(parsed.data.paths);
       const config = loadConfig();
-      // The current code: TOURNIQUET_WORKFLOW_BUNDLE when set (a bundle of this checkout), else bundled now.
-      const bundle = config.TOURNIQUET_WORKFLOW_BUNDLE
-        ? { code: readFileSync(config.TOURNIQUET_WORKFLOW_BUNDLE, 'utf8') }
+      // The current code: TOURNIQUET_WORKFLOW_BUNDLE when set (a bundle of this checkout), the build's, else bundled now.
+      const bundlePath = config.TOURNIQUET_WORKFLOW_BUNDLE ?? prebuiltWorkflowBundle();
+      const bundle = bundlePath
+        ? { code: readFileSync(bundlePath, 'utf8') }
         : { code: (await bundleWorkflows()).code };
 
       const outcomes: FileOutcome[] = [];
