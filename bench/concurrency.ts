@@ -32,6 +32,8 @@ export async function benchConcurrency(options: {
   incidents: number;
   /** NODE_OPTIONS for the worker child only, e.g. `--max-old-space-size=256`. */
   workerNodeOptions?: string;
+  /** Run the worker from the compiled build (`npm run build`) instead of the sources through tsx. */
+  compiled?: boolean;
 }): Promise<ConcurrencyResult> {
   const stack = await startStack();
   const runbook = withoutApprovals(runbookById('leaked-workflow-secret'));
@@ -51,7 +53,7 @@ export async function benchConcurrency(options: {
       ...(options.workerNodeOptions ? { NODE_OPTIONS: options.workerNodeOptions } : {}),
       ...(process.env.BENCH_JOURNAL ? { TOURNIQUET_SIMULATED_JOURNAL: process.env.BENCH_JOURNAL } : {}),
     },
-    { runbooks: [runbook] },
+    { runbooks: [runbook], compiled: options.compiled },
   );
   const { client } = stack.temporal;
   const runIncidents = async (count: number): Promise<{ ms: number; statuses: IncidentStatus[] }> => {

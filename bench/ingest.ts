@@ -1,21 +1,23 @@
 /**
  * SIEM ingest under an alert storm, end to end.
  *
- *   npx tsx bench/ingest.ts [--alerts 10000] [--secrets 1000] [--concurrency 256,1024] [--distinct-concurrency 32]
+ *   npx tsx bench/ingest.ts [--alerts 10000] [--secrets 1000] [--concurrency 256,1024] [--distinct-concurrency 64]
+ *                           [--distinct-within 10] [--compiled yes|no]
  *
- * Starts the real stack as users run it (`tourniquet up`: Temporal dev server on SQLite, worker and gateway in
- * one process, SIEM_SECRET_GENERIC set) and, from this process, posts signed generic alerts over loopback with
+ * Starts the real stack as users run it (`tourniquet up` from the compiled build unless `--compiled no`: Temporal
+ * dev server on SQLite, worker and gateway in one process, SIEM_SECRET_GENERIC set) and, from this process, posts signed generic alerts over loopback with
  * a bounded number of connections:
  *   1. `--alerts` alerts about ONE secret (distinct alert ids, the same leaked value), once per `--concurrency`
  *      value (closed loop: each connection sends its next alert when the previous one is answered);
- *   2. `--secrets` alerts about as many distinct secrets (each opens an incident), `--distinct-concurrency` at a
- *      time; a 503 is retried after its Retry-After, so every alert ends accepted.
+ *   2. `--secrets` alerts about as many distinct secrets (each opens an incident), posted at an even pace over
+ *      `--distinct-within` seconds with at most `--distinct-concurrency` in flight, not retried (a 503 is a miss);
+ *      then, per incident, the time from its alert to its first containment call (the simulated journal).
  * Then the same two loads against a bare node:http server (a child process) that only checks the HMAC, and
  * prints alerts/s, ack latency, incidents created, history events per incident and the gateway/bare ratio.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +28,7 @@ import { z } from 'zod';
 import { authenticateSiemRequest, createReplayCache, signGenericAlert } from '../gateway/siem';
 import { workflowBundlePath } from '../test/harness/temporal';
 import { freePort } from '../test/harness/ports';
+import { buildState } from '../bin/build-state';
 
 const ROOT = join(__dirname, '..');
 const argsSchema = z.object({
@@ -38,7 +41,11 @@ const argsSchema = z.object({
     .transform((value) => value.split(',').map(Number))
     .pipe(z.array(z.number().int().min(1).max(4_096)).min(1)),
   /** New incidents are limited by how fast the worker runs their first workflow task, not by HTTP. */
-  distinctConcurrency: z.coerce.number().int().min(1).max(4_096).default(32),
+  distinctConcurrency: z.coerce.number().int().min(1).max(4_096).default(64),
+  /** The distinct secrets are posted at an even pace over this many seconds (0: as fast as answered). */
+  distinctWithin: z.coerce.number().min(0).max(3_600).default(10),
+  /** Run `tourniquet up` from the compiled build (`npm run build`); `no`: from the sources through tsx. */
+  compiled: z.enum(['yes', 'no']).default('yes'),
 });
 export type IngestArgs = z.infer<typeof argsSchema>;
 type Args = IngestArgs;
@@ -102,6 +109,11 @@ export interface LoadResult {
   retried: number;
   created: number;
   incidentIds: Set<string>;
+  /** Per incident named in an answer: when its first alert was first sent (epoch ms). */
+  firstSentAt: Map<string, number>;
+  /** When each "created" answer arrived (epoch ms), and when the load began. */
+  createdAt: number[];
+  startedAtEpoch: number;
 }
 
 interface Answer {
@@ -114,18 +126,23 @@ interface Answer {
 /**
  * Posts every body with at most `concurrency` requests in flight, each signed just before it is sent. With
  * `retry`, a 503 is sent again (signed afresh) after its Retry-After, like a sender that must not drop alerts.
+ * With `withinMs`, body i is not sent before i × withinMs / bodies after the start (an even pace, open loop while
+ * connections are free).
  */
 async function load(
   url: string,
   secret: string,
   bodies: string[],
   concurrency: number,
-  retry = false,
+  options: { retry?: boolean; withinMs?: number } = {},
 ): Promise<LoadResult> {
+  const { retry = false, withinMs = 0 } = options;
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   const incidentIds = new Set<string>();
+  const firstSentAt = new Map<string, number>();
+  const createdAt: number[] = [];
   let created = 0;
   let retried = 0;
   let next = 0;
@@ -166,8 +183,11 @@ async function load(
       req.on('error', reject);
       req.end(payload);
     });
-  const one = async (body: string): Promise<void> => {
+  const one = async (body: string, index: number): Promise<void> => {
     const payload = Buffer.from(body, 'utf8');
+    const due = startedAtEpoch + (index * withinMs) / bodies.length;
+    if (Date.now() < due) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+    const sentAt = Date.now();
     const startedAt = performance.now();
     let answer = await attempt(payload);
     for (let tries = 1; retry && answer.status === 503 && tries < 20; tries += 1) {
@@ -177,11 +197,22 @@ async function load(
     }
     latencies.push(performance.now() - startedAt);
     statuses[String(answer.status)] = (statuses[String(answer.status)] ?? 0) + 1;
-    if (answer.incidentId) incidentIds.add(answer.incidentId);
-    if (answer.created) created += 1;
+    if (answer.incidentId) {
+      incidentIds.add(answer.incidentId);
+      if (!firstSentAt.has(answer.incidentId) || firstSentAt.get(answer.incidentId)! > sentAt)
+        firstSentAt.set(answer.incidentId, sentAt);
+    }
+    if (answer.created) {
+      created += 1;
+      createdAt.push(Date.now());
+    }
   };
+  const startedAtEpoch = Date.now();
   const workers = Array.from({ length: Math.min(concurrency, bodies.length) }, async () => {
-    while (next < bodies.length) await one(bodies[next++]);
+    while (next < bodies.length) {
+      const index = next++;
+      await one(bodies[index], index);
+    }
   });
   const startedAt = performance.now();
   await Promise.all(workers);
@@ -197,6 +228,9 @@ async function load(
     retried,
     created,
     incidentIds,
+    firstSentAt,
+    createdAt,
+    startedAtEpoch,
   };
 }
 
@@ -241,7 +275,8 @@ interface Stack {
   stop(): Promise<void>;
 }
 
-async function startStack(secret: string): Promise<Stack> {
+async function startStack(secret: string, compiled: boolean): Promise<Stack> {
+  if (compiled && buildState() !== 'current') throw new Error('dist/ is not a current build: npm run build');
   const dataDir = mkdtempSync(join(tmpdir(), 'tourniquet-bench-ingest-'));
   const port = await freePort();
   const temporalPort = await freePort();
@@ -252,7 +287,9 @@ async function startStack(secret: string): Promise<Stack> {
       TOURNIQUET_PORT: String(port),
       TEMPORAL_PORT: String(temporalPort),
       TEMPORAL_UI_PORT: String(await freePort()),
-      TOURNIQUET_WORKFLOW_BUNDLE: await workflowBundlePath(),
+      ...(compiled
+        ? { TOURNIQUET_FROM_SOURCE: '0' }
+        : { TOURNIQUET_FROM_SOURCE: '1', TOURNIQUET_WORKFLOW_BUNDLE: await workflowBundlePath() }),
       TOURNIQUET_LOG_LEVEL: 'warn',
       SIEM_SECRET_GENERIC: secret,
     },
@@ -281,6 +318,29 @@ async function startStack(secret: string): Promise<Stack> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * When each incident's first containment call happened: the first entry of the simulated providers' journal (in
+ * the stack's data dir) for it. Waits up to a minute for every incident to have one.
+ */
+async function firstCallTimes(dataDir: string, incidentIds: Set<string>): Promise<Map<string, number>> {
+  const first = new Map<string, number>();
+  const journal = join(dataDir, 'simulated', 'journal.jsonl');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    first.clear();
+    const text = existsSync(journal) ? readFileSync(journal, 'utf8') : '';
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      const entry = JSON.parse(line) as { at: string; incidentId: string };
+      const at = Date.parse(entry.at);
+      if (incidentIds.has(entry.incidentId) && !(first.get(entry.incidentId)! <= at))
+        first.set(entry.incidentId, at);
+    }
+    if (first.size >= incidentIds.size || Date.now() > deadline) return first;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
 }
 
 async function historyEvents(client: Client, workflowId: string): Promise<number> {
@@ -329,10 +389,16 @@ export interface IngestResult {
   storms: StormResult[];
   distinct?: {
     concurrency: number;
+    /** The pace: every alert was due within this many seconds of the first. */
+    withinSeconds: number;
     gateway: LoadResult;
     bare: LoadResult;
     incidents: number;
     meanHistoryEvents: number;
+    /** Alert first sent → the incident's first containment call (the simulated journal's first entry), ms. */
+    firstCall: { n: number; p50: number; p99: number; max: number; missing: number };
+    /** "created" answers per second, from the first alert sent to the last incident created. */
+    creationPerSecond: number;
   };
   /** Workflows in Temporal at the end: one per storm plus one per distinct secret, if nothing was duplicated. */
   workflows: number;
@@ -367,11 +433,15 @@ export async function benchIngest(
   const bareStorms: LoadResult[] = [];
   for (const storm of storms) bareStorms.push(await load(bare.url, secret, storm.bodies, storm.concurrency));
   const bareDistinct =
-    args.secrets > 0 ? await load(bare.url, secret, distinct, args.distinctConcurrency) : undefined;
+    args.secrets > 0
+      ? await load(bare.url, secret, distinct, args.distinctConcurrency, {
+          withinMs: args.distinctWithin * 1000,
+        })
+      : undefined;
   bare.child.disconnect();
 
   log('starting tourniquet up …');
-  const stack = await startStack(secret);
+  const stack = await startStack(secret, args.compiled === 'yes');
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection });
   try {
@@ -392,15 +462,33 @@ export async function benchIngest(
       batchesBefore = batches;
     }
     if (bareDistinct) {
-      const gateway = await load(stack.url, secret, distinct, args.distinctConcurrency, true);
+      // No retry: a 503 is a miss here (every alert of the burst must be accepted the first time).
+      const gateway = await load(stack.url, secret, distinct, args.distinctConcurrency, {
+        withinMs: args.distinctWithin * 1000,
+      });
       const sample = [...gateway.incidentIds].slice(0, 50);
       const events = await Promise.all(sample.map((id) => historyEvents(client, id)));
+      const firstCalls = await firstCallTimes(stack.dataDir, gateway.incidentIds);
+      const delays = [...gateway.firstSentAt].flatMap(([id, sentAt]) => {
+        const calledAt = firstCalls.get(id);
+        return calledAt === undefined ? [] : [calledAt - sentAt];
+      });
+      const lastCreated = Math.max(...gateway.createdAt);
       result.distinct = {
         concurrency: args.distinctConcurrency,
+        withinSeconds: args.distinctWithin,
         gateway,
         bare: bareDistinct,
         incidents: gateway.incidentIds.size,
         meanHistoryEvents: events.reduce((sum, value) => sum + value, 0) / (sample.length || 1),
+        firstCall: {
+          n: delays.length,
+          p50: percentile(delays, 50),
+          p99: percentile(delays, 99),
+          max: Math.max(...delays),
+          missing: gateway.incidentIds.size - delays.length,
+        },
+        creationPerSecond: gateway.created / ((lastCreated - gateway.startedAtEpoch) / 1000),
       };
     }
     for await (const _execution of client.workflow.list()) result.workflows += 1;
@@ -454,6 +542,11 @@ async function main(): Promise<void> {
         `concurrency ${storm.concurrency}: gateway / bare ${(storm.gateway.perSecond / storm.bare.perSecond).toFixed(2)}, ` +
         `${storm.gateway.created} request(s) answered "created"`,
     ),
+    ...(result.distinct
+      ? [
+          `distinct secrets within ${result.distinct.withinSeconds} s: alert → first containment call p50 ${result.distinct.firstCall.p50.toFixed(0)} ms, p99 ${result.distinct.firstCall.p99.toFixed(0)} ms, max ${result.distinct.firstCall.max.toFixed(0)} ms (${result.distinct.firstCall.missing} without a call); ${result.distinct.creationPerSecond.toFixed(1)} incidents created/s`,
+        ]
+      : []),
     `workflows in Temporal: ${result.workflows}; load average after: ${load1()}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

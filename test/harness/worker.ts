@@ -14,6 +14,7 @@ import { testOwners } from './owners';
 import { TASK_QUEUE, TEST_GATEWAY_PUBLIC_KEY, TEST_RUNBOOKS } from './incidents';
 import { trustedGatewayKeys } from '../../lib/gateway-key';
 import { workflowBundlePath } from './temporal';
+import { buildState } from '../../bin/build-state';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -71,21 +72,32 @@ export async function startInProcessWorker(options: {
 }
 
 const BIN = join(__dirname, '..', '..', 'bin', 'tourniquet.js');
+const DIST = join(__dirname, '..', '..', 'dist');
 
 /** The production worker process, trusting a test's in-code runbooks too (see `test/harness/worker-process.ts`). */
 const WORKER_WITH_TEST_RUNBOOKS = join(__dirname, 'worker-process.ts');
 
+/** The same entry as {@link WORKER_WITH_TEST_RUNBOOKS}, from the compiled build (`npm run build`). */
+const COMPILED_WORKER_WITH_RUNBOOKS = `require(${JSON.stringify(join(DIST, 'worker', 'main.js'))}).runWorkerProcess(JSON.parse(require('node:fs').readFileSync(process.argv[1], 'utf8')))`;
+
 /**
  * `tourniquet worker` as a real child process, which a test may SIGKILL. With `runbooks`, the same worker runtime
- * started from the test entry, so it also trusts those runbooks (made in code, e.g. `withoutApprovals`).
+ * started from the test entry, so it also trusts those runbooks (made in code, e.g. `withoutApprovals`). `compiled`
+ * runs the build in dist/ and its prebuilt workflow bundle instead of the sources (benchmarks of the production
+ * build); it must be current.
  */
 export async function spawnWorkerProcess(
   env: Record<string, string>,
-  options: { runbooks?: Runbook[] } = {},
+  options: { runbooks?: Runbook[]; compiled?: boolean } = {},
 ): Promise<ChildProcess> {
-  const args = options.runbooks
-    ? ['--require', 'tsx/cjs', WORKER_WITH_TEST_RUNBOOKS, writeRunbooks(options.runbooks)]
-    : [BIN, 'worker'];
+  if (options.compiled && buildState() !== 'current')
+    throw new Error('dist/ is not a current build: npm run build');
+  const runbooksFile = options.runbooks ? writeRunbooks(options.runbooks) : undefined;
+  const args = !runbooksFile
+    ? [BIN, 'worker']
+    : options.compiled
+      ? ['-e', COMPILED_WORKER_WITH_RUNBOOKS, runbooksFile]
+      : ['--require', 'tsx/cjs', WORKER_WITH_TEST_RUNBOOKS, runbooksFile];
   // The production worker trusts only its data dir's gateway key unless told: this suite signs its starts too.
   const dataDirKeys = env.TOURNIQUET_DATA_DIR ? trustedGatewayKeys({ dataDir: env.TOURNIQUET_DATA_DIR }) : [];
   const child = spawn(process.execPath, args, {
@@ -93,7 +105,9 @@ export async function spawnWorkerProcess(
       ...process.env,
       TOURNIQUET_GATEWAY_PUBLIC_KEYS: [TEST_GATEWAY_PUBLIC_KEY, ...dataDirKeys].join(','),
       TOURNIQUET_LOG_LEVEL: 'warn',
-      TOURNIQUET_WORKFLOW_BUNDLE: await workflowBundlePath(),
+      ...(options.compiled
+        ? { TOURNIQUET_FROM_SOURCE: '0' }
+        : { TOURNIQUET_WORKFLOW_BUNDLE: await workflowBundlePath() }),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
