@@ -3,6 +3,7 @@ import { Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../lib/config';
 import { temporalConnectionOptions } from '../lib/temporal-tls';
 import { createLogger, type Logger } from '../lib/logger';
+import { onShutdownSignals } from '../lib/shutdown-signals';
 import { slackGatewayMount, type GatewayMount } from '../slack/mount';
 import { startGateway, type Gateway } from './server';
 import { siemWebhooksFromEnv } from './webhooks';
@@ -57,10 +58,8 @@ export async function runGatewayProcess(): Promise<void> {
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const gateway = await startConfiguredGateway(config, connection, logger);
   process.stdout.write(`gateway listening on ${gateway.url}\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  // A second SIGINT or SIGTERM while it closes exits at once.
+  await new Promise<void>((resolve) => onShutdownSignals(() => resolve()));
   await gateway.shutdown();
   await connection.close();
 }

@@ -95,6 +95,13 @@ export interface DevServerOptions {
   namespace?: string;
   /** Passed through to the server's stderr; by default its logs go to `<dataDir>/temporal/server.log`. */
   inheritOutput?: boolean;
+  /**
+   * Its own process group, out of reach of the terminal's Ctrl-C (which signals the whole foreground group): the
+   * launcher stops it with `stop()` once its worker has drained, instead of it going away under the worker.
+   */
+  ownProcessGroup?: boolean;
+  /** How long `stop()` waits for the server to exit after its signal before it kills it; default 15 s. */
+  stopTimeoutMs?: number;
   /** Registered at start so workflows can publish them; the launcher knows no workflow of its own. */
   searchAttributes: readonly SearchAttributeDefinition[];
 }
@@ -122,12 +129,23 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether `child` exits within `ms`. The timer goes as soon as it does: a pending timer keeps Node's event loop, and
+ * with it a stopped `tourniquet up`, alive until it fires (15 s after Ctrl-C, before this cleared it).
+ */
 async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return true;
-  return Promise.race([
-    new Promise<boolean>((resolve) => child.once('exit', () => resolve(true))),
-    sleep(ms).then(() => false),
-  ]);
+  return new Promise<boolean>((resolve) => {
+    const onExit = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      resolve(false);
+    }, ms);
+    child.once('exit', onExit);
+  });
 }
 
 /** A server left behind by a killed `tourniquet up` holds the SQLite file and the port: stop it first. */
@@ -237,6 +255,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const logFd = options.inheritOutput ? undefined : openSync(logFile, 'a');
   const child = spawn(options.cli, args, {
     stdio: ['ignore', logFd ?? 'inherit', logFd ?? 'inherit'],
+    detached: options.ownProcessGroup ?? false,
   });
   if (logFd !== undefined) closeSync(logFd);
   if (child.pid === undefined) throw new TemporalCliError(`could not start ${options.cli}`);
@@ -247,7 +266,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     if (stopped) return;
     stopped = true;
     child.kill(signal);
-    if (!(await waitForExit(child, 15_000))) {
+    if (!(await waitForExit(child, options.stopTimeoutMs ?? 15_000))) {
       child.kill('SIGKILL');
       await waitForExit(child, 5_000);
     }

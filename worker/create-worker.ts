@@ -63,11 +63,45 @@ export interface TourniquetWorkerOptions {
   maxConcurrentActivityTaskExecutions?: number;
 }
 
+/**
+ * Temporal's `shutdownGraceTime`. On shutdown the worker stops polling at once; an activity still running gets this
+ * long to finish, then it is cancelled (steps pass the cancellation signal on to their provider calls), its attempt
+ * fails and Temporal runs it again on another worker, or on this one once it is back. (The SDK's default, 0, cancels
+ * at once.)
+ */
+export const SHUTDOWN_GRACE_MS = 1_000;
+/**
+ * Temporal's `shutdownForceTime`, counted from the shutdown. Past it `run()` gives up on an activity that has not
+ * stopped after its cancellation and rejects (`isForcedShutdown`); the attempt is left to its heartbeat or
+ * start-to-close timeout, after which Temporal retries it. Without it (the SDK's default) one provider call that
+ * ignores its cancellation keeps the worker, and Ctrl-C, waiting as long as it runs. `tourniquet up` must be gone
+ * within 5 s of Ctrl-C, its dev server's stop included.
+ */
+export const SHUTDOWN_FORCE_MS = 2_000;
+
 export interface TourniquetWorker {
   worker: Worker;
   connection: NativeConnection;
+  /**
+   * Runs until shut down and drained. Rejects when it fails, and also when `shutdown()` had to give up on an
+   * activity after `SHUTDOWN_FORCE_MS` (`isForcedShutdown` tells which).
+   */
   run(): Promise<void>;
+  /** Starts the shutdown (idempotent); `run()` settles once the worker has drained. */
   shutdown(): Promise<void>;
+}
+
+/**
+ * Whether `run()` rejected because a shutdown outlasted `SHUTDOWN_FORCE_MS`. The SDK (1.24) throws
+ * GracefulShutdownPeriodExpiredError there, but its native finalization then fails too and that IllegalStateError is
+ * what `run()` rejects with; either means the same once a shutdown was asked for.
+ */
+export function isForcedShutdown(worker: Worker, error: unknown): boolean {
+  const name = (error as Error | undefined)?.name;
+  return (
+    name === 'GracefulShutdownPeriodExpiredError' ||
+    (name === 'IllegalStateError' && worker.getState() === 'FAILED')
+  );
 }
 
 const silent = {
@@ -183,14 +217,23 @@ export async function createTourniquetWorker(options: TourniquetWorkerOptions): 
       }),
     } satisfies IncidentActivities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
+    shutdownGraceTime: SHUTDOWN_GRACE_MS,
+    shutdownForceTime: SHUTDOWN_FORCE_MS,
   });
   return {
     worker,
     connection,
-    run: () => worker.run(),
-    async shutdown() {
+    async run() {
+      try {
+        await worker.run();
+      } finally {
+        // Only now: an activity still draining (an incident's record for the vault) may be reading a history.
+        await historyReader.close().catch(() => undefined);
+      }
+    },
+    shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
-      await historyReader.close();
+      return Promise.resolve();
     },
   };
 }

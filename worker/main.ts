@@ -2,6 +2,8 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { loadConfig } from '../lib/config';
 import type { Runbook } from '../lib/runbook/types';
 import { createLogger } from '../lib/logger';
+import { onShutdownSignals } from '../lib/shutdown-signals';
+import { isForcedShutdown, SHUTDOWN_FORCE_MS } from './create-worker';
 import { modeLine, startConfiguredWorker, startTerminationWatch } from './runtime';
 
 /**
@@ -16,13 +18,27 @@ export async function runWorkerProcess(trustedRunbooks?: Runbook[]): Promise<voi
   const logger = createLogger(config.TOURNIQUET_LOG_LEVEL, 'tourniquet-worker');
   const { worker, running, registry } = await startConfiguredWorker(config, logger, { trustedRunbooks });
   const watch = await startTerminationWatch(config, logger);
-  const stop = (): void => void worker.shutdown();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // SIGINT or SIGTERM drains the worker (an activity in flight gets SHUTDOWN_GRACE_MS, then is cancelled and retried
+  // by Temporal); a second one exits at once.
+  let stopRequested = false;
+  onShutdownSignals(() => {
+    stopRequested = true;
+    void worker.shutdown();
+  });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, mode: registry.mode }, 'worker running');
   if (registry.mode === 'demo') logger.warn({}, `demo mode: ${modeLine(registry)}`);
   process.stdout.write('worker ready\n');
-  await running;
+  let drainForced = false;
+  await running.catch((error: unknown) => {
+    if (!stopRequested || !isForcedShutdown(worker.worker, error)) throw error;
+    drainForced = true;
+    logger.warn(
+      { shutdownForceMs: SHUTDOWN_FORCE_MS },
+      'an activity did not stop in time; Temporal runs it again once its attempt times out',
+    );
+  });
   await watch.stop();
   await worker.connection.close();
+  // The activity the worker gave up on still holds its timers; it is Temporal's to retry, not ours to wait for.
+  if (drainForced) process.exit();
 }

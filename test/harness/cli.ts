@@ -10,12 +10,17 @@ export interface CliResult {
 }
 
 /** Runs the real `tourniquet` executable, as a user would. */
-export async function runCli(
-  args: string[],
+export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+  return runCommand([process.execPath, BIN, ...args], env, input);
+}
+
+/** Runs `command` (program and arguments; e.g. a build's `node dist/bin/tourniquet.js …`) to its end. */
+export async function runCommand(
+  command: string[],
   env: Record<string, string> = {},
   input?: string,
 ): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(command[0], command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
