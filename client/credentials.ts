@@ -74,7 +74,9 @@ export class CredentialResolver {
     if (!this.dataDir) return this.rotated;
     let version: string;
     try {
-      const stat = statSync(rotatedFingerprintsFile(this.dataDir));
+      // Called for every alert: a missing file (no rotation yet) is an answer, not an exception to build.
+      const stat = statSync(rotatedFingerprintsFile(this.dataDir), { throwIfNoEntry: false });
+      if (!stat) return this.rotated;
       version = `${stat.mtimeMs}:${stat.size}`;
     } catch {
       return this.rotated;

@@ -123,7 +123,14 @@ export interface IncidentIngestOptions {
   windowMs?: number;
   maxBatch?: number;
   maxPending?: number;
+  /** Batches that open an incident (a key's first) in flight at once, default 32. */
   maxConcurrentFlushes?: number;
+  /** Batches to incidents already open in flight at once, in a pool of their own, default 32. */
+  maxConcurrentUpdates?: number;
+  /** `attachAlerts` Updates in flight at once for one open incident, default 4 (a new one: always one). */
+  maxInFlightPerKey?: number;
+  /** An open incident gets another Update beside those in flight once this many alerts wait, default 64. */
+  minConcurrentBatch?: number;
   /** How long an alert may wait for its batch to be sent before it is answered 503 (default 4 s). */
   maxWaitMs?: number;
   /**
@@ -140,6 +147,18 @@ export class IngestUnavailableError extends Error {}
  * workflow), else simulated. Every candidate is checked by the provider that would act on it.
  */
 export function connectorFor(alert: NormalizedAlert): string {
+  // Asked twice per alert (its incident request and its contribution): parsed once.
+  let connector = connectors.get(alert);
+  if (connector === undefined) {
+    connector = findConnector(alert);
+    connectors.set(alert, connector);
+  }
+  return connector;
+}
+
+const connectors = new WeakMap<NormalizedAlert, string>();
+
+function findConnector(alert: NormalizedAlert): string {
   const candidates = [
     alert.connector,
     ...alert.locations.map((location) => PROVIDER_DIRECTORY.connectorRefFor(location)),
@@ -244,6 +263,12 @@ export class IncidentIngest {
       maxBatch: options.maxBatch ?? DEFAULT_BATCHER_OPTIONS.maxBatch,
       maxPending: options.maxPending ?? DEFAULT_BATCHER_OPTIONS.maxPending,
       maxConcurrentFlushes: options.maxConcurrentFlushes ?? DEFAULT_BATCHER_OPTIONS.maxConcurrentFlushes,
+      maxConcurrentUpdates: options.maxConcurrentUpdates ?? DEFAULT_BATCHER_OPTIONS.maxConcurrentUpdates,
+      maxInFlightPerKey: options.maxInFlightPerKey ?? DEFAULT_BATCHER_OPTIONS.maxInFlightPerKey,
+      minConcurrentBatch: options.minConcurrentBatch ?? DEFAULT_BATCHER_OPTIONS.minConcurrentBatch,
+      // Several Updates at once only to a running incident this gateway has seen accept one: a key's first
+      // batch (update-with-start) returns before the next is sent, so one incident per secret, as before.
+      established: (outcome) => outcome.status !== 'no-incident' && !outcome.closed,
       maxWaitMs: options.maxWaitMs ?? 4_000,
       flush: (incidentId, items) => this.flush(incidentId, items),
       onPendingChange: (pending) => options.metrics?.pendingAlerts.set(pending),

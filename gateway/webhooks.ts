@@ -61,7 +61,15 @@ export const WEBHOOK_PATH = '/webhooks/siem';
 
 export interface SiemWebhookOptions extends Pick<
   IncidentIngestOptions,
-  'windowMs' | 'maxBatch' | 'maxPending' | 'maxConcurrentFlushes' | 'maxWaitMs' | 'flushTimeoutMs'
+  | 'windowMs'
+  | 'maxBatch'
+  | 'maxPending'
+  | 'maxConcurrentFlushes'
+  | 'maxConcurrentUpdates'
+  | 'maxInFlightPerKey'
+  | 'minConcurrentBatch'
+  | 'maxWaitMs'
+  | 'flushTimeoutMs'
 > {
   client: Client;
   taskQueue: string;
@@ -226,6 +234,9 @@ export function createSiemWebhooks(options: SiemWebhookOptions): SiemWebhooks {
     maxBatch: options.maxBatch,
     maxPending: options.maxPending,
     maxConcurrentFlushes: options.maxConcurrentFlushes,
+    maxConcurrentUpdates: options.maxConcurrentUpdates,
+    maxInFlightPerKey: options.maxInFlightPerKey,
+    minConcurrentBatch: options.minConcurrentBatch,
     maxWaitMs: options.maxWaitMs,
     flushTimeoutMs: options.flushTimeoutMs,
   });

@@ -209,17 +209,18 @@ function prefixedToken(token: PrefixedToken): TokenPattern {
   return {
     confidence: 'pattern',
     find(text, report) {
+      // The run measured last (no closure for it: this runs for every string of every alert).
       let runStart = -1;
       let runStop = -1;
-      const bodyEnd = (from: number) => {
-        if (from < runStart || from > runStop) [runStart, runStop] = [from, runEnd(text, token.body, from)];
-        return runStop;
-      };
       const { prefix } = token;
       prefix.lastIndex = 0;
       for (let match = prefix.exec(text); match !== null; match = prefix.exec(text)) {
         const bodyStart = match.index + match[0].length;
-        const length = bodyEnd(bodyStart) - bodyStart;
+        if (bodyStart < runStart || bodyStart > runStop) {
+          runStart = bodyStart;
+          runStop = runEnd(text, token.body, bodyStart);
+        }
+        const length = runStop - bodyStart;
         const found = token.open
           ? length >= token.min
           : length >= token.min &&
@@ -406,12 +407,16 @@ function findSpans(text: string): Span[] {
     end: match.index + match[0].length,
   }));
   const spans: Span[] = [];
-  for (const { find, confidence } of TOKEN_PATTERNS) {
-    find(text, (start, end, kind) => {
-      if (!insideMarker(markers, start, end) && !isNotASecret(text.slice(start, end))) {
-        spans.push({ start, end, kind, confidence });
-      }
-    });
+  // One report function for every pattern, not one per pattern per string.
+  let confidence: SecretConfidence = 'pattern';
+  const report: ReportSpan = (start, end, kind) => {
+    if (!insideMarker(markers, start, end) && !isNotASecret(text.slice(start, end))) {
+      spans.push({ start, end, kind, confidence });
+    }
+  };
+  for (const pattern of TOKEN_PATTERNS) {
+    confidence = pattern.confidence;
+    pattern.find(text, report);
   }
   return resolveOverlaps(spans, text.length);
 }

@@ -1,4 +1,4 @@
-import { incidentAlertIds } from '../client';
+import { incidentAlertIds, incidentStatus } from '../client';
 import { fixtureText, makeCanaries, type Canaries } from './fixtures/siem/canaries';
 import {
   historyEventCount,
@@ -75,6 +75,11 @@ test('2,000 concurrent alerts about one secret from three detectors: one inciden
   expect(await workflowIds(stack)).toEqual([incidentId]);
   const recorded = await incidentAlertIds(stack.temporal.client, incidentId);
   expect([...recorded].sort()).toEqual(alerts.map((alert) => alert.alertId).sort());
+
+  // Several batches were in flight at once, each with its own seal and nonce: every one's details were taken in.
+  const status = await incidentStatus(stack.temporal.client, incidentId);
+  expect(status.alerts.count).toBe(2000);
+  expect(status.flags).not.toContain('unsigned-alert-details-ignored');
 
   const events = await historyEventCount(stack, incidentId);
   expect(events).toBeLessThan(300);
