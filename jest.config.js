@@ -47,6 +47,7 @@ const UNIT_SUITES = [
   'people-identity',
   'provider-plugins',
   'report-proof-of-death',
+  'runbook-catalog',
   'runbook-policy',
   'siem-auth',
   'siem-normalize',

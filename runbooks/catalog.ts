@@ -1,8 +1,12 @@
 import { runbookSha256 } from '../lib/runbook/canonical';
 import type { Runbook, RunbookRef, TrustedRunbook } from '../lib/runbook/types';
-import { findRunbook, formatIssues } from './index';
+import { statSync } from 'node:fs';
+import { findRunbook, formatIssues, runbookFileFor } from './index';
 
 export class RunbookRefusedError extends Error {}
+
+/** A runbook file of the worker's directories, validated, or why it is not usable. */
+type RunbookFile = { ok: true; entry: TrustedRunbook } | { ok: false; issues: string };
 
 /** A runbook id as the files name them; anything else (a path, `..`) is refused before the disk is touched. */
 const RUNBOOK_ID = /^[a-z0-9][a-z0-9-]{0,99}$/;
@@ -18,6 +22,10 @@ const entryOf = (runbook: Runbook): TrustedRunbook => ({ runbook, sha256: runboo
  */
 export class RunbookCatalog {
   private readonly defaults: TrustedRunbook[];
+  private readonly files = new Map<
+    string,
+    { version: string; result: ReturnType<RunbookCatalog['fromFiles']> }
+  >();
 
   constructor(
     private readonly runbooksDir?: string,
@@ -32,6 +40,26 @@ export class RunbookCatalog {
     return new RunbookCatalog(this.runbooksDir, defaults, this.pinned);
   }
 
+  /**
+   * The runbook file of this id, read and validated once per version of the file: every incident start asks, and
+   * reading and validating it again cost ~5 ms of the first containment call. A file is taken as changed when its
+   * modification time, size or inode differ, so an edited or replaced runbook applies from the next start.
+   */
+  private fromFiles(id: string): RunbookFile {
+    const file = runbookFileFor(id, this.runbooksDir);
+    const stat = file ? statSync(file, { throwIfNoEntry: false }) : undefined;
+    const version = stat ? `${file}:${stat.mtimeMs}:${stat.size}:${stat.ino}` : undefined;
+    const cached = this.files.get(id);
+    if (version && cached?.version === version) return cached.result;
+    const found = findRunbook(id, this.runbooksDir);
+    const result: RunbookFile = found.ok
+      ? { ok: true, entry: entryOf(found.runbook) }
+      : { ok: false, issues: formatIssues(found).join('; ') };
+    if (version) this.files.set(id, { version, result });
+    else this.files.delete(id);
+    return result;
+  }
+
   trust(runbook: Runbook): TrustedRunbook {
     const entry = entryOf(runbook);
     if (!this.pinned.some((known) => known.sha256 === entry.sha256)) this.pinned.push(entry);
@@ -44,12 +72,12 @@ export class RunbookCatalog {
       throw new RunbookRefusedError('runbookRef.id: expected a runbook id such as leaked-workflow-secret');
     }
     const fromDefaults = this.defaults.filter((entry) => entry.runbook.id === id);
-    const fromFiles = findRunbook(id, this.runbooksDir);
-    const usual = fromDefaults.at(-1) ?? (fromFiles.ok ? entryOf(fromFiles.runbook) : undefined);
+    const fromFiles = this.fromFiles(id);
+    const usual = fromDefaults.at(-1) ?? (fromFiles.ok ? fromFiles.entry : undefined);
     if (ref.sha256 === undefined) {
       if (usual) return usual;
       throw new RunbookRefusedError(
-        `runbookRef.id: not in this worker's catalog: ${fromFiles.ok ? id : formatIssues(fromFiles).join('; ')}`,
+        `runbookRef.id: not in this worker's catalog: ${fromFiles.ok ? id : fromFiles.issues}`,
       );
     }
     const versions = [

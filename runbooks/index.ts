@@ -29,15 +29,22 @@ export function runbookDirs(extraDir?: string): string[] {
   return [...(extraDir ? [resolve(extraDir)] : []), BUILTIN_RUNBOOKS_DIR];
 }
 
+/** The file of the runbook with this id: the first directory that has it wins. */
+export function runbookFileFor(id: string, extraDir?: string): string | undefined {
+  for (const dir of runbookDirs(extraDir)) {
+    for (const extension of ['.yaml', '.yml']) {
+      const file = join(dir, `${id}${extension}`);
+      if (existsSync(file)) return file;
+    }
+  }
+  return undefined;
+}
+
 /** Find a runbook by id (`leaked-workflow-secret`) or by path; the first directory that has it wins. */
 export function findRunbook(idOrPath: string, extraDir?: string): RunbookFileResult {
   if (idOrPath.endsWith('.yaml') || idOrPath.endsWith('.yml')) return loadRunbookFile(resolve(idOrPath));
-  for (const dir of runbookDirs(extraDir)) {
-    for (const extension of ['.yaml', '.yml']) {
-      const file = join(dir, `${idOrPath}${extension}`);
-      if (existsSync(file)) return loadRunbookFile(file);
-    }
-  }
+  const file = runbookFileFor(idOrPath, extraDir);
+  if (file) return loadRunbookFile(file);
   const known = runbookDirs(extraDir)
     .flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : []))
     .filter((name) => /\.ya?ml$/.test(name) && !NOT_RUNBOOKS.has(name))

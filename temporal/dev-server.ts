@@ -237,6 +237,10 @@ export function devServerArgs(options: Omit<DevServerOptions, 'cli' | 'inheritOu
     'frontend.enableUpdateWorkflowExecution=true',
     '--dynamic-config-value',
     'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+    // The first containment call rides the answer to the workflow task that schedules it (eager activity dispatch),
+    // instead of another trip through the task queue.
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
   ];
   for (const key of options.searchAttributes) args.push('--search-attribute', `${key.name}=${key.type}`);
   if (options.namespace && options.namespace !== 'default') args.push('--namespace', options.namespace);

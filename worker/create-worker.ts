@@ -37,7 +37,9 @@ export function prebuiltWorkflowBundle(): string | undefined {
 
 /** Where a worker or replayer takes its workflow code from: a given bundle, the build's, or the sources. */
 export function workflowSource(bundlePath = prebuiltWorkflowBundle()) {
-  return bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH };
+  return bundlePath
+    ? { workflowBundle: { codePath: bundlePath } }
+    : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: { preloadModules: WORKFLOW_PRELOAD_MODULES } };
 }
 
 export interface TourniquetWorkerOptions {
@@ -113,8 +115,25 @@ const silent = {
   error: () => undefined,
 };
 
+/**
+ * Modules the workflow thread evaluates once, into the reusable V8 context's shared module cache, before any
+ * workflow runs; otherwise every incident evaluates them again in its own module scope (ed25519 computes its field
+ * constants and base-point tables: ~3 ms of workflow-thread CPU per incident). Only modules without per-workflow
+ * state may be listed, with what they import: the SDK deep-freezes their exports and every workflow of the thread
+ * shares them. These are pure functions (signature and hash checks, canonical JSON) and string constants; noble's
+ * points and fields are frozen by noble itself and its caches are WeakMaps keyed by them, so sharing changes no
+ * command a workflow emits. The checks themselves still run in each workflow, on what it receives.
+ * Local files, resolved to paths (webpack drops a bare `require` of a package marked `sideEffects: false`, as noble
+ * is), so any entry point bundles the same modules, from source or from the build.
+ */
+export const WORKFLOW_PRELOAD_MODULES = [
+  require.resolve('../lib/runbook/approval-check'),
+  require.resolve('../lib/runbook/command-check'),
+  require.resolve('../lib/runbook/canonical'),
+];
+
 export async function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: silent });
+  return bundleWorkflowCode({ workflowsPath, logger: silent, preloadModules: WORKFLOW_PRELOAD_MODULES });
 }
 
 /** Bounds one page of an incident's history as the worker reads it for the vault. */

@@ -61,6 +61,8 @@ function sourceDigest(): string {
       if (file.endsWith('.ts')) hash.update(file).update(readFileSync(join(ROOT, dir, file)));
     }
   }
+  // The bundler options (preloaded modules) live here.
+  hash.update(readFileSync(join(ROOT, 'worker', 'create-worker.ts')));
   return hash.digest('hex').slice(0, 16);
 }
 

@@ -88,16 +88,24 @@ const COMPILED_WORKER_WITH_RUNBOOKS = `require(${JSON.stringify(join(DIST, 'work
  */
 export async function spawnWorkerProcess(
   env: Record<string, string>,
-  options: { runbooks?: Runbook[]; compiled?: boolean } = {},
+  options: {
+    runbooks?: Runbook[];
+    compiled?: boolean;
+    /** Node options that NODE_OPTIONS refuses, e.g. `--cpu-prof` (bench/profile-first-task.ts). */
+    nodeArgs?: string[];
+  } = {},
 ): Promise<ChildProcess> {
   if (options.compiled && buildState() !== 'current')
     throw new Error('dist/ is not a current build: npm run build');
   const runbooksFile = options.runbooks ? writeRunbooks(options.runbooks) : undefined;
-  const args = !runbooksFile
-    ? [BIN, 'worker']
-    : options.compiled
-      ? ['-e', COMPILED_WORKER_WITH_RUNBOOKS, runbooksFile]
-      : ['--require', 'tsx/cjs', WORKER_WITH_TEST_RUNBOOKS, runbooksFile];
+  const args = [
+    ...(options.nodeArgs ?? []),
+    ...(!runbooksFile
+      ? [BIN, 'worker']
+      : options.compiled
+        ? ['-e', COMPILED_WORKER_WITH_RUNBOOKS, runbooksFile]
+        : ['--require', 'tsx/cjs', WORKER_WITH_TEST_RUNBOOKS, runbooksFile]),
+  ];
   // The production worker trusts only its data dir's gateway key unless told: this suite signs its starts too.
   const dataDirKeys = env.TOURNIQUET_DATA_DIR ? trustedGatewayKeys({ dataDir: env.TOURNIQUET_DATA_DIR }) : [];
   const child = spawn(process.execPath, args, {
