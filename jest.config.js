@@ -40,6 +40,7 @@ const UNIT_SUITES = [
   'for-each-plan',
   'file-destination-confinement',
   'gateway-batcher',
+  'github-cancellation',
   'http-connector-config',
   'inventory',
   'inventory-cli',
