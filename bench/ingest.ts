@@ -399,6 +399,11 @@ export interface IngestResult {
     firstCall: { n: number; p50: number; p99: number; max: number; missing: number };
     /** "created" answers per second, from the first alert sent to the last incident created. */
     creationPerSecond: number;
+    /**
+     * Incidents Temporal started for the burst (its workflows started after the first alert was sent), answered
+     * `created` or not (a 503 may come after the start went through), and how fast: count / (last start − first alert).
+     */
+    started: { incidents: number; perSecond: number };
   };
   /** Workflows in Temporal at the end: one per storm plus one per distinct secret, if nothing was duplicated. */
   workflows: number;
@@ -474,6 +479,11 @@ export async function benchIngest(
         return calledAt === undefined ? [] : [calledAt - sentAt];
       });
       const lastCreated = Math.max(...gateway.createdAt);
+      const startTimes: number[] = [];
+      for await (const execution of client.workflow.list()) {
+        const at = execution.startTime.getTime();
+        if (at >= gateway.startedAtEpoch) startTimes.push(at);
+      }
       result.distinct = {
         concurrency: args.distinctConcurrency,
         withinSeconds: args.distinctWithin,
@@ -489,6 +499,10 @@ export async function benchIngest(
           missing: gateway.incidentIds.size - delays.length,
         },
         creationPerSecond: gateway.created / ((lastCreated - gateway.startedAtEpoch) / 1000),
+        started: {
+          incidents: startTimes.length,
+          perSecond: startTimes.length / ((Math.max(...startTimes) - gateway.startedAtEpoch) / 1000),
+        },
       };
     }
     for await (const _execution of client.workflow.list()) result.workflows += 1;
@@ -544,7 +558,7 @@ async function main(): Promise<void> {
     ),
     ...(result.distinct
       ? [
-          `distinct secrets within ${result.distinct.withinSeconds} s: alert → first containment call p50 ${result.distinct.firstCall.p50.toFixed(0)} ms, p99 ${result.distinct.firstCall.p99.toFixed(0)} ms, max ${result.distinct.firstCall.max.toFixed(0)} ms (${result.distinct.firstCall.missing} without a call); ${result.distinct.creationPerSecond.toFixed(1)} incidents created/s`,
+          `distinct secrets within ${result.distinct.withinSeconds} s: alert → first containment call p50 ${result.distinct.firstCall.p50.toFixed(0)} ms, p99 ${result.distinct.firstCall.p99.toFixed(0)} ms, max ${result.distinct.firstCall.max.toFixed(0)} ms (${result.distinct.firstCall.missing} without a call); ${result.distinct.creationPerSecond.toFixed(1)} incidents answered "created"/s; ${result.distinct.started.incidents} incidents started by Temporal, ${result.distinct.started.perSecond.toFixed(1)}/s`,
         ]
       : []),
     `workflows in Temporal: ${result.workflows}; load average after: ${load1()}`,

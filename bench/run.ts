@@ -219,7 +219,7 @@ function tableRows(results: Results): string[][] {
       rows.push([
         `${burst}: incidents created per second`,
         `${ingest.distinct.creationPerSecond.toFixed(1)}/s`,
-        `first alert sent to last incident created; posting pace ${(gateway.alerts / withinSeconds).toFixed(0)}/s`,
+        `"created" answers, first alert sent to the last; posting pace ${(gateway.alerts / withinSeconds).toFixed(0)}/s; Temporal started ${ingest.distinct.started.incidents} incidents for the burst, ${ingest.distinct.started.perSecond.toFixed(1)}/s`,
         '≥ 50/s',
         verdict(ingest.distinct.creationPerSecond >= 50),
       ]);
