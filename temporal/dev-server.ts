@@ -237,10 +237,9 @@ export function devServerArgs(options: Omit<DevServerOptions, 'cli' | 'inheritOu
     'frontend.enableUpdateWorkflowExecution=true',
     '--dynamic-config-value',
     'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
-    // The first containment call rides the answer to the workflow task that schedules it (eager activity dispatch),
-    // instead of another trip through the task queue.
+    // Task-queue priority: an incident's first containment steps go ahead of other incidents' later steps.
     '--dynamic-config-value',
-    'system.enableActivityEagerExecution=true',
+    'matching.useNewMatcher=true',
   ];
   for (const key of options.searchAttributes) args.push('--search-attribute', `${key.name}=${key.type}`);
   if (options.namespace && options.namespace !== 'default') args.push('--namespace', options.namespace);

@@ -43,3 +43,28 @@ test('the default runbook completes end to end on the simulated provider, honour
   );
   expect(applied.map((entry) => entry.stepId).sort()).toEqual(runbook.steps.map((step) => step.id).sort());
 });
+
+test("the steps that open an incident go ahead in the task queue; the rest keep the queue's order", async () => {
+  const runbook = withoutApprovals(runbookById('leaked-workflow-secret'));
+  const incidentId = await start(stack.client, incidentInput(runbook));
+  await result(stack.client, incidentId);
+
+  const history = await stack.client.workflow.getHandle(incidentId).fetchHistory();
+  const priorityByStep = new Map<string, number | undefined>();
+  for (const event of history.events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityType?.name !== 'executeStep') continue;
+    const { stepId } = JSON.parse(Buffer.from(scheduled.input!.payloads![0].data!).toString('utf8')) as {
+      stepId: string;
+    };
+    priorityByStep.set(stepId, scheduled.priority?.priorityKey ?? undefined);
+  }
+  const first = runbook.steps.filter((step) => step.after.length === 0).map((step) => step.id);
+  expect(first).toEqual(expect.arrayContaining(['disable-connector', 'capture-logs']));
+  for (const step of runbook.steps) {
+    expect([step.id, priorityByStep.get(step.id)]).toEqual([
+      step.id,
+      first.includes(step.id) ? 1 : undefined,
+    ]);
+  }
+});
