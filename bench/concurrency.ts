@@ -12,7 +12,7 @@ import { incidentInput, runbookById, TEST_GATEWAY_KEY } from '../test/harness/in
 import { withoutApprovals } from '../test/harness/owners';
 import { killProcess, spawnWorkerProcess } from '../test/harness/worker';
 import { processCpuSeconds, processMemory } from './lib/machine';
-import { startStack } from './lib/stack';
+import { SIMULATED_ONLY_ENV, startStack } from './lib/stack';
 
 export interface ConcurrencyResult {
   incidents: number;
@@ -43,13 +43,7 @@ export async function benchConcurrency(options: {
       TOURNIQUET_DATA_DIR: stack.dataDir,
       TEMPORAL_TASK_QUEUE: TASK_QUEUE,
       TOURNIQUET_LOG_LEVEL: 'error',
-      // Simulated providers only, whatever this shell has configured.
-      GITHUB_TOKEN: '',
-      GITHUB_APP_ID: '',
-      GITHUB_APP_PRIVATE_KEY: '',
-      GITHUB_APP_PRIVATE_KEY_FILE: '',
-      GITHUB_APP_INSTALLATION_ID: '',
-      GITHUB_API_URL: '',
+      ...SIMULATED_ONLY_ENV,
       ...(options.workerNodeOptions ? { NODE_OPTIONS: options.workerNodeOptions } : {}),
       ...(process.env.BENCH_JOURNAL ? { TOURNIQUET_SIMULATED_JOURNAL: process.env.BENCH_JOURNAL } : {}),
     },

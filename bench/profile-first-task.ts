@@ -28,7 +28,7 @@ import { withoutApprovals } from '../test/harness/owners';
 import { workflowBundlePath } from '../test/harness/temporal';
 import { killProcess, spawnWorkerProcess } from '../test/harness/worker';
 import { loadAverage, processCpuSeconds } from './lib/machine';
-import { startStack, type BenchStack } from './lib/stack';
+import { SIMULATED_ONLY_ENV, startStack, type BenchStack } from './lib/stack';
 import { markdownTable, ms, summarize } from './lib/stats';
 
 const TASK_QUEUE = 'bench-profile';
@@ -356,12 +356,7 @@ async function main(): Promise<void> {
       TOURNIQUET_DATA_DIR: stack.dataDir,
       TEMPORAL_TASK_QUEUE: TASK_QUEUE,
       TOURNIQUET_LOG_LEVEL: 'error',
-      GITHUB_TOKEN: '',
-      GITHUB_APP_ID: '',
-      GITHUB_APP_PRIVATE_KEY: '',
-      GITHUB_APP_PRIVATE_KEY_FILE: '',
-      GITHUB_APP_INSTALLATION_ID: '',
-      GITHUB_API_URL: '',
+      ...SIMULATED_ONLY_ENV,
       ...(args.bundle ? { TOURNIQUET_WORKFLOW_BUNDLE: args.bundle } : {}),
     },
     { runbooks: [runbook], nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${args.out}`] },

@@ -16,6 +16,16 @@ import { silentLogger } from '../../test/harness/worker';
 import { createTourniquetWorker, type TourniquetWorker } from '../../worker/create-worker';
 
 /** A real Temporal dev server on a free 127.0.0.1 port with its own SQLite file, and the vault beside it. */
+/** The environment of a benchmark's worker child process that leaves only simulated providers, whatever the shell has. */
+export const SIMULATED_ONLY_ENV: Record<string, string> = {
+  GITHUB_TOKEN: '',
+  GITHUB_APP_ID: '',
+  GITHUB_APP_PRIVATE_KEY: '',
+  GITHUB_APP_PRIVATE_KEY_FILE: '',
+  GITHUB_APP_INSTALLATION_ID: '',
+  GITHUB_API_URL: '',
+};
+
 export interface BenchStack {
   temporal: TestTemporal;
   evidence: EvidenceStore;
