@@ -98,12 +98,36 @@ export interface TourniquetWorker {
  * GracefulShutdownPeriodExpiredError there, but its native finalization then fails too and that IllegalStateError is
  * what `run()` rejects with; either means the same once a shutdown was asked for.
  */
-export function isForcedShutdown(worker: Worker, error: unknown): boolean {
+function isForcedShutdown(worker: Worker, error: unknown): boolean {
   const name = (error as Error | undefined)?.name;
   return (
     name === 'GracefulShutdownPeriodExpiredError' ||
     (name === 'IllegalStateError' && worker.getState() === 'FAILED')
   );
+}
+
+/**
+ * Waits for a worker's `run()` to settle. True when it ended because a requested shutdown gave up on an activity
+ * after `SHUTDOWN_FORCE_MS` (said at warn): that activity still holds its timers, so the process should exit rather
+ * than wait for them; Temporal retries the attempt. Any other failure is thrown.
+ */
+export async function drainedByForce(
+  worker: Worker,
+  running: Promise<void>,
+  stopRequested: () => boolean,
+  logger: Logger,
+): Promise<boolean> {
+  try {
+    await running;
+    return false;
+  } catch (error) {
+    if (!stopRequested() || !isForcedShutdown(worker, error)) throw error;
+    logger.warn(
+      { shutdownForceMs: SHUTDOWN_FORCE_MS },
+      'an activity did not stop in time; Temporal runs it again once its attempt times out',
+    );
+    return true;
+  }
 }
 
 const silent = {

@@ -3,7 +3,7 @@ import { loadConfig } from '../lib/config';
 import type { Runbook } from '../lib/runbook/types';
 import { createLogger } from '../lib/logger';
 import { onShutdownSignals } from '../lib/shutdown-signals';
-import { isForcedShutdown, SHUTDOWN_FORCE_MS } from './create-worker';
+import { drainedByForce } from './create-worker';
 import { modeLine, startConfiguredWorker, startTerminationWatch } from './runtime';
 
 /**
@@ -28,15 +28,7 @@ export async function runWorkerProcess(trustedRunbooks?: Runbook[]): Promise<voi
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, mode: registry.mode }, 'worker running');
   if (registry.mode === 'demo') logger.warn({}, `demo mode: ${modeLine(registry)}`);
   process.stdout.write('worker ready\n');
-  let drainForced = false;
-  await running.catch((error: unknown) => {
-    if (!stopRequested || !isForcedShutdown(worker.worker, error)) throw error;
-    drainForced = true;
-    logger.warn(
-      { shutdownForceMs: SHUTDOWN_FORCE_MS },
-      'an activity did not stop in time; Temporal runs it again once its attempt times out',
-    );
-  });
+  const drainForced = await drainedByForce(worker.worker, running, () => stopRequested, logger);
   await watch.stop();
   await worker.connection.close();
   // The activity the worker gave up on still holds its timers; it is Temporal's to retry, not ours to wait for.

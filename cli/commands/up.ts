@@ -9,7 +9,7 @@ import { INCIDENT_SEARCH_ATTRIBUTES } from '../../client';
 import { findTemporalCli, startDevServer, type DevServer } from '../../temporal/dev-server';
 import { modeLine, startConfiguredWorker } from '../../worker/runtime';
 import { runWorkerProcess } from '../../worker/main';
-import { isForcedShutdown, SHUTDOWN_FORCE_MS, type TourniquetWorker } from '../../worker/create-worker';
+import { drainedByForce, type TourniquetWorker } from '../../worker/create-worker';
 import type { ProviderRegistry } from '../../providers/registry';
 import { runGatewayProcess, startConfiguredGateway, type ConfiguredGateway } from '../../gateway/main';
 
@@ -42,8 +42,6 @@ async function up(): Promise<void> {
     gateway?: ConfiguredGateway;
   } = {};
   let stopRequested = false;
-  /** The worker gave up on an activity that ignored its cancellation: its timers may still be pending. */
-  let drainForced = false;
 
   let startup: Promise<void> = Promise.resolve();
   let stopping: Promise<void> | undefined;
@@ -137,21 +135,20 @@ async function up(): Promise<void> {
     say('Press Ctrl-C to stop.');
   }
 
-  await running?.catch((error: unknown) => {
-    if (stopRequested && started.worker && isForcedShutdown(started.worker.worker, error)) {
-      drainForced = true;
-      logger.warn(
-        { shutdownForceMs: SHUTDOWN_FORCE_MS },
-        'an activity did not stop in time; Temporal runs it again once its attempt times out',
-      );
-      return;
-    }
-    logger.error(
-      { error: error instanceof Error ? error.message : String(error) },
-      'worker stopped unexpectedly',
+  // The worker gave up on an activity that ignored its cancellation: its timers may still be pending.
+  let drainForced = false;
+  if (running && started.worker) {
+    drainForced = await drainedByForce(started.worker.worker, running, () => stopRequested, logger).catch(
+      (error: unknown) => {
+        logger.error(
+          { error: error instanceof Error ? error.message : String(error) },
+          'worker stopped unexpectedly',
+        );
+        process.exitCode = 1;
+        return false;
+      },
     );
-    process.exitCode = 1;
-  });
+  }
   await stop();
   // An activity the worker gave up on still holds its timers; it is Temporal's to retry, not ours to wait for.
   if (drainForced) process.exit();
